@@ -1,0 +1,52 @@
+# microseg build. `make demo` and `make test` are the two commands the README promises.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+CONFIGURATION ?= Release
+OUT := out
+BPF_SRC := $(wildcard bpf/*.bpf.c)
+BPF_OBJ := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRC))
+BPF_HDR := $(wildcard bpf/include/*.h)
+ARCH_INC := /usr/include/$(shell uname -m)-linux-gnu
+BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -D__TARGET_ARCH_x86 -Ibpf/include -I$(ARCH_INC)
+TEST_PROJECTS := $(wildcard tests/*/*.Tests.csproj)
+TRX_DIR := $(OUT)/test-results
+DOTNET := DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet
+
+.PHONY: deps bpf build test demo bench clean
+
+deps:
+	@scripts/install-deps.sh
+
+bpf: deps $(BPF_OBJ)
+
+$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDR)
+	@mkdir -p $(@D)
+	clang $(BPF_CFLAGS) -c $< -o $@.tmp
+	llvm-strip -g $@.tmp
+	mv $@.tmp $@
+
+build: bpf
+	$(DOTNET) publish src/Microseg.Cli/Microseg.Cli.csproj -c $(CONFIGURATION) -o $(OUT) --nologo -v quiet
+	@echo "built $(OUT)/microseg"
+
+test: build
+	@rm -rf $(TRX_DIR); mkdir -p $(TRX_DIR); status=0; \
+	for p in $(TEST_PROJECTS); do \
+	  name=$$(basename $$p .csproj); \
+	  echo "== $$name"; \
+	  $(DOTNET) test $$p -c $(CONFIGURATION) --nologo \
+	    --logger "trx;LogFileName=$$name.trx" --logger "console;verbosity=normal" \
+	    --results-directory $(TRX_DIR) || status=1; \
+	done; \
+	scripts/test-summary.sh $(TRX_DIR); exit $$status
+
+demo: build
+	$(OUT)/microseg lab demo
+
+bench: build
+	$(DOTNET) run --project bench/Microseg.Bench/Microseg.Bench.csproj -c $(CONFIGURATION) -- $(BENCH_ARGS)
+
+clean:
+	rm -rf $(OUT)
+	find . -name bin -o -name obj -type d -prune -exec rm -rf {} + 2>/dev/null || true
