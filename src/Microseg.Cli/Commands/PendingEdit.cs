@@ -1,0 +1,104 @@
+// The shared path of every editing command: read-modify-write of microseg.cfg under its lock,
+// guarded by --digest, refused when the edit would add validation problems.
+using System.CommandLine;
+using Microseg.Policy;
+
+namespace Microseg.Cli.Commands;
+
+internal static class PendingEdit
+{
+    public static Option<string?> DigestOption() => new("--digest")
+    {
+        Description = "Refuse the edit unless microseg.cfg still has this SHA-256 digest (see 'list --json')",
+    };
+
+    /// <summary>Applies the edit and prints what was done. Problems the file already had do not
+    /// block an edit; problems the edit adds do.</summary>
+    public static int Run(ParseResult parse, Io io, Option<string?> digestOption, Func<PolicyConfig, (PolicyConfig Config, string Done)> edit)
+    {
+        var store = MicrosegRootCommand.Store(parse);
+        string done = "";
+        var digest = store.EditPending(config =>
+        {
+            var before = Keys(Validation.Check(config));
+            var (after, message) = edit(config);
+            var added = Validation.Check(after).Where(p => !before.Contains(Key(p))).ToList();
+            if (added.Count > 0)
+                throw new UserException($"refused: '{message}' would leave the config invalid:\n  " + string.Join("\n  ", added));
+            done = message;
+            return after;
+        }, parse.GetValue(digestOption));
+        io.Out.WriteLine($"{done} (digest {digest})");
+        return ExitCodes.Ok;
+    }
+
+    private static string Key(ConfigProblem p) => $"{p.ObjectRef}|{p.Message}";
+
+    private static HashSet<string> Keys(IEnumerable<ConfigProblem> problems) => problems.Select(Key).ToHashSet();
+
+    public static T Existing<T>(PolicyConfig config, ObjectType type, string id) where T : class, IConfigObject =>
+        config.Find(type, id) as T ?? throw new UserException($"{type.Name()} '{id}' does not exist in the pending config");
+
+    public static void EnsureFreeId(PolicyConfig config, ObjectType type, string id)
+    {
+        if (config.FindAnyType(id) is { } existing)
+            throw new UserException(existing.Type == type
+                ? $"{type.Name()} '{id}' already exists"
+                : $"id '{id}' is already used by a {existing.Type.Name()} (ids are unique across types)");
+    }
+
+    /// <summary>Comment text must stay on one line of the section-config file.</summary>
+    public static string? Comment(string? text) =>
+        text is not null && text.Any(char.IsControl) ? throw new UserException("a comment must be one line of text") : text;
+}
+
+/// <summary>`TYPE del ID`: removes one object. Deleting what others still reference is refused.</summary>
+internal sealed class DeleteCommand : Command
+{
+    public DeleteCommand(Io io, ObjectType type) : base("del", $"Delete a {type.Name()} from the pending config")
+    {
+        var id = new Argument<string>("ID") { Description = $"the {type.Name()}'s id" };
+        var digest = PendingEdit.DigestOption();
+        Arguments.Add(id);
+        Options.Add(digest);
+        SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
+        {
+            var name = parse.GetValue(id)!;
+            PendingEdit.Existing<IConfigObject>(config, type, name);
+            return (config.Remove(type, name), $"deleted {type.Name()} {name}");
+        }));
+    }
+}
+
+/// <summary>`TYPE list [--json]`: the objects of one type in the pending config.</summary>
+internal sealed class ListCommand : Command
+{
+    public ListCommand(Io io, ObjectType type, string[] headers, Func<IConfigObject, string?[]> row)
+        : base("list", $"List the {type.Name()}s of the pending config")
+    {
+        var json = new Option<bool>("--json") { Description = "JSON output: {\"data\": [...], \"digest\": \"...\"}" };
+        Options.Add(json);
+        SetAction(parse =>
+        {
+            var pending = MicrosegRootCommand.Store(parse).ReadPending();
+            var objects = pending.Config.Objects.Where(o => o.Type == type).ToList();
+            if (parse.GetValue(json))
+            {
+                Output.Json.Write(io.Out, w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteStartArray("data");
+                    foreach (var o in objects) SnapshotFormat.WriteObject(w, o);
+                    w.WriteEndArray();
+                    w.WriteString("digest", pending.Digest);
+                    w.WriteEndObject();
+                });
+                return ExitCodes.Ok;
+            }
+            var table = new Output.Table(headers);
+            foreach (var o in objects) table.Row(row(o));
+            table.WriteTo(io.Out);
+            return ExitCodes.Ok;
+        });
+    }
+}

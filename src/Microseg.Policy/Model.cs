@@ -1,0 +1,103 @@
+// The configuration model shared by the pending file, the snapshot, the engine and the agent.
+using System.Collections;
+
+namespace Microseg.Policy;
+
+public enum RuleAction { Deny = 0, Allow = 1 }
+
+public enum ForwarderMode { Skb, Native }
+
+/// <summary>The object types of a config, in the order they are written.</summary>
+public enum ObjectType { Group, Rule, Assignment, Bridge, Forwarder }
+
+public static class ObjectTypes
+{
+    public static readonly IReadOnlyList<ObjectType> All =
+        [ObjectType.Group, ObjectType.Rule, ObjectType.Assignment, ObjectType.Bridge, ObjectType.Forwarder];
+
+    public static string Name(this ObjectType type) => type switch
+    {
+        ObjectType.Group => "group",
+        ObjectType.Rule => "rule",
+        ObjectType.Assignment => "assignment",
+        ObjectType.Bridge => "bridge",
+        ObjectType.Forwarder => "forwarder",
+        _ => throw new ArgumentOutOfRangeException(nameof(type)),
+    };
+
+    public static bool TryParse(string name, out ObjectType type)
+    {
+        foreach (var t in All)
+            if (t.Name() == name) { type = t; return true; }
+        type = default;
+        return false;
+    }
+}
+
+/// <summary>An immutable list with value equality, so records holding lists compare by content.</summary>
+public sealed class ValueList<T> : IReadOnlyList<T>, IEquatable<ValueList<T>>
+{
+    private readonly T[] items;
+
+    public ValueList(IEnumerable<T> items) => this.items = items.ToArray();
+
+    public static ValueList<T> Empty { get; } = new([]);
+
+    public T this[int index] => items[index];
+    public int Count => items.Length;
+    public IEnumerator<T> GetEnumerator() => ((IEnumerable<T>)items).GetEnumerator();
+    IEnumerator IEnumerable.GetEnumerator() => items.GetEnumerator();
+
+    public bool Equals(ValueList<T>? other) => other is not null && items.AsSpan().SequenceEqual(other.items);
+    public override bool Equals(object? obj) => Equals(obj as ValueList<T>);
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        foreach (var item in items) hash.Add(item);
+        return hash.ToHashCode();
+    }
+    public override string ToString() => string.Join(",", items);
+}
+
+public interface IConfigObject
+{
+    ObjectType Type { get; }
+    string Id { get; }
+}
+
+/// <summary>A named set of guest NICs. Mark null = not chosen yet (commit assigns one).</summary>
+public sealed record Group(string Name, int? Mark = null, string? Parent = null, string? Comment = null) : IConfigObject
+{
+    public ObjectType Type => ObjectType.Group;
+    public string Id => Name;
+}
+
+/// <summary>(src, dst) → action. Src null = untagged traffic. Id is the one the file gives;
+/// <see cref="PolicyConfig.DerivedRuleId"/> says what it must be.</summary>
+public sealed record Rule(string Id, string? Src, string Dst, RuleAction Action, string? Comment = null) : IConfigObject
+{
+    public ObjectType Type => ObjectType.Rule;
+}
+
+/// <summary>Binds guest NIC (vmid, iface) to a group; the id is derived.</summary>
+public sealed record Assignment(long Vmid, long Iface, string Group) : IConfigObject
+{
+    public ObjectType Type => ObjectType.Assignment;
+    public string Id => DerivedId(Vmid, Iface);
+    public static string DerivedId(long vmid, long iface) => $"vm{vmid}i{iface}";
+}
+
+/// <summary>A carrier interface facing the underlay; Nodes empty = every node.</summary>
+public sealed record Bridge(string Name, ValueList<string> Nodes) : IConfigObject
+{
+    public ObjectType Type => ObjectType.Bridge;
+    public string Id => Name;
+    public bool AppliesTo(string node) => Nodes.Count == 0 || Nodes.Contains(node);
+}
+
+/// <summary>An XDP forwarding set (SPEC §7). Physical ["*"] = every interface but lo and the router.</summary>
+public sealed record Forwarder(string Name, string Router, ValueList<string> Physical, ForwarderMode Mode = ForwarderMode.Skb) : IConfigObject
+{
+    public ObjectType Type => ObjectType.Forwarder;
+    public string Id => Name;
+}

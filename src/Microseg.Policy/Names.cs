@@ -1,0 +1,40 @@
+// Syntax of the names a config uses: groups, Linux interfaces, cluster nodes.
+using System.Text.RegularExpressions;
+
+namespace Microseg.Policy;
+
+public static partial class Names
+{
+    /// <summary>The word that stands for mark 0 on the command line and in the API.</summary>
+    public const string Untagged = "untagged";
+
+    public const int MinMark = 1, MaxMark = 65535;
+    public const long MinVmid = 100, MaxVmid = 999_999_999;
+    public const long MinIface = 0, MaxIface = 31;
+
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
+    private static partial Regex GroupNameRegex();
+
+    [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")]
+    private static partial Regex NodeNameRegex();
+
+    public static bool IsGroupName(string s) => GroupNameRegex().IsMatch(s);
+
+    public static bool IsNodeName(string s) => NodeNameRegex().IsMatch(s);
+
+    /// <summary>Linux's dev_valid_name: 1..15 bytes, not "." or "..", no '/', ':' or whitespace.</summary>
+    public static bool IsInterfaceName(string s) =>
+        s.Length is >= 1 and <= 15 && s != "." && s != ".." &&
+        !s.Any(c => c == '/' || c == ':' || char.IsWhiteSpace(c) || char.IsControl(c) || c > 0x7e);
+
+    public static string? GroupNameProblem(string s) =>
+        IsGroupName(s)
+            ? s == Untagged ? $"'{Untagged}' is reserved (it names mark 0)" : null
+            : $"invalid group name '{Text.Clip(s)}' (a letter, then up to 63 letters, digits, '_' or '-')";
+
+    public static string? InterfaceNameProblem(string s) =>
+        IsInterfaceName(s) ? null : $"invalid interface name '{Text.Clip(s)}' (1..15 characters, no '/', ':' or whitespace)";
+
+    public static string? NodeNameProblem(string s) =>
+        IsNodeName(s) ? null : $"invalid node name '{Text.Clip(s)}' (letters, digits and '-', up to 63, not starting or ending with '-')";
+}

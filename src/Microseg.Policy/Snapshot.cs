@@ -1,0 +1,248 @@
+// running-config.json, the committed snapshot (SPEC §3.2). Also reads a Proxmox SDN
+// running-config whose "microseg" key holds the same object.
+using System.Text;
+using System.Text.Json;
+
+namespace Microseg.Policy;
+
+public sealed record Snapshot(long Version, PolicyConfig Config);
+
+public static class SnapshotFormat
+{
+    public static byte[] Write(Snapshot snapshot)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("version", snapshot.Version);
+            w.WriteStartObject("ids");
+            foreach (var obj in snapshot.Config.Objects)
+            {
+                w.WritePropertyName(obj.Id);
+                WriteObject(w, obj);
+            }
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        buffer.WriteByte((byte)'\n');
+        return buffer.ToArray();
+    }
+
+    /// <summary>One object as the snapshot holds it: {"type", "id", fields...}.</summary>
+    public static void WriteObject(Utf8JsonWriter w, IConfigObject obj)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", obj.Type.Name());
+        w.WriteString("id", obj.Id);
+        switch (obj)
+        {
+            case Group g:
+                if (g.Mark is { } mark) w.WriteNumber("mark", mark);
+                if (g.Parent is { } parent) w.WriteString("parent", parent);
+                if (g.Comment is { } gc) w.WriteString("comment", gc);
+                break;
+            case Rule r:
+                if (r.Src is { } src) w.WriteString("src", src);
+                w.WriteString("dst", r.Dst);
+                w.WriteString("action", r.Action == RuleAction.Allow ? "allow" : "deny");
+                if (r.Comment is { } rc) w.WriteString("comment", rc);
+                break;
+            case Assignment a:
+                w.WriteNumber("vmid", a.Vmid);
+                w.WriteNumber("iface", a.Iface);
+                w.WriteString("group", a.Group);
+                break;
+            case Bridge b:
+                if (b.Nodes.Count > 0) WriteList(w, "nodes", b.Nodes);
+                break;
+            case Forwarder f:
+                w.WriteString("router", f.Router);
+                WriteList(w, "physical", f.Physical);
+                w.WriteString("mode", f.Mode == ForwarderMode.Native ? "native" : "skb");
+                break;
+        }
+        w.WriteEndObject();
+    }
+
+    private static void WriteList(Utf8JsonWriter w, string name, IEnumerable<string> items)
+    {
+        w.WriteStartArray(name);
+        foreach (var item in items) w.WriteStringValue(item);
+        w.WriteEndArray();
+    }
+
+    /// <summary>Reads a snapshot or a Proxmox SDN running-config. Structural errors name the
+    /// file and the object id; semantic checks are <see cref="Validation"/>'s.</summary>
+    public static Snapshot Read(byte[] json, string file)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigException(file + (e.LineNumber is { } l ? $":{l + 1}" : ""), $"not valid JSON: {e.Message}");
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new ConfigException(file, "expected a JSON object");
+            if (root.TryGetProperty("microseg", out var inner))
+            {
+                if (inner.ValueKind != JsonValueKind.Object)
+                    throw new ConfigException(file, "the 'microseg' key of the SDN running-config is not an object");
+                root = inner;
+            }
+            return new Reader(file).Read(root);
+        }
+    }
+
+    private sealed class Reader(string file)
+    {
+        private readonly List<ConfigProblem> problems = [];
+
+        private void Error(string id, string message) =>
+            problems.Add(new ConfigProblem(file, $"ids.{Text.Clip(id)}", message));
+
+        public Snapshot Read(JsonElement root)
+        {
+            long version = 0;
+            if (root.TryGetProperty("version", out var v) && !v.TryGetInt64(out version))
+                problems.Add(new ConfigProblem(file, null, "'version' is not a whole number"));
+            var objects = new List<IConfigObject>();
+            if (root.TryGetProperty("ids", out var ids))
+            {
+                if (ids.ValueKind != JsonValueKind.Object)
+                    problems.Add(new ConfigProblem(file, null, "'ids' is not an object"));
+                else
+                {
+                    var seen = new HashSet<string>(StringComparer.Ordinal);
+                    foreach (var prop in ids.EnumerateObject())
+                    {
+                        if (!seen.Add(prop.Name)) { Error(prop.Name, "id appears twice"); continue; }
+                        if (ReadObject(prop.Name, prop.Value) is { } obj) objects.Add(obj);
+                    }
+                }
+            }
+            if (problems.Count > 0) throw new ConfigException(problems);
+            var config = PolicyConfig.Create(
+                objects.OfType<Group>(), objects.OfType<Rule>(), objects.OfType<Assignment>(),
+                objects.OfType<Bridge>(), objects.OfType<Forwarder>());
+            return new Snapshot(version, config.WithSource(new SourceInfo(file, new Dictionary<string, int>())));
+        }
+
+        private IConfigObject? ReadObject(string id, JsonElement e)
+        {
+            if (e.ValueKind != JsonValueKind.Object) { Error(id, "is not an object"); return null; }
+            var before = problems.Count;
+            string? Str(string key, bool required = false)
+            {
+                if (!e.TryGetProperty(key, out var p) || p.ValueKind == JsonValueKind.Null)
+                {
+                    if (required) Error(id, $"missing '{key}'");
+                    return null;
+                }
+                if (p.ValueKind == JsonValueKind.String) return p.GetString();
+                Error(id, $"'{key}' is not a string");
+                return null;
+            }
+            long? Int(string key, bool required)
+            {
+                if (!e.TryGetProperty(key, out var p) || p.ValueKind == JsonValueKind.Null)
+                {
+                    if (required) Error(id, $"missing '{key}'");
+                    return null;
+                }
+                if (p.ValueKind == JsonValueKind.Number && p.TryGetInt64(out var n) && n is >= int.MinValue and <= int.MaxValue) return n;
+                // Proxmox writes some numbers as strings.
+                if (p.ValueKind == JsonValueKind.String && long.TryParse(p.GetString(), out var s) && s is >= int.MinValue and <= int.MaxValue) return s;
+                Error(id, $"'{key}' is not a whole number");
+                return null;
+            }
+            ValueList<string>? List(string key, bool required)
+            {
+                if (!e.TryGetProperty(key, out var p) || p.ValueKind == JsonValueKind.Null)
+                {
+                    if (required) Error(id, $"missing '{key}'");
+                    return null;
+                }
+                if (p.ValueKind == JsonValueKind.String)
+                {
+                    if (SectionConfig.TryParseList(p.GetString()!, out var parsed)) return parsed;
+                }
+                else if (p.ValueKind == JsonValueKind.Array && p.EnumerateArray().All(x => x.ValueKind == JsonValueKind.String))
+                    return new ValueList<string>(p.EnumerateArray().Select(x => x.GetString()!));
+                Error(id, $"'{key}' is not a list of names");
+                return null;
+            }
+
+            var typeName = Str("type", required: true);
+            if (typeName is null) return null;
+            if (!ObjectTypes.TryParse(typeName, out var type)) { Error(id, $"unknown type '{Text.Clip(typeName)}'"); return null; }
+            if (Str("id") is { } innerId && innerId != id) Error(id, $"'id' is '{Text.Clip(innerId)}' but the key is '{Text.Clip(id)}'");
+
+            IConfigObject? obj = null;
+            switch (type)
+            {
+                case ObjectType.Group:
+                    obj = new Group(id, (int?)Int("mark", required: false), Str("parent"), Str("comment"));
+                    break;
+                case ObjectType.Rule:
+                {
+                    var dst = Str("dst", required: true);
+                    RuleAction action = RuleAction.Deny;
+                    var hasAction = e.TryGetProperty("action", out var a);
+                    var hasAllow = e.TryGetProperty("allow", out var al);
+                    if (hasAction && hasAllow) Error(id, "give either 'action' or 'allow', not both");
+                    else if (hasAction)
+                    {
+                        if (a.ValueKind != JsonValueKind.String || !SectionConfig.TryParseAction(a.GetString()!, out action))
+                            Error(id, "'action' is not \"allow\" or \"deny\"");
+                    }
+                    else if (hasAllow)
+                    {
+                        if (al.ValueKind == JsonValueKind.Number && al.TryGetInt32(out var n) && n is 0 or 1) action = (RuleAction)n;
+                        else if (al.ValueKind is JsonValueKind.True or JsonValueKind.False) action = al.GetBoolean() ? RuleAction.Allow : RuleAction.Deny;
+                        else if (al.ValueKind == JsonValueKind.String && al.GetString() is "0" or "1") action = al.GetString() == "1" ? RuleAction.Allow : RuleAction.Deny;
+                        else Error(id, "'allow' is not 1 or 0");
+                    }
+                    else Error(id, "missing 'action'");
+                    if (dst is not null) obj = new Rule(id, Str("src"), dst, action, Str("comment"));
+                    break;
+                }
+                case ObjectType.Assignment:
+                {
+                    var vmid = Int("vmid", required: true);
+                    var iface = Int("iface", required: true);
+                    var group = Str("group", required: true);
+                    if (vmid is not null && iface is not null && group is not null)
+                    {
+                        var assignment = new Assignment(vmid.Value, iface.Value, group);
+                        if (assignment.Id != id) Error(id, $"id must be '{assignment.Id}' (derived from vmid and iface)");
+                        obj = assignment;
+                    }
+                    break;
+                }
+                case ObjectType.Bridge:
+                    obj = new Bridge(id, List("nodes", required: false) ?? ValueList<string>.Empty);
+                    break;
+                case ObjectType.Forwarder:
+                {
+                    var router = Str("router", required: true);
+                    var physical = List("physical", required: true);
+                    var mode = ForwarderMode.Skb;
+                    if (Str("mode") is { } m)
+                    {
+                        if (m == "native") mode = ForwarderMode.Native;
+                        else if (m != "skb") Error(id, $"mode '{Text.Clip(m)}' is not 'skb' or 'native'");
+                    }
+                    if (router is not null && physical is not null) obj = new Forwarder(id, router, physical, mode);
+                    break;
+                }
+            }
+            return problems.Count > before ? null : obj;
+        }
+    }
+}

@@ -1,0 +1,171 @@
+// Semantic checks of a whole config (SPEC §3.3): run on commit, on API writes and in the agent.
+namespace Microseg.Policy;
+
+public static class Validation
+{
+    /// <summary>Every problem of the config; empty when it is valid. Groups without a mark
+    /// are allowed here (commit assigns them); rule ids are checked only once marks exist.</summary>
+    public static IReadOnlyList<ConfigProblem> Check(PolicyConfig config)
+    {
+        var problems = new List<ConfigProblem>();
+        void Add(ObjectType type, string id, string message) =>
+            problems.Add(new ConfigProblem(config.Source?.Locate(type, id) ?? "", ConfigProblem.Describe(type, id), message));
+
+        // Groups: names, marks, parents.
+        var byMark = new Dictionary<int, string>();
+        foreach (var g in config.Groups.Values)
+        {
+            if (Names.GroupNameProblem(g.Name) is { } nameProblem) Add(ObjectType.Group, g.Id, nameProblem);
+            if (g.Mark is { } mark)
+            {
+                if (mark is < Names.MinMark or > Names.MaxMark)
+                    Add(ObjectType.Group, g.Id, mark == 0
+                        ? "mark 0 is reserved for untagged traffic (use 1..65535)"
+                        : $"mark {mark} is out of range 1..65535");
+                else if (byMark.TryGetValue(mark, out var other))
+                    Add(ObjectType.Group, g.Id, $"mark {mark} is already used by group '{other}'");
+                else byMark[mark] = g.Name;
+            }
+            if (g.Parent is { } parent)
+            {
+                if (parent == g.Name) Add(ObjectType.Group, g.Id, "is its own parent");
+                else if (!config.Groups.ContainsKey(parent)) Add(ObjectType.Group, g.Id, $"unknown parent group '{Text.Clip(parent)}'");
+            }
+            if (g.Comment is { } c && c.Any(char.IsControl)) Add(ObjectType.Group, g.Id, "comment contains a control character");
+        }
+        foreach (var cycle in ParentCycles(config))
+            Add(ObjectType.Group, cycle[0], $"parent cycle: {string.Join(" -> ", cycle)} -> {cycle[0]}");
+
+        // Rules: known groups, one per (src, dst), derived id.
+        var byPair = new Dictionary<(string?, string), string>();
+        foreach (var r in config.Rules.Values)
+        {
+            bool known = true;
+            if (r.Src is { } src && !config.Groups.ContainsKey(src))
+            {
+                Add(ObjectType.Rule, r.Id, $"unknown src group '{Text.Clip(src)}'");
+                known = false;
+            }
+            if (!config.Groups.ContainsKey(r.Dst))
+            {
+                Add(ObjectType.Rule, r.Id, $"unknown dst group '{Text.Clip(r.Dst)}'");
+                known = false;
+            }
+            if (r.Comment is { } c && c.Any(char.IsControl)) Add(ObjectType.Rule, r.Id, "comment contains a control character");
+            if (!known) continue;
+            if (byPair.TryGetValue((r.Src, r.Dst), out var other))
+                Add(ObjectType.Rule, r.Id, $"rule '{other}' already covers {r.Src ?? Names.Untagged} -> {r.Dst}");
+            else byPair[(r.Src, r.Dst)] = r.Id;
+            if (config.DerivedRuleId(r.Src, r.Dst) is { } derived && derived != r.Id)
+                Add(ObjectType.Rule, r.Id, $"id does not match the derived id '{derived}' (p{{src_mark}}-{{dst_mark}}, src_mark 0 for untagged)");
+        }
+
+        // Assignments: ranges, known group, one per NIC.
+        var byNic = new Dictionary<(long, long), string>();
+        foreach (var (id, a) in config.Assignments)
+        {
+            if (a.Vmid is < Names.MinVmid or > Names.MaxVmid) Add(ObjectType.Assignment, id, $"vmid {a.Vmid} is out of range {Names.MinVmid}..{Names.MaxVmid}");
+            if (a.Iface is < Names.MinIface or > Names.MaxIface) Add(ObjectType.Assignment, id, $"iface {a.Iface} is out of range {Names.MinIface}..{Names.MaxIface}");
+            if (!config.Groups.ContainsKey(a.Group)) Add(ObjectType.Assignment, id, $"unknown group '{Text.Clip(a.Group)}'");
+            if (byNic.TryGetValue((a.Vmid, a.Iface), out var other))
+                Add(ObjectType.Assignment, id, $"vmid {a.Vmid} iface {a.Iface} is already assigned by '{other}'");
+            else byNic[(a.Vmid, a.Iface)] = id;
+            if (id != a.Id) Add(ObjectType.Assignment, id, $"id must be '{a.Id}' (derived from vmid and iface)");
+        }
+
+        // Bridges and forwarders: interface and node names.
+        foreach (var b in config.Bridges.Values)
+        {
+            if (Names.InterfaceNameProblem(b.Name) is { } p) Add(ObjectType.Bridge, b.Id, p);
+            foreach (var node in b.Nodes)
+                if (Names.NodeNameProblem(node) is { } np) Add(ObjectType.Bridge, b.Id, np);
+            if (b.Nodes.Distinct().Count() != b.Nodes.Count) Add(ObjectType.Bridge, b.Id, "nodes lists a node twice");
+        }
+        foreach (var f in config.Forwarders.Values)
+        {
+            if (Names.GroupNameProblem(f.Name) is { } fp) Add(ObjectType.Forwarder, f.Id, fp.Replace("group name", "forwarder name"));
+            if (Names.InterfaceNameProblem(f.Router) is { } rp) Add(ObjectType.Forwarder, f.Id, "router: " + rp);
+            var wildcard = f.Physical.Count == 1 && f.Physical[0] == "*";
+            if (!wildcard)
+            {
+                foreach (var phys in f.Physical)
+                    if (Names.InterfaceNameProblem(phys) is { } pp) Add(ObjectType.Forwarder, f.Id, "physical: " + pp);
+                if (f.Physical.Contains(f.Router)) Add(ObjectType.Forwarder, f.Id, $"router '{f.Router}' is also listed as physical");
+                if (f.Physical.Distinct().Count() != f.Physical.Count) Add(ObjectType.Forwarder, f.Id, "physical lists an interface twice");
+            }
+        }
+        var routers = config.Forwarders.Values.GroupBy(f => f.Router).Where(g => g.Count() > 1);
+        foreach (var g in routers)
+            Add(ObjectType.Forwarder, g.Skip(1).First().Id, $"router '{g.Key}' is already used by forwarder '{g.First().Id}'");
+
+        return problems;
+    }
+
+    /// <summary>Throws <see cref="ConfigException"/> with every problem, if there is any.</summary>
+    public static void Ensure(PolicyConfig config)
+    {
+        var problems = Check(config);
+        if (problems.Count > 0) throw new ConfigException(problems);
+    }
+
+    /// <summary>Each parent cycle once, as the groups in it in parent order, starting from the
+    /// smallest name so the message is stable.</summary>
+    public static IReadOnlyList<IReadOnlyList<string>> ParentCycles(PolicyConfig config)
+    {
+        var cycles = new List<IReadOnlyList<string>>();
+        var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1 = on the current walk, 2 = done
+        foreach (var start in config.Groups.Keys)
+        {
+            if (state.ContainsKey(start)) continue;
+            var walk = new List<string>();
+            var name = start;
+            while (name is not null && config.Groups.TryGetValue(name, out var g) && !state.ContainsKey(name))
+            {
+                state[name] = 1;
+                walk.Add(name);
+                name = g.Parent;
+            }
+            if (name is not null && state.TryGetValue(name, out var s) && s == 1)
+            {
+                var cycle = walk.Skip(walk.IndexOf(name)).ToList();
+                var minAt = cycle.IndexOf(cycle.Min(StringComparer.Ordinal)!);
+                cycles.Add([.. cycle.Skip(minAt), .. cycle.Take(minAt)]);
+            }
+            foreach (var w in walk) state[w] = 2;
+        }
+        return cycles;
+    }
+}
+
+public static class Marks
+{
+    /// <summary>Gives every group without a mark the lowest free mark ≥ 1, in group-name order.
+    /// Returns the config and the groups that got one (empty: nothing changed).</summary>
+    public static (PolicyConfig Config, IReadOnlyList<Group> Assigned) AssignMissing(PolicyConfig config)
+    {
+        var used = new HashSet<int>(config.Groups.Values.Where(g => g.Mark.HasValue).Select(g => g.Mark!.Value));
+        var assigned = new List<Group>();
+        int next = Names.MinMark;
+        foreach (var g in config.Groups.Values.Where(g => g.Mark is null))
+        {
+            while (used.Contains(next)) next++;
+            if (next > Names.MaxMark)
+                throw new ConfigException([new ConfigProblem(config.Source?.Locate(ObjectType.Group, g.Id) ?? "",
+                    ConfigProblem.Describe(ObjectType.Group, g.Id), "no free mark left (all of 1..65535 are taken)")]);
+            var withMark = g with { Mark = next };
+            used.Add(next);
+            assigned.Add(withMark);
+            config = config.Put(withMark);
+        }
+        return (config, assigned);
+    }
+
+    /// <summary>The lowest mark ≥ 1 that no group uses.</summary>
+    public static int NextFree(PolicyConfig config)
+    {
+        var used = config.Groups.Values.Where(g => g.Mark.HasValue).Select(g => g.Mark!.Value).ToHashSet();
+        for (int m = Names.MinMark; m <= Names.MaxMark; m++)
+            if (!used.Contains(m)) return m;
+        throw new ConfigException("", "no free mark left (all of 1..65535 are taken)");
+    }
+}
