@@ -1,0 +1,12 @@
+using System.Runtime.InteropServices;
+
+namespace Microseg.Bpf;
+
+internal static partial class Interop
+{
+    internal static partial class Libc
+    {
+        [LibraryImport(Libraries.Libc, SetLastError = true)]
+        internal static partial int close(int fd);
+    }
+}

@@ -1,0 +1,125 @@
+// A tcx link (kernel ≥ 6.6): a program on an interface's ingress or egress, created with
+// bpf_link_create (libbpf 1.1 has no tcx helpers; its low-level call is enough).
+//
+// Lifetime: Dispose closes this process's fd. A pinned link stays attached (the pin holds it);
+// an unpinned link detaches when its last fd closes. A link that must outlive the process is
+// pinned, explicitly. When the netdev goes away the kernel detaches the program but keeps a
+// pinned link, whose Info() then reports ifindex 0 (IsDefunct).
+namespace Microseg.Bpf;
+
+/// <summary>The tcx hook; values are the kernel's attach types BPF_TCX_INGRESS and BPF_TCX_EGRESS.</summary>
+public enum TcxDirection : uint
+{
+    Ingress = Interop.Libbpf.BPF_TCX_INGRESS,
+    Egress = Interop.Libbpf.BPF_TCX_EGRESS,
+}
+
+public sealed class TcxLink : IBpfLink
+{
+    private TcxLink(SafeFdHandle handle, int ifIndex, TcxDirection direction)
+    {
+        Handle = handle;
+        IfIndex = ifIndex;
+        Direction = direction;
+    }
+
+    public SafeFdHandle Handle { get; }
+
+    /// <summary>The ifindex when created or opened; <see cref="Info"/> says whether it still holds.</summary>
+    public int IfIndex { get; }
+
+    public TcxDirection Direction { get; }
+
+    /// <summary>Attaches <paramref name="program"/> to the interface's tcx hook, after any
+    /// programs already there. The link is not pinned: pin it to keep it past this process.</summary>
+    public static TcxLink Create(BpfProgram program, int ifIndex, TcxDirection direction)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        using var prog = program.Handle.Use();
+        int fd = Interop.Libbpf.bpf_link_create(prog.Value, ifIndex, (uint)direction, 0);
+        if (fd < 0)
+        {
+            int errno = -fd;
+            throw BpfException.FromErrno(errno,
+                $"attach tcx {Describe(direction)} to {Interface(ifIndex)}", CreateHint(errno, ifIndex, program));
+        }
+        return new TcxLink(new SafeFdHandle(fd), ifIndex, direction);
+    }
+
+    /// <summary>Opens a pinned tcx link, defunct or not (check <see cref="Info"/>).</summary>
+    public static TcxLink OpenPinned(string path)
+    {
+        var handle = ObjectInfo.OpenPinned(path, "link");
+        try
+        {
+            var info = ReadInfo(handle, $"pinned link {path}");
+            if (info.TcxDirection is not { } direction)
+                throw new BpfException($"open pinned link {path}: it is a {info.Type} link, not a tcx link");
+            return new TcxLink(handle, info.IfIndex, direction);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    public void Pin(string path) => ObjectInfo.Pin(Handle, path, ToString());
+
+    public void Update(BpfProgram program)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        using var link = Handle.Use();
+        using var prog = program.Handle.Use();
+        int result = Interop.Libbpf.bpf_link_update(link.Value, prog.Value, 0);
+        if (result < 0)
+        {
+            int errno = -result;
+            throw BpfException.FromErrno(errno, $"update {this} to {program}",
+                errno == Errno.ENOLINK ? "the link is defunct: its interface is gone or it was detached; create a new link" : null);
+        }
+    }
+
+    public void Detach()
+    {
+        using var link = Handle.Use();
+        NativeResult.CheckLibbpf(Interop.Libbpf.bpf_link_detach(link.Value), $"detach {this}");
+    }
+
+    public BpfLinkInfo Info() => ReadInfo(Handle, ToString());
+
+    /// <summary>Closes this fd. A pinned link stays attached; an unpinned one detaches now unless
+    /// another fd refers to it.</summary>
+    public void Dispose() => Handle.Dispose();
+
+    public override string ToString() => $"tcx {Describe(Direction)} link on ifindex {IfIndex}";
+
+    private static BpfLinkInfo ReadInfo(SafeFdHandle handle, string what)
+    {
+        var info = ObjectInfo.Get<Interop.Libbpf.bpf_link_info>(handle, what);
+        var type = (BpfLinkType)info.type;
+        return type == BpfLinkType.Tcx
+            ? new BpfLinkInfo(type, info.id, info.prog_id, (int)info.tcx_ifindex, info.tcx_attach_type)
+            : new BpfLinkInfo(type, info.id, info.prog_id, 0, 0);
+    }
+
+    private static string Describe(TcxDirection direction) => direction == TcxDirection.Ingress ? "ingress" : "egress";
+
+    private static unsafe string Interface(int ifIndex)
+    {
+        byte* name = stackalloc byte[Interop.Libc.IF_NAMESIZE];
+        return Interop.Libc.if_indextoname((uint)ifIndex, name) is null
+            ? $"ifindex {ifIndex}"
+            : $"{ObjectInfo.CString(new ReadOnlySpan<byte>(name, Interop.Libc.IF_NAMESIZE))} (ifindex {ifIndex})";
+    }
+
+    private static string? CreateHint(int errno, int ifIndex, BpfProgram program) => errno switch
+    {
+        Errno.EINVAL when !BpfFeatures.Tcx.IsSupported => BpfFeatures.Tcx.Reason,
+        Errno.EINVAL => $"the kernel refused {program} for tcx (it must be a SEC(\"tc\") sched_cls program)",
+        Errno.ENODEV => $"no interface has ifindex {ifIndex} in this network namespace",
+        Errno.EEXIST => $"{program} is already attached there",
+        Errno.EPERM or Errno.EACCES => "attaching needs root (CAP_NET_ADMIN and CAP_BPF)",
+        _ => null,
+    };
+}

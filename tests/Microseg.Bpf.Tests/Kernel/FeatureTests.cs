@@ -1,0 +1,19 @@
+using Microseg.TestSupport;
+
+namespace Microseg.Bpf.Tests.Kernel;
+
+public sealed class FeatureTests
+{
+    [KernelFact]
+    public void Tcx_probe_agrees_with_the_kernel_version()
+    {
+        var release = BpfFeatures.KernelRelease;
+        var version = Version.Parse(string.Join('.', release.Split('.', '-').Take(2)));
+
+        var tcx = BpfFeatures.Tcx;
+
+        Assert.Equal(version >= new Version(6, 6), tcx.IsSupported);
+        if (tcx.IsSupported) Assert.Null(tcx.Reason);
+        else Assert.Equal($"tcx needs kernel ≥ 6.6; this is {release}", tcx.Reason);
+    }
+}

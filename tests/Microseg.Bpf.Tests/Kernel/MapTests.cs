@@ -1,0 +1,169 @@
+// Maps of policy.bpf.o: pin reuse across loads (how a new run finds the running state) and the
+// typed hash map view.
+using Microseg.Bpf.Abi;
+using Microseg.TestSupport;
+
+namespace Microseg.Bpf.Tests.Kernel;
+
+public sealed class MapTests : IDisposable
+{
+    private readonly TempBpffs bpffs = new();
+
+    public void Dispose() => bpffs.Dispose();
+
+    [KernelFact]
+    public void A_second_load_with_the_same_pin_path_reuses_the_first_loads_maps()
+    {
+        uint firstId;
+        using (var first = PolicyObject.Load(bpffs))
+        using (var verdicts = PolicyObject.Verdicts(first))
+        using (var nics = PolicyObject.NicGroup(first))
+        {
+            verdicts.Update(new VerdictKey(11, 20), new VerdictValue(VerdictAction.Allow));
+            nics.Update(7, new NicInfo(20));
+            firstId = verdicts.Map.Info().Id;
+        }
+        Assert.True(File.Exists(bpffs.File("policy", PolicyAbi.VerdictsMap)));
+
+        using var second = PolicyObject.Load(bpffs);
+        using var reused = PolicyObject.Verdicts(second);
+        using var reusedNics = PolicyObject.NicGroup(second);
+
+        Assert.Equal(firstId, reused.Map.Info().Id);
+        Assert.True(reused.TryLookup(new VerdictKey(11, 20), out var verdict));
+        Assert.Equal(VerdictAction.Allow, verdict.Action);
+        Assert.True(reusedNics.TryLookup(7, out var nic));
+        Assert.Equal(20, nic.Group);
+    }
+
+    [KernelFact]
+    public void A_load_with_another_pin_path_creates_fresh_maps()
+    {
+        using (var first = PolicyObject.Load(bpffs, "a"))
+        using (var verdicts = PolicyObject.Verdicts(first))
+            verdicts.Update(new VerdictKey(1, 2), new VerdictValue(VerdictAction.Allow));
+
+        using var second = PolicyObject.Load(bpffs, "b");
+        using var fresh = PolicyObject.Verdicts(second);
+
+        Assert.Equal(0, fresh.Count());
+    }
+
+    [KernelFact]
+    public void A_pinned_map_of_another_layout_fails_the_load_with_a_hint()
+    {
+        using (var first = PolicyObject.Load(bpffs, "a")) { }
+        // Put the 65,536-entry nic_group where the next load expects the 1M-entry verdicts.
+        Bpffs.CreateDirectory(bpffs.File("b"));
+        File.Move(bpffs.File("a", PolicyAbi.NicGroupMap), bpffs.File("b", PolicyAbi.VerdictsMap));
+
+        var e = Assert.Throws<BpfException>(() => PolicyObject.Load(bpffs, "b"));
+
+        Assert.Equal(Errno.EINVAL, e.Errno);
+        Assert.StartsWith("load BPF object policy: EINVAL (Invalid argument); a pinned map must match", e.Message);
+        Assert.Contains(bpffs.File("b", PolicyAbi.VerdictsMap), e.Message);
+    }
+
+    [KernelFact]
+    public void Libbpfs_own_messages_can_be_redirected()
+    {
+        using (var first = PolicyObject.Load(bpffs, "a")) { }
+        Bpffs.CreateDirectory(bpffs.File("b"));
+        File.Move(bpffs.File("a", PolicyAbi.NicGroupMap), bpffs.File("b", PolicyAbi.VerdictsMap));
+        var messages = new System.Collections.Concurrent.ConcurrentQueue<(LibbpfLogLevel, string)>();
+
+        LibbpfLog.Redirect((level, line) => messages.Enqueue((level, line)));
+        try
+        {
+            Assert.Throws<BpfException>(() => PolicyObject.Load(bpffs, "b"));
+        }
+        finally
+        {
+            LibbpfLog.Reset();
+        }
+
+        Assert.Contains((LibbpfLogLevel.Warning, $"libbpf: couldn't reuse pinned map at '{bpffs.File("b", PolicyAbi.VerdictsMap)}': parameter mismatch"), messages);
+    }
+
+    [KernelFact]
+    public void Maps_are_created_as_the_header_declares()
+    {
+        using var policy = PolicyObject.Load(bpffs);
+        using var nics = PolicyObject.NicGroup(policy);
+        using var verdicts = PolicyObject.Verdicts(policy);
+
+        var nicInfo = nics.Map.Info();
+        var verdictInfo = verdicts.Map.Info();
+
+        Assert.Equal((PolicyAbi.NicGroupMap, 4u, 4u, (uint)PolicyAbi.NicGroupMaxEntries),
+            (nicInfo.Name, nicInfo.KeySize, nicInfo.ValueSize, nicInfo.MaxEntries));
+        Assert.Equal((PolicyAbi.VerdictsMap, 4u, 4u, (uint)PolicyAbi.VerdictsMaxEntries),
+            (verdictInfo.Name, verdictInfo.KeySize, verdictInfo.ValueSize, verdictInfo.MaxEntries));
+        Assert.Equal(1u, verdictInfo.Type); // BPF_MAP_TYPE_HASH
+    }
+
+    [KernelFact]
+    public void Hash_map_view_updates_looks_up_deletes_and_walks()
+    {
+        using var policy = PolicyObject.Load(bpffs);
+        using var verdicts = PolicyObject.Verdicts(policy);
+
+        Assert.False(verdicts.TryLookup(new VerdictKey(1, 2), out _));
+        Assert.False(verdicts.Delete(new VerdictKey(1, 2)));
+        Assert.Equal(0, verdicts.Count());
+        Assert.Empty(verdicts.Keys());
+
+        for (ushort src = 1; src <= 100; src++)
+            verdicts.Update(new VerdictKey(src, 7), new VerdictValue(src % 2 == 0 ? VerdictAction.Allow : VerdictAction.Deny));
+        verdicts.Update(new VerdictKey(3, 7), new VerdictValue(VerdictAction.Allow)); // replace
+
+        Assert.Equal(100, verdicts.Count());
+        Assert.Equal(Enumerable.Range(1, 100), verdicts.Keys().Select(k => (int)k.Src).Order());
+        var entries = verdicts.Entries().ToDictionary(e => e.Key, e => e.Value.Action);
+        Assert.Equal(VerdictAction.Allow, entries[new VerdictKey(3, 7)]);
+        Assert.Equal(VerdictAction.Deny, entries[new VerdictKey(5, 7)]);
+
+        foreach (var key in verdicts.Keys())
+            if (key.Src > 10)
+                Assert.True(verdicts.Delete(key));
+        Assert.Equal(10, verdicts.Count());
+        Assert.True(verdicts.TryLookup(new VerdictKey(10, 7), out var ten));
+        Assert.Equal(VerdictAction.Allow, ten.Action);
+    }
+
+    [KernelFact]
+    public void Hash_map_view_opens_from_a_pin()
+    {
+        using var policy = PolicyObject.Load(bpffs);
+        using (var verdicts = PolicyObject.Verdicts(policy))
+            verdicts.Update(new VerdictKey(4, 5), new VerdictValue(VerdictAction.Allow));
+
+        using var pinned = BpfHashMap<VerdictKey, VerdictValue>.OpenPinned(bpffs.File("policy", PolicyAbi.VerdictsMap));
+
+        Assert.Equal(PolicyAbi.VerdictsMap, pinned.Name);
+        Assert.True(pinned.TryLookup(new VerdictKey(4, 5), out _));
+    }
+
+    [KernelFact]
+    public void Hash_map_view_checks_key_and_value_sizes_once()
+    {
+        using var policy = PolicyObject.Load(bpffs);
+
+        using var map = policy.Map(PolicyAbi.NicGroupMap);
+
+        var e = Assert.Throws<BpfException>(() => new BpfHashMap<ulong, NicInfo>(map));
+
+        Assert.Equal("open map nic_group as hash map UInt64 (8 bytes) → NicInfo (4 bytes): the kernel's map has 4-byte keys and 4-byte values; the pinned map is from another schema version", e.Message);
+    }
+
+    [KernelFact]
+    public void Opening_a_missing_pin_says_what_and_where()
+    {
+        string path = bpffs.File("nothing-here");
+
+        var e = Assert.Throws<BpfException>(() => BpfMap.OpenPinned(path));
+
+        Assert.Equal(Errno.ENOENT, e.Errno);
+        Assert.Equal($"open pinned map {path}: ENOENT (No such file or directory)", e.Message);
+    }
+}

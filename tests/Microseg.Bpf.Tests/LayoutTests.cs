@@ -1,0 +1,132 @@
+// Every struct mirrored from C against the header it mirrors (STYLE: layout tier).
+using Microseg.Bpf.Abi;
+using Libbpf = Microseg.Bpf.Interop.Libbpf;
+using Libc = Microseg.Bpf.Interop.Libc;
+
+namespace Microseg.Bpf.Tests;
+
+public sealed class LayoutTests
+{
+    [Fact]
+    public void Abi_structs_and_constants_match_abi_h()
+    {
+        new CLayout("\"abi.h\"")
+            .Size<VerdictKey>("struct verdict_key")
+            .Offset<VerdictKey>("Src", "struct verdict_key", "src")
+            .Offset<VerdictKey>("Dst", "struct verdict_key", "dst")
+            .Size<VerdictValue>("struct verdict_value")
+            .Offset<VerdictValue>("Action", "struct verdict_value", "action")
+            .Offset<VerdictValue>("pad0", "struct verdict_value", "pad")
+            .Size<NicInfo>("struct nic_info")
+            .Offset<NicInfo>("Group", "struct nic_info", "group")
+            .Offset<NicInfo>("Flags", "struct nic_info", "flags")
+            .Constant("MICROSEG_SCHEMA_VERSION", PolicyAbi.SchemaVersion)
+            .Constant("NIC_GROUP_MAX_ENTRIES", PolicyAbi.NicGroupMaxEntries)
+            .Constant("VERDICTS_MAX_ENTRIES", PolicyAbi.VerdictsMaxEntries)
+            .Constant("MARK_GROUP_MASK", PolicyAbi.MarkGroupMask)
+            .Constant("VERDICT_DENY", (long)VerdictAction.Deny)
+            .Constant("VERDICT_ALLOW", (long)VerdictAction.Allow)
+            .Compile();
+    }
+
+    [Fact]
+    public void Libbpf_opts_match_libbpf_headers()
+    {
+        new CLayout("<bpf/bpf.h>", "<bpf/libbpf.h>")
+            .Size<Libbpf.bpf_test_run_opts>("struct bpf_test_run_opts")
+            .Offset<Libbpf.bpf_test_run_opts>("sz", "struct bpf_test_run_opts", "sz")
+            .Offset<Libbpf.bpf_test_run_opts>("data_in", "struct bpf_test_run_opts", "data_in")
+            .Offset<Libbpf.bpf_test_run_opts>("data_out", "struct bpf_test_run_opts", "data_out")
+            .Offset<Libbpf.bpf_test_run_opts>("data_size_in", "struct bpf_test_run_opts", "data_size_in")
+            .Offset<Libbpf.bpf_test_run_opts>("data_size_out", "struct bpf_test_run_opts", "data_size_out")
+            .Offset<Libbpf.bpf_test_run_opts>("ctx_in", "struct bpf_test_run_opts", "ctx_in")
+            .Offset<Libbpf.bpf_test_run_opts>("ctx_out", "struct bpf_test_run_opts", "ctx_out")
+            .Offset<Libbpf.bpf_test_run_opts>("ctx_size_in", "struct bpf_test_run_opts", "ctx_size_in")
+            .Offset<Libbpf.bpf_test_run_opts>("ctx_size_out", "struct bpf_test_run_opts", "ctx_size_out")
+            .Offset<Libbpf.bpf_test_run_opts>("retval", "struct bpf_test_run_opts", "retval")
+            .Offset<Libbpf.bpf_test_run_opts>("repeat", "struct bpf_test_run_opts", "repeat")
+            .Offset<Libbpf.bpf_test_run_opts>("duration", "struct bpf_test_run_opts", "duration")
+            .Offset<Libbpf.bpf_test_run_opts>("flags", "struct bpf_test_run_opts", "flags")
+            .Offset<Libbpf.bpf_test_run_opts>("cpu", "struct bpf_test_run_opts", "cpu")
+            .Offset<Libbpf.bpf_test_run_opts>("batch_size", "struct bpf_test_run_opts", "batch_size")
+            .Size<Libbpf.bpf_object_open_opts>("struct bpf_object_open_opts")
+            .Offset<Libbpf.bpf_object_open_opts>("sz", "struct bpf_object_open_opts", "sz")
+            .Offset<Libbpf.bpf_object_open_opts>("object_name", "struct bpf_object_open_opts", "object_name")
+            .Offset<Libbpf.bpf_object_open_opts>("relaxed_maps", "struct bpf_object_open_opts", "relaxed_maps")
+            .Offset<Libbpf.bpf_object_open_opts>("pin_root_path", "struct bpf_object_open_opts", "pin_root_path")
+            .Offset<Libbpf.bpf_object_open_opts>("kconfig", "struct bpf_object_open_opts", "kconfig")
+            .Offset<Libbpf.bpf_object_open_opts>("btf_custom_path", "struct bpf_object_open_opts", "btf_custom_path")
+            .Offset<Libbpf.bpf_object_open_opts>("kernel_log_buf", "struct bpf_object_open_opts", "kernel_log_buf")
+            .Offset<Libbpf.bpf_object_open_opts>("kernel_log_size", "struct bpf_object_open_opts", "kernel_log_size")
+            .Offset<Libbpf.bpf_object_open_opts>("kernel_log_level", "struct bpf_object_open_opts", "kernel_log_level")
+            .Compile();
+    }
+
+    [Fact]
+    public void Kernel_structs_match_the_uapi_header()
+    {
+        var layout = new CLayout("<linux/bpf.h>")
+            .Size<SkBuff>("struct __sk_buff")
+            .SizeAtMost<Libbpf.bpf_prog_info>("struct bpf_prog_info")
+            .Offset<Libbpf.bpf_prog_info>("type", "struct bpf_prog_info", "type")
+            .Offset<Libbpf.bpf_prog_info>("id", "struct bpf_prog_info", "id")
+            .Offset<Libbpf.bpf_prog_info>("tag", "struct bpf_prog_info", "tag")
+            .Offset<Libbpf.bpf_prog_info>("jited_prog_insns", "struct bpf_prog_info", "jited_prog_insns")
+            .Offset<Libbpf.bpf_prog_info>("xlated_prog_insns", "struct bpf_prog_info", "xlated_prog_insns")
+            .Offset<Libbpf.bpf_prog_info>("map_ids", "struct bpf_prog_info", "map_ids")
+            .Offset<Libbpf.bpf_prog_info>("name", "struct bpf_prog_info", "name")
+            .SizeAtMost<Libbpf.bpf_map_info>("struct bpf_map_info")
+            .Offset<Libbpf.bpf_map_info>("type", "struct bpf_map_info", "type")
+            .Offset<Libbpf.bpf_map_info>("id", "struct bpf_map_info", "id")
+            .Offset<Libbpf.bpf_map_info>("key_size", "struct bpf_map_info", "key_size")
+            .Offset<Libbpf.bpf_map_info>("value_size", "struct bpf_map_info", "value_size")
+            .Offset<Libbpf.bpf_map_info>("max_entries", "struct bpf_map_info", "max_entries")
+            .Offset<Libbpf.bpf_map_info>("map_flags", "struct bpf_map_info", "map_flags")
+            .Offset<Libbpf.bpf_map_info>("name", "struct bpf_map_info", "name")
+            // Debian's header predates tcx (its struct is 48 bytes, ours the kernel's 64); its
+            // xdp { ifindex } and netns { netns_ino; attach_type } members share tcx's
+            // { ifindex; attach_type } shape at the union's start. Kernel/KernelBtfLayoutTests
+            // checks the tcx member and the size against the running kernel's BTF.
+            .Offset<Libbpf.bpf_link_info>("type", "struct bpf_link_info", "type")
+            .Offset<Libbpf.bpf_link_info>("id", "struct bpf_link_info", "id")
+            .Offset<Libbpf.bpf_link_info>("prog_id", "struct bpf_link_info", "prog_id")
+            .Offset<Libbpf.bpf_link_info>("tcx_ifindex", "struct bpf_link_info", "xdp.ifindex")
+            .Offset<Libbpf.bpf_link_info>("tcx_attach_type", "struct bpf_link_info", "netns.attach_type")
+            .Assert("_Alignof(struct bpf_link_info) == 8", "struct bpf_link_info is not 8-byte aligned");
+        foreach (var (cs, c) in SkBuffFields)
+            layout.Offset<SkBuff>(cs, "struct __sk_buff", c);
+        layout.Compile();
+    }
+
+    [Fact]
+    public void Libc_structs_match_glibc()
+    {
+        new CLayout("<sys/statfs.h>")
+            .Size<Libc.statfs_t>("struct statfs")
+            .Offset<Libc.statfs_t>("f_type", "struct statfs", "f_type")
+            .Offset<Libc.statfs_t>("f_fsid", "struct statfs", "f_fsid")
+            .Offset<Libc.statfs_t>("f_flags", "struct statfs", "f_flags")
+            .Constant("sizeof(((struct statfs *)0)->f_type)", sizeof(long))
+            .Compile();
+    }
+
+    [Fact]
+    public void A_drifted_mirror_fails_to_compile()
+    {
+        var wrong = new CLayout("\"abi.h\"").Assert("sizeof(struct verdict_key) == 5", "deliberately wrong");
+        Assert.Throws<Xunit.Sdk.XunitException>(() => wrong.Compile());
+    }
+
+    internal static readonly (string CSharp, string C)[] SkBuffFields =
+    [
+        ("Len", "len"), ("PktType", "pkt_type"), ("Mark", "mark"), ("QueueMapping", "queue_mapping"),
+        ("Protocol", "protocol"), ("VlanPresent", "vlan_present"), ("VlanTci", "vlan_tci"),
+        ("VlanProto", "vlan_proto"), ("Priority", "priority"), ("IngressIfIndex", "ingress_ifindex"),
+        ("IfIndex", "ifindex"), ("TcIndex", "tc_index"), ("Hash", "hash"), ("TcClassId", "tc_classid"),
+        ("Data", "data"), ("DataEnd", "data_end"), ("NapiId", "napi_id"), ("Family", "family"),
+        ("RemoteIp4", "remote_ip4"), ("LocalIp4", "local_ip4"), ("RemotePort", "remote_port"),
+        ("LocalPort", "local_port"), ("DataMeta", "data_meta"), ("Tstamp", "tstamp"),
+        ("WireLen", "wire_len"), ("GsoSegs", "gso_segs"), ("GsoSize", "gso_size"),
+        ("TstampType", "tstamp_type"), ("Hwtstamp", "hwtstamp"),
+    ];
+}
