@@ -6,6 +6,8 @@ CONFIGURATION ?= Release
 OUT := out
 BPF_SRC := $(wildcard bpf/*.bpf.c)
 BPF_OBJ := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRC))
+# A second build of each object with another fingerprint, for the program-upgrade tests.
+BPF_VARIANT := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.variant.bpf.o,$(BPF_SRC))
 BPF_HDR := $(wildcard bpf/include/*.h)
 ARCH_INC := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -D__TARGET_ARCH_x86 -Ibpf/include -I$(ARCH_INC)
@@ -13,12 +15,22 @@ TEST_PROJECTS := $(wildcard tests/*/*.Tests.csproj)
 TRX_DIR := $(OUT)/test-results
 DOTNET := DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet
 
-.PHONY: deps bpf build test demo bench clean
+.PHONY: deps bpf bpf-objects build test demo bench clean
 
 deps:
 	@scripts/install-deps.sh
 
-bpf: deps $(BPF_OBJ)
+bpf: deps
+	@$(MAKE) -s bpf-objects
+
+# Also called by the Agent project's build, so `dotnet build` alone finds the objects.
+bpf-objects: $(BPF_OBJ) $(BPF_VARIANT)
+
+$(OUT)/bpf/%.variant.bpf.o: bpf/%.bpf.c $(BPF_HDR)
+	@mkdir -p $(@D)
+	clang $(BPF_CFLAGS) -DMICROSEG_TEST_VARIANT=1 -c $< -o $@.tmp
+	llvm-strip -g $@.tmp
+	mv $@.tmp $@
 
 $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDR)
 	@mkdir -p $(@D)

@@ -64,3 +64,14 @@ int policy_egress(struct __sk_buff *skb)
 }
 
 char LICENSE[] SEC("license") = "GPL";
+
+#ifdef MICROSEG_TEST_VARIANT
+/* A second build of this object with another fingerprint, for the upgrade tests (make builds
+ * it as policy.variant.bpf.o; never embedded). The extra program changes the object's bytes;
+ * the policy programs and their verdicts stay the same. */
+SEC("tc")
+int policy_variant_marker(struct __sk_buff *skb)
+{
+	return skb->len > 0 ? TCX_PASS : TCX_PASS;
+}
+#endif

@@ -33,6 +33,10 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new CommitCommand(io));
         Subcommands.Add(new ExplainCommand(io));
         Subcommands.Add(new MatrixCommand(io));
+        Subcommands.Add(new ApplyCommand(io));
+        Subcommands.Add(new ClearCommand(io));
+        Subcommands.Add(new StatusCommand(io));
+        Subcommands.Add(new LabCommand(io));
     }
 
     public static ConfigStore Store(ParseResult parse) =>

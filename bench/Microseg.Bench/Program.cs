@@ -1,0 +1,21 @@
+// Benchmark entry: `make bench` runs every suite; `make bench BENCH_ARGS=policy` runs one.
+// Each suite prints a Markdown table and writes it to bench/results/<suite>.md.
+using Microseg.Bench;
+
+var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
+{
+    ["policy"] = PolicyBench.Run,
+};
+var chosen = args.Length == 0 ? suites.Keys.ToList() : args.ToList();
+foreach (var name in chosen)
+{
+    if (!suites.TryGetValue(name, out var run))
+    {
+        Console.Error.WriteLine($"bench: unknown suite '{name}' (have: {string.Join(", ", suites.Keys)})");
+        return 2;
+    }
+    var report = new Report(name);
+    await run(report);
+    report.Save();
+}
+return 0;

@@ -1,0 +1,28 @@
+// The policy BPF object this build embeds, its fingerprint (SHA-256 of the bytes) and the map
+// schema version it was written for. A test-only override swaps in another object file.
+using System.Security.Cryptography;
+using Microseg.Bpf.Abi;
+
+namespace Microseg.Agent.Policy;
+
+public sealed record PolicyObject(byte[] Bytes, int Schema, string Source)
+{
+    /// <summary>Test-only: the path of another object file to load instead of the embedded one,
+    /// and optionally the schema version to claim for it.</summary>
+    public const string OverrideVariable = "MICROSEG_TEST_POLICY_OBJECT";
+    public const string SchemaOverrideVariable = "MICROSEG_TEST_POLICY_SCHEMA";
+
+    public string Fingerprint { get; } = Convert.ToHexStringLower(SHA256.HashData(Bytes));
+
+    public static PolicyObject Current()
+    {
+        var schema = Environment.GetEnvironmentVariable(SchemaOverrideVariable) is { Length: > 0 } s ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : PolicyAbi.SchemaVersion;
+        if (Environment.GetEnvironmentVariable(OverrideVariable) is { Length: > 0 } path)
+            return new PolicyObject(File.ReadAllBytes(path), schema, path);
+        using var stream = typeof(PolicyObject).Assembly.GetManifestResourceStream(PolicyAbi.ObjectFile)
+            ?? throw new InvalidOperationException($"{PolicyAbi.ObjectFile} is not embedded in this build (run 'make build')");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return new PolicyObject(bytes, schema, "embedded " + PolicyAbi.ObjectFile);
+    }
+}

@@ -1,0 +1,75 @@
+// `microseg status`: what is loaded, which NICs are enforced with which group, map sizes and
+// anything that needs attention.
+using Microseg.Agent.Policy;
+using Microseg.Bpf;
+using Microseg.Bpf.Abi;
+using Microseg.Netlink;
+using Microseg.Policy;
+
+namespace Microseg.Agent;
+
+public sealed record LinkStatus(int IfIndex, string? Interface, string Direction, uint ProgramId, bool Defunct);
+
+public sealed record NicStatus(int IfIndex, string? Interface, ushort Mark, string? Group, bool Ingress, bool Egress);
+
+public sealed record AgentStatus(
+    string Node,
+    bool Loaded,
+    string? Fingerprint,
+    int? Schema,
+    string BuildFingerprint,
+    int BuildSchema,
+    uint? IngressProgramId,
+    uint? EgressProgramId,
+    int NicGroupEntries,
+    int VerdictEntries,
+    IReadOnlyList<NicStatus> Nics,
+    IReadOnlyList<string> Warnings);
+
+internal static class StatusReader
+{
+    public static AgentStatus Read(string node, PolicySubsystem policy, IReadOnlyList<LinkInfo> interfaces, PolicyConfig? config)
+    {
+        var build = PolicyObject.Current();
+        var warnings = new List<string>();
+        var names = interfaces.ToDictionary(i => i.IfIndex, i => i.Name);
+        if (!policy.Pins.AllPresent)
+        {
+            if (config is not null)
+            {
+                var plan = PolicyPlan.ForHost(config, interfaces.Select(i => new LocalInterface(i.Name, i.IfIndex)));
+                foreach (var nic in plan.Nics) warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but nothing is loaded: run 'microseg apply'");
+            }
+            return new AgentStatus(node, false, policy.State.Fingerprint, policy.State.Schema, build.Fingerprint, build.Schema,
+                null, null, 0, 0, [], warnings);
+        }
+        using var loaded = policy.OpenPinned();
+        var links = new List<LinkStatus>();
+        foreach (var (path, ifIndex, direction) in policy.Pins.Links())
+        {
+            using var link = TcxLink.OpenPinned(path);
+            var info = link.Info();
+            links.Add(new LinkStatus(ifIndex, names.GetValueOrDefault(ifIndex), PolicyPins.Word(direction), info.ProgramId, info.IsDefunct));
+            if (info.IsDefunct) warnings.Add($"link pin {path} outlived its netdev (ifindex {ifIndex}); the next apply reclaims it");
+        }
+        var groupsByMark = config?.Groups.Values.Where(g => g.Mark.HasValue).ToDictionary(g => (ushort)g.Mark!.Value, g => g.Name) ?? [];
+        var nics = loaded.NicGroup.Entries()
+            .OrderBy(e => e.Key)
+            .Select(e => new NicStatus((int)e.Key, names.GetValueOrDefault((int)e.Key), e.Value.Group, groupsByMark.GetValueOrDefault(e.Value.Group),
+                links.Any(l => l.IfIndex == (int)e.Key && l.Direction == "ingress" && !l.Defunct),
+                links.Any(l => l.IfIndex == (int)e.Key && l.Direction == "egress" && !l.Defunct)))
+            .ToList();
+        foreach (var n in nics.Where(n => !n.Ingress || !n.Egress))
+            warnings.Add($"{n.Interface ?? $"ifindex {n.IfIndex}"} has a group but is not fully attached (ingress {n.Ingress}, egress {n.Egress}): run 'microseg apply'");
+        if (config is not null)
+        {
+            var plan = PolicyPlan.ForHost(config, interfaces.Select(i => new LocalInterface(i.Name, i.IfIndex)));
+            foreach (var nic in plan.Nics.Where(p => !nics.Any(n => n.IfIndex == p.IfIndex && n.Mark == p.Mark && n.Ingress && n.Egress)))
+                warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but not enforced as such: run 'microseg apply'");
+        }
+        if (policy.State.Fingerprint != build.Fingerprint)
+            warnings.Add($"loaded programs ({policy.State.Fingerprint?[..12] ?? "unknown"}) are not this build's ({build.Fingerprint[..12]}): the next apply upgrades them");
+        return new AgentStatus(node, true, policy.State.Fingerprint, policy.State.Schema, build.Fingerprint, build.Schema,
+            loaded.Ingress.Info().Id, loaded.Egress.Info().Id, loaded.NicGroup.Count(), loaded.Verdicts.Count(), nics, warnings);
+    }
+}

@@ -1,0 +1,39 @@
+// Small files under /run/microseg/<subsystem>/ that say what is loaded: the program
+// fingerprint and the map schema version. Written atomically.
+using System.Globalization;
+using Microseg.Policy;
+
+namespace Microseg.Agent.Subsystems;
+
+public sealed class RunState(string directory)
+{
+    public string Directory { get; } = directory;
+    public string LockPath => Path.Combine(Directory, "lock");
+    private string FingerprintPath => Path.Combine(Directory, "fingerprint");
+    private string SchemaPath => Path.Combine(Directory, "schema");
+
+    public string? Fingerprint => ReadOrNull(FingerprintPath);
+
+    public int? Schema => ReadOrNull(SchemaPath) is { } s && int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : null;
+
+    public void Record(string fingerprint, int schema)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        AtomicFile.Write(SchemaPath, System.Text.Encoding.ASCII.GetBytes(schema.ToString(CultureInfo.InvariantCulture) + "\n"));
+        AtomicFile.Write(FingerprintPath, System.Text.Encoding.ASCII.GetBytes(fingerprint + "\n"));
+    }
+
+    /// <summary>Removes the state files (the lock file stays while someone may hold it).</summary>
+    public void Forget()
+    {
+        File.Delete(FingerprintPath);
+        File.Delete(SchemaPath);
+    }
+
+    private static string? ReadOrNull(string path)
+    {
+        try { return File.ReadAllText(path).Trim(); }
+        catch (FileNotFoundException) { return null; }
+        catch (DirectoryNotFoundException) { return null; }
+    }
+}

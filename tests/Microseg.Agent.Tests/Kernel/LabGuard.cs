@@ -1,0 +1,34 @@
+// A lab owned by one test: built on creation, removed on Dispose even when the test fails.
+using Microseg.Lab;
+using Microseg.TestSupport;
+using LabRig = Microseg.Lab.Lab;
+
+namespace Microseg.Agent.Tests.Kernel;
+
+public sealed class LabGuard : IDisposable
+{
+    public LabGuard(string policyText, IEnumerable<(string Name, long Vmid, long Iface)> guests, bool up = true)
+    {
+        var name = "t" + Guid.NewGuid().ToString("N")[..7];
+        var hosts = new[] { new LabHost("node1") };
+        int n = 10;
+        var labGuests = guests.Select(g => new LabGuest(g.Name, "node1", g.Vmid, g.Iface, $"10.78.{n / 250}.{n++ % 250 + 1}/16")).ToList();
+        Lab = new LabRig(new LabSpec(name, policyText, hosts, labGuests), RepoPaths.MicrosegBinary);
+        if (!File.Exists(Lab.MicrosegBinary)) throw new InvalidOperationException($"{Lab.MicrosegBinary} is missing: run 'make build' first");
+        if (up) Lab.Up(TextWriter.Null);
+    }
+
+    public LabRig Lab { get; }
+    public LabHost Host => Lab.Spec.Hosts[0];
+    public LabGuest Guest(string name) => Lab.Spec.Guests.First(g => g.Name == name);
+
+    public string Microseg(params string[] args) => Lab.Microseg(Host, args);
+
+    public ShellResult MicrosegResult(params string[] args) => Lab.MicrosegResult(Host, args);
+
+    /// <summary>One-way UDP delivery for the given (src, dst) pairs (or all pairs).</summary>
+    public Dictionary<(string Src, string Dst), bool> Udp(IReadOnlyList<LabGuest>? guests = null) =>
+        new Probes(Lab).OneWayUdp(guests ?? Lab.Spec.Guests);
+
+    public void Dispose() => LabRig.Down(Lab.Spec.Name);
+}
