@@ -9,53 +9,121 @@ using Microsoft.Extensions.Logging;
 namespace Microseg.Agent;
 
 /// <summary>The outcome of `apply IFACE`: Skipped says why nothing was done (not a guest NIC,
-/// no assignment); otherwise Result says what was.</summary>
-public sealed record PlugOutcome(string Interface, string? Skipped, PolicyApplyResult? Result);
-
-public sealed class MicrosegAgent(AgentOptions options, ILoggerFactory logs)
+/// no assignment, no subsystem's interface); otherwise Result (policy) and Subsystems say what was.</summary>
+public sealed record PlugOutcome(string Interface, string? Skipped, PolicyApplyResult? Result, IReadOnlyList<(string Subsystem, SubsystemReport Report)> Subsystems)
 {
-    private readonly PolicySubsystem policy = new(options, logs.CreateLogger("microseg.policy"));
+    public bool Failed => (Result?.Failed.Count ?? 0) > 0 || Subsystems.Any(s => s.Report.Errors.Count > 0);
+}
+
+/// <summary>A full apply: the policy subsystem's result, then each other subsystem's report.</summary>
+public sealed record ApplyOutcome(PolicyApplyResult Policy, IReadOnlyList<(string Subsystem, SubsystemReport Report)> Subsystems)
+{
+    public bool Failed => Policy.Failed.Count > 0 || Subsystems.Any(s => s.Report.Errors.Count > 0);
+}
+
+public sealed class MicrosegAgent
+{
+    private readonly AgentOptions options;
+    private readonly PolicySubsystem policy;
+    private readonly IReadOnlyList<ISubsystem> subsystems;
+
+    public MicrosegAgent(AgentOptions options, ILoggerFactory logs)
+    {
+        this.options = options;
+        policy = new PolicySubsystem(options, logs.CreateLogger("microseg.policy"));
+        // Further subsystems (carrier, forwarder) register here, in the order apply runs them.
+        subsystems = [];
+    }
 
     public AgentOptions Options => options;
 
-    /// <summary>Full pass. An invalid config throws before the kernel is touched.</summary>
-    public PolicyApplyResult Apply(PolicyConfig config)
+    /// <summary>Full pass: policy first (it says which NICs are enforced), then the other
+    /// subsystems, each under its own lock. An invalid config throws before the kernel is touched.</summary>
+    public ApplyOutcome Apply(PolicyConfig config)
     {
         config = Prepare(config);
-        using var _ = SubsystemLock.Exclusive(policy.State.LockPath);
-        return policy.Apply(PolicyPlan.ForHost(config, LocalInterfaces()));
+        var links = LinksHere();
+        PolicyApplyResult result;
+        using (SubsystemLock.Exclusive(policy.State.LockPath))
+            result = policy.Apply(PolicyPlan.ForHost(config, Local(links)));
+        var host = new HostState(config, options.Node, links, result.Enforced.Select(n => n.IfIndex).ToHashSet());
+        var reports = new List<(string, SubsystemReport)>();
+        foreach (var s in subsystems)
+        {
+            using var _ = SubsystemLock.Exclusive(LockPath(s));
+            reports.Add((s.Name, s.Apply(host)));
+        }
+        return new ApplyOutcome(result, reports);
     }
 
-    /// <summary>The plug path: only this NIC. An unassigned NIC or a non-guest name is a no-op.</summary>
+    private string LockPath(ISubsystem s) => Path.Combine(options.RunFor(s.Name), "lock");
+
+    /// <summary>The plug path: only this interface. For a guest NIC, policy (an unassigned NIC
+    /// or a non-guest name is a no-op for it); then any subsystem that owns the interface
+    /// (a carrier bridge, a forwarder's physical NIC).</summary>
     public PlugOutcome ApplyInterface(PolicyConfig config, string name)
     {
-        if (!GuestNic.TryParse(name, out var guest))
-            return new PlugOutcome(name, "not a guest NIC name (tap{vmid}i{n} or veth{vmid}i{n})", null);
         config = Prepare(config);
-        if (!config.Assignments.ContainsKey(guest.AssignmentId))
-            return new PlugOutcome(name, $"no assignment {guest.AssignmentId}: not enforced", null);
+        PolicyApplyResult? result = null;
+        string? skipped = null;
+        if (!GuestNic.TryParse(name, out var guest))
+            skipped = "not a guest NIC name (tap{vmid}i{n} or veth{vmid}i{n})";
+        else if (!config.Assignments.ContainsKey(guest.AssignmentId))
+            skipped = $"no assignment {guest.AssignmentId}: not enforced";
+        else
+            result = PlugPolicy(config, name, guest);
+
+        var reports = new List<(string, SubsystemReport)>();
+        if (subsystems.Count > 0)
+        {
+            var links = LinksHere();
+            var link = links.FirstOrDefault(l => l.Name == name);
+            if (link is not null)
+            {
+                var enforced = result?.Enforced.Select(n => n.IfIndex).ToHashSet() ?? [];
+                var host = new HostState(config, options.Node, links, enforced);
+                foreach (var s in subsystems)
+                {
+                    using var _ = SubsystemLock.Exclusive(LockPath(s));
+                    if (s.Plug(host, link) is { } report) reports.Add((s.Name, report));
+                }
+            }
+        }
+        if (reports.Count > 0 && result is null) skipped = null;
+        return new PlugOutcome(name, skipped, result, reports);
+    }
+
+    private PolicyApplyResult PlugPolicy(PolicyConfig config, string name, GuestNic guest)
+    {
         using var netlink = new RtNetlink();
         var link = netlink.GetLink(name) ?? throw new AgentException($"apply {name}: no such interface on this host; it is assigned ({guest.AssignmentId}) and cannot be enforced");
         var plan = PolicyPlan.ForInterface(config, new LocalInterface(link.Name, link.IfIndex))!;
         using (SubsystemLock.Shared(policy.State.LockPath))
         {
-            if (policy.IsCurrent) return new PlugOutcome(name, null, policy.Plug(plan));
+            if (policy.IsCurrent) return policy.Plug(plan);
         }
         // Programs missing or from another build: a full pass (exclusive) covers this NIC too.
         using (SubsystemLock.Exclusive(policy.State.LockPath))
-        {
-            var result = policy.Apply(PolicyPlan.ForHost(config, LocalInterfaces()));
-            return new PlugOutcome(name, null, result);
-        }
+            return policy.Apply(PolicyPlan.ForHost(config, Local(LinksHere())));
     }
 
     /// <summary>Detaches everything and removes all pins and run state.</summary>
     public int Clear()
     {
-        int links;
+        int links = 0;
+        foreach (var s in subsystems)
+        {
+            using (SubsystemLock.Exclusive(LockPath(s)))
+            {
+                links += s.Clear();
+                File.Delete(LockPath(s));
+            }
+            DeleteIfEmpty(options.RunFor(s.Name));
+            DeleteIfEmpty(options.BpffsFor(s.Name));
+        }
         using (SubsystemLock.Exclusive(policy.State.LockPath))
         {
-            links = policy.Clear();
+            links += policy.Clear();
             File.Delete(policy.State.LockPath);
         }
         foreach (var dir in new[] { policy.State.Directory, options.RunDirectory, options.BpffsRoot })
@@ -85,6 +153,11 @@ public sealed class MicrosegAgent(AgentOptions options, ILoggerFactory logs)
             }
         }
         var status = StatusReader.Read(options.Node, policy, interfaces, config);
+        if (config is not null)
+        {
+            var host = new HostState(config, options.Node, interfaces, status.Nics.Where(n => n.Ingress && n.Egress).Select(n => n.IfIndex).ToHashSet());
+            status = status with { Subsystems = [.. subsystems.Select(s => s.Status(host))] };
+        }
         return problem is null ? status : status with { Warnings = [problem, .. status.Warnings] };
     }
 
@@ -95,11 +168,14 @@ public sealed class MicrosegAgent(AgentOptions options, ILoggerFactory logs)
         return config;
     }
 
-    private static List<LocalInterface> LocalInterfaces()
+    private static IReadOnlyList<LinkInfo> LinksHere()
     {
         using var netlink = new RtNetlink();
-        return [.. netlink.GetLinks().Select(l => new LocalInterface(l.Name, l.IfIndex))];
+        return netlink.GetLinks();
     }
+
+    private static List<LocalInterface> Local(IEnumerable<LinkInfo> links) =>
+        [.. links.Select(l => new LocalInterface(l.Name, l.IfIndex))];
 }
 
 /// <summary>An operation the agent cannot do, with a message for the user.</summary>

@@ -24,7 +24,11 @@ public sealed record AgentStatus(
     int NicGroupEntries,
     int VerdictEntries,
     IReadOnlyList<NicStatus> Nics,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings)
+{
+    /// <summary>The other subsystems' sections (carrier, forwarder), when the snapshot is valid.</summary>
+    public IReadOnlyList<Subsystems.SubsystemStatus> Subsystems { get; init; } = [];
+}
 
 internal static class StatusReader
 {

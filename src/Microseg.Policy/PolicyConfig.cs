@@ -104,6 +104,16 @@ public sealed class PolicyConfig
         c.Comments = Comments.Remove(SourceInfo.Key(type, id));
     });
 
+    /// <summary>Replaces a rule by the same rule under another id, keeping the comment lines
+    /// written above it (a mark change re-derives rule ids).</summary>
+    public PolicyConfig RenameRule(string oldId, string newId)
+    {
+        var rule = Rules[oldId];
+        var comments = Comments.TryGetValue(SourceInfo.Key(ObjectType.Rule, oldId), out var c) ? c : default;
+        var renamed = Remove(ObjectType.Rule, oldId).Put(rule with { Id = newId });
+        return comments.IsDefault ? renamed : renamed.Copy(x => x.Comments = x.Comments.SetItem(SourceInfo.Key(ObjectType.Rule, newId), comments));
+    }
+
     /// <summary>The id a rule must have: p{src_mark}-{dst_mark}, src_mark 0 for untagged.
     /// Null while a group it names has no mark yet or does not exist.</summary>
     public string? DerivedRuleId(string? src, string dst)

@@ -22,11 +22,14 @@ public static class SectionConfig
 
     public static PolicyConfig Parse(byte[] bytes, string file)
     {
+        var span = bytes.AsSpan();
+        if (span.StartsWith("\uFEFF"u8)) span = span[3..]; // a BOM some editors write
         string text;
-        try { text = StrictUtf8.GetString(bytes); }
+        try { text = StrictUtf8.GetString(span); }
         catch (DecoderFallbackException e)
         {
-            throw new ConfigException(file, $"not valid UTF-8 text (bad byte at offset {e.Index})");
+            var line = 1 + span[..Math.Clamp(e.Index, 0, span.Length)].Count((byte)'\n');
+            throw new ConfigException($"{file}:{line}", $"not valid UTF-8 text (bad byte at offset {e.Index})");
         }
         return Parse(text, file);
     }
@@ -62,13 +65,13 @@ public static class SectionConfig
             case Group g:
                 if (g.Mark is { } mark) yield return ("mark", mark.ToString(CultureInfo.InvariantCulture));
                 if (g.Parent is { } parent) yield return ("parent", parent);
-                if (g.Comment is { } comment) yield return ("comment", comment);
+                if (g.Comment is { Length: > 0 } comment) yield return ("comment", comment);
                 break;
             case Rule r:
                 if (r.Src is { } src) yield return ("src", src);
                 yield return ("dst", r.Dst);
                 yield return ("action", r.Action == RuleAction.Allow ? "allow" : "deny");
-                if (r.Comment is { } rc) yield return ("comment", rc);
+                if (r.Comment is { Length: > 0 } rc) yield return ("comment", rc);
                 break;
             case Assignment a:
                 yield return ("vmid", a.Vmid.ToString(CultureInfo.InvariantCulture));

@@ -95,7 +95,15 @@ public static class SnapshotFormat
                     throw new ConfigException(file, "the 'microseg' key of the SDN running-config is not an object");
                 root = inner;
             }
-            return new Reader(file).Read(root);
+            try
+            {
+                return new Reader(file).Read(root);
+            }
+            catch (InvalidOperationException e)
+            {
+                // JsonElement throws this for text it cannot give as a .NET string (a lone surrogate escape).
+                throw new ConfigException(file, $"unreadable JSON value: {e.Message}");
+            }
         }
     }
 
@@ -109,7 +117,7 @@ public static class SnapshotFormat
         public Snapshot Read(JsonElement root)
         {
             long version = 0;
-            if (root.TryGetProperty("version", out var v) && !v.TryGetInt64(out version))
+            if (root.TryGetProperty("version", out var v) && (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out version)))
                 problems.Add(new ConfigProblem(file, null, "'version' is not a whole number"));
             var objects = new List<IConfigObject>();
             if (root.TryGetProperty("ids", out var ids))

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using Microseg.Agent;
 using Microseg.Agent.Policy;
+using Microseg.Agent.Subsystems;
 using Microseg.Policy;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
@@ -78,17 +79,29 @@ public sealed class ApplyCommand : Command
             {
                 var outcome = agent.ApplyInterface(config, name);
                 if (outcome.Skipped is { } why)
-                {
                     io.Out.WriteLine($"{name}: nothing to do: {why}");
-                    return ExitCodes.Ok;
-                }
-                return Report(io, outcome.Result!);
+                if (outcome.Result is { } policyResult) Report(io, policyResult);
+                ReportSubsystems(io, outcome.Subsystems);
+                return outcome.Failed ? ExitCodes.Invalid : ExitCodes.Ok;
             }
-            return Report(io, agent.Apply(config));
+            var full = agent.Apply(config);
+            Report(io, full.Policy);
+            ReportSubsystems(io, full.Subsystems);
+            return full.Failed ? ExitCodes.Invalid : ExitCodes.Ok;
         });
     }
 
-    private static int Report(Io io, PolicyApplyResult r)
+    private static void ReportSubsystems(Io io, IReadOnlyList<(string Subsystem, SubsystemReport Report)> reports)
+    {
+        foreach (var (name, report) in reports)
+        {
+            io.Out.WriteLine($"{name}: {report.Summary}");
+            foreach (var w in report.Warnings) io.Out.WriteLine($"warning: {name}: {w}");
+            foreach (var e in report.Errors) io.Err.WriteLine($"microseg: {name}: {e}");
+        }
+    }
+
+    private static void Report(Io io, PolicyApplyResult r)
     {
         io.Out.WriteLine($"policy: programs {r.Load.ToString().ToLowerInvariant()}; " +
             $"enforced {r.Enforced.Count} NIC{(r.Enforced.Count == 1 ? "" : "s")}" +
@@ -97,7 +110,6 @@ public sealed class ApplyCommand : Command
             $"links +{r.LinksCreated} ~{r.LinksUpdated} -{r.LinksRemoved}");
         foreach (var (nic, error) in r.Failed)
             io.Err.WriteLine($"microseg: cannot enforce {nic.Name} ({nic.AssignmentId}, group {nic.Group}): {error}");
-        return r.Failed.Count == 0 ? ExitCodes.Ok : ExitCodes.Invalid;
     }
 }
 
@@ -141,7 +153,13 @@ public sealed class StatusCommand : Command
                     n.Ingress ? "attached" : "missing", n.Egress ? "attached" : "missing");
             io.Out.WriteLine($"enforced:  {s.Nics.Count} NIC{(s.Nics.Count == 1 ? "" : "s")}");
             if (s.Nics.Count > 0) table.WriteTo(io.Out);
-            foreach (var w in s.Warnings) io.Out.WriteLine($"warning: {w}");
+            foreach (var sub in s.Subsystems)
+            {
+                io.Out.WriteLine($"{sub.Name}:");
+                foreach (var line in sub.Lines) io.Out.WriteLine($"  {line}");
+            }
+            foreach (var w in s.Warnings.Concat(s.Subsystems.SelectMany(sub => sub.Warnings.Select(w => $"{sub.Name}: {w}"))))
+                io.Out.WriteLine($"warning: {w}");
             return ExitCodes.Ok;
         });
     }
@@ -176,8 +194,14 @@ public sealed class StatusCommand : Command
         }
         w.WriteEndArray();
         w.WriteEndObject();
+        foreach (var sub in s.Subsystems)
+        {
+            w.WritePropertyName(sub.Name);
+            sub.WriteJson(w);
+        }
         w.WriteStartArray("warnings");
-        foreach (var warning in s.Warnings) w.WriteStringValue(warning);
+        foreach (var warning in s.Warnings.Concat(s.Subsystems.SelectMany(sub => sub.Warnings.Select(x => $"{sub.Name}: {x}"))))
+            w.WriteStringValue(warning);
         w.WriteEndArray();
         w.WriteEndObject();
     });

@@ -77,7 +77,7 @@ public sealed class GroupCommand : Command
         foreach (var rule in config.Rules.Values.Where(r => r.Src == group || r.Dst == group).ToList())
         {
             if (config.DerivedRuleId(rule.Src, rule.Dst) is not { } id || id == rule.Id) continue;
-            config = config.Remove(ObjectType.Rule, rule.Id).Put(rule with { Id = id });
+            config = config.RenameRule(rule.Id, id);
         }
         return config;
     }

@@ -47,9 +47,12 @@ internal static class PendingEdit
                 : $"id '{id}' is already used by a {existing.Type.Name()} (ids are unique across types)");
     }
 
-    /// <summary>Comment text must stay on one line of the section-config file.</summary>
+    /// <summary>Comment text must stay on one line of the section-config file; the file keeps
+    /// it trimmed, and an empty comment is no comment.</summary>
     public static string? Comment(string? text) =>
-        text is not null && text.Any(char.IsControl) ? throw new UserException("a comment must be one line of text") : text;
+        text is null ? null
+        : text.Any(char.IsControl) ? throw new UserException("a comment must be one line of text")
+        : text.Trim() is { Length: > 0 } trimmed ? trimmed : null;
 }
 
 /// <summary>`TYPE del ID`: removes one object. Deleting what others still reference is refused.</summary>
