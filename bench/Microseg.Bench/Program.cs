@@ -5,6 +5,9 @@ using Microseg.Bench;
 var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
 {
     ["policy"] = PolicyBench.Run,
+    // agent suites
+    // carrier suite
+    // forwarder suite
 };
 var chosen = args.Length == 0 ? suites.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

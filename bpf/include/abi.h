@@ -35,4 +35,8 @@ struct nic_info {
 	__u16 flags;
 };
 
+/* ---- carrier (SRv6 tag) ---- */
+
+/* ---- forwarder (XDP) ---- */
+
 #endif /* MICROSEG_ABI_H */

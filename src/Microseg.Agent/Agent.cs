@@ -31,8 +31,12 @@ public sealed class MicrosegAgent
     {
         this.options = options;
         policy = new PolicySubsystem(options, logs.CreateLogger("microseg.policy"));
-        // Further subsystems (carrier, forwarder) register here, in the order apply runs them.
-        subsystems = [];
+        // Further subsystems register here, in the order apply runs them.
+        subsystems =
+        [
+            // carrier (SRv6 tag, VXLAN-GBP checks)
+            // forwarder (XDP NIC multiplexer)
+        ];
     }
 
     public AgentOptions Options => options;

@@ -37,6 +37,8 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new ClearCommand(io));
         Subcommands.Add(new StatusCommand(io));
         Subcommands.Add(new LabCommand(io));
+        // forwarder commands
+        // serve and token commands
     }
 
     public static ConfigStore Store(ParseResult parse) =>
