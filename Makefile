@@ -56,7 +56,14 @@ test: build
 demo: build
 	$(OUT)/microseg lab demo
 
-bench: build
+# Baseline programs the benchmarks measure ours against (never shipped).
+BENCH_BPF_OBJ := $(patsubst bench/bpf/%.bpf.c,$(OUT)/bpf/bench/%.bpf.o,$(wildcard bench/bpf/*.bpf.c))
+
+$(OUT)/bpf/bench/%.bpf.o: bench/bpf/%.bpf.c
+	@mkdir -p $(@D)
+	clang $(BPF_CFLAGS) -c $< -o $@
+
+bench: build $(BENCH_BPF_OBJ)
 	$(DOTNET) run --project bench/Microseg.Bench/Microseg.Bench.csproj -c $(CONFIGURATION) -- $(BENCH_ARGS)
 
 clean:

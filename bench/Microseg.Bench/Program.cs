@@ -5,7 +5,10 @@ using Microseg.Bench;
 var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
 {
     ["policy"] = PolicyBench.Run,
-    // agent suites
+    ["packet"] = PacketBench.Run,
+    ["throughput"] = AgentBench.Throughput,
+    ["apply"] = AgentBench.Apply,
+    ["plug"] = AgentBench.Plug,
     // carrier suite
     // forwarder suite
 };

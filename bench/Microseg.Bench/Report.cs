@@ -22,10 +22,5 @@ public sealed class Report(string suite)
         Console.WriteLine($"(saved {path})");
     }
 
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Makefile"))) return dir.FullName;
-        return Directory.GetCurrentDirectory();
-    }
+    private static string FindRoot() => Paths.Root;
 }

@@ -6,7 +6,6 @@ using Microseg.Agent.Policy;
 using Microseg.Agent.Subsystems;
 using Microseg.Policy;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 
 namespace Microseg.Cli.Commands;
 
@@ -41,13 +40,12 @@ internal static class AgentOptionSet
         command.Options.Add(Verbose);
     }
 
-    public static ILoggerFactory Logs(ParseResult parse) => LoggerFactory.Create(b => b
-        .AddConsole(o =>
-        {
-            o.FormatterName = ConsoleFormatterNames.Systemd;
-            o.LogToStandardErrorThreshold = LogLevel.Trace;
-        })
-        .SetMinimumLevel(parse.GetValue(Verbose) ? LogLevel.Debug : LogLevel.Warning));
+    /// <summary>Quiet by default (warnings and errors); -v for debug detail.</summary>
+    public static ILoggerFactory Logs(ParseResult parse, Io io)
+    {
+        var minimum = parse.GetValue(Verbose) ? LogLevel.Debug : LogLevel.Warning;
+        return new LoggerFactory([new Output.JournalLoggerProvider(io.Err, minimum)], new LoggerFilterOptions { MinLevel = minimum });
+    }
 
     public static MicrosegAgent Agent(ParseResult parse, ILoggerFactory logs) =>
         new(new AgentOptions(parse.GetValue(Bpffs)!, parse.GetValue(RunDir)!, parse.GetValue(Node)!), logs);
@@ -73,7 +71,7 @@ public sealed class ApplyCommand : Command
         SetAction(parse =>
         {
             var config = AgentOptionSet.Snapshot(parse);
-            using var logs = AgentOptionSet.Logs(parse);
+            using var logs = AgentOptionSet.Logs(parse, io);
             var agent = AgentOptionSet.Agent(parse, logs);
             if (parse.GetValue(iface) is { } name)
             {
@@ -120,7 +118,7 @@ public sealed class ClearCommand : Command
         AgentOptionSet.AddTo(this);
         SetAction(parse =>
         {
-            using var logs = AgentOptionSet.Logs(parse);
+            using var logs = AgentOptionSet.Logs(parse, io);
             var links = AgentOptionSet.Agent(parse, logs).Clear();
             io.Out.WriteLine($"cleared: {links} link{(links == 1 ? "" : "s")} detached, pins and run state removed");
             return ExitCodes.Ok;
@@ -140,7 +138,7 @@ public sealed class StatusCommand : Command
             PolicyConfig? config = null;
             try { config = MicrosegRootCommand.Store(parse).ReadRunning()?.Config; }
             catch (ConfigException e) { io.Err.WriteLine($"microseg: warning: snapshot unreadable, groups shown by mark only: {e.Problems[0]}"); }
-            using var logs = AgentOptionSet.Logs(parse);
+            using var logs = AgentOptionSet.Logs(parse, io);
             var s = AgentOptionSet.Agent(parse, logs).Status(config);
             if (parse.GetValue(json)) { WriteJson(io, s); return ExitCodes.Ok; }
             io.Out.WriteLine($"node:      {s.Node}");
