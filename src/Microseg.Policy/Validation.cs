@@ -94,9 +94,15 @@ public static class Validation
                 if (f.Physical.Distinct().Count() != f.Physical.Count) Add(ObjectType.Forwarder, f.Id, "physical lists an interface twice");
             }
         }
-        var routers = config.Forwarders.Values.GroupBy(f => f.Router).Where(g => g.Count() > 1);
-        foreach (var g in routers)
-            Add(ObjectType.Forwarder, g.Skip(1).First().Id, $"router '{g.Key}' is already used by forwarder '{g.First().Id}'");
+        // An interface belongs to one forwarder at most, as router or as physical NIC.
+        var owner = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var f in config.Forwarders.Values)
+            foreach (var itf in f.Physical.Where(p => p != "*").Prepend(f.Router).Distinct())
+            {
+                if (owner.TryGetValue(itf, out var other))
+                    Add(ObjectType.Forwarder, f.Id, $"interface '{itf}' already belongs to forwarder '{other}'");
+                else owner[itf] = f.Id;
+            }
 
         return problems;
     }

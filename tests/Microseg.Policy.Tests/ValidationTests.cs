@@ -285,4 +285,18 @@ public sealed class ValidationTests
     {
         Assert.Empty(Check("group: a\n\ngroup: b\n\tparent a\n"));
     }
+
+    [Fact]
+    public void An_interface_belongs_to_one_forwarder_only()
+    {
+        var problems = Check("forwarder: net0\n\trouter eth9\n\tphysical eth1,eth2\n\n" +
+                             "forwarder: net1\n\trouter eth8\n\tphysical eth2,eth3\n\n" +
+                             "forwarder: net2\n\trouter eth1\n\tphysical eth4\n");
+        var p = Problem(problems, "forwarder 'net1'", "'eth2'", "'net0'");
+        Assert.Equal($"{File}:5", p.Where);
+        Problem(problems, "forwarder 'net2'", "'eth1'", "'net0'");
+        Assert.Equal(2, problems.Count);
+        // '*' is every interface but the routers: two wildcard forwarders do not clash by name.
+        Assert.Empty(Check("forwarder: a\n\trouter eth9\n\tphysical *\n\nforwarder: b\n\trouter eth8\n\tphysical eth1\n"));
+    }
 }
