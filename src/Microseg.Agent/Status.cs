@@ -30,6 +30,43 @@ public sealed record AgentStatus(
     public IReadOnlyList<Subsystems.SubsystemStatus> Subsystems { get; init; } = [];
 }
 
+/// <summary>The policy part of `microseg status --json`, shared with the API's status.</summary>
+public static class AgentStatusJson
+{
+    /// <summary>Writes the policy fields into the object the caller has open.</summary>
+    public static void WritePolicyFields(System.Text.Json.Utf8JsonWriter w, AgentStatus s)
+    {
+        w.WriteBoolean("loaded", s.Loaded);
+        w.WriteString("fingerprint", s.Fingerprint);
+        if (s.Schema is { } schema) w.WriteNumber("schema", schema); else w.WriteNull("schema");
+        w.WriteString("build_fingerprint", s.BuildFingerprint);
+        w.WriteNumber("build_schema", s.BuildSchema);
+        if (s.IngressProgramId is { } i) w.WriteNumber("ingress_program_id", i);
+        if (s.EgressProgramId is { } e) w.WriteNumber("egress_program_id", e);
+        w.WriteStartObject("maps");
+        w.WriteNumber("nic_group", s.NicGroupEntries);
+        w.WriteNumber("verdicts", s.VerdictEntries);
+        w.WriteEndObject();
+        w.WriteStartArray("nics");
+        foreach (var n in s.Nics)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("ifindex", n.IfIndex);
+            w.WriteString("interface", n.Interface);
+            w.WriteString("group", n.Group);
+            w.WriteNumber("mark", n.Mark);
+            w.WriteBoolean("ingress", n.Ingress);
+            w.WriteBoolean("egress", n.Egress);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>Every warning: the policy's, then each subsystem's prefixed with its name.</summary>
+    public static IEnumerable<string> AllWarnings(AgentStatus s) =>
+        s.Warnings.Concat(s.Subsystems.SelectMany(sub => sub.Warnings.Select(x => $"{sub.Name}: {x}")));
+}
+
 internal static class StatusReader
 {
     public static AgentStatus Read(string node, PolicySubsystem policy, IReadOnlyList<LinkInfo> interfaces, PolicyConfig? config)

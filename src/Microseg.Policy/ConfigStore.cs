@@ -66,12 +66,15 @@ public sealed class ConfigStore
     }
 
     /// <summary>Validates the pending config and writes the snapshot. Marks it had to assign
-    /// are written back to the pending file. Nothing is written when validation fails.</summary>
-    public CommitResult Commit()
+    /// are written back to the pending file. Nothing is written when validation fails, or when
+    /// <paramref name="expectedDigest"/> is given and the pending file no longer has it.</summary>
+    public CommitResult Commit(string? expectedDigest = null)
     {
         using var _ = Lock();
         var bytes = ReadAllOrEmpty(PendingPath);
         var digest = DigestOf(bytes);
+        if (expectedDigest is not null && !string.Equals(expectedDigest, digest, StringComparison.OrdinalIgnoreCase))
+            throw new DigestConflictException(PendingPath, expectedDigest, digest);
         var parsed = SectionConfig.Parse(bytes, PendingPath);
         var (config, assigned) = Marks.AssignMissing(parsed);
         Validation.Ensure(config);
@@ -105,18 +108,23 @@ public sealed class ConfigStore
         catch (DirectoryNotFoundException) { return []; }
     }
 
-    /// <summary>An exclusive advisory lock (flock) on a lock file beside the config, so that
-    /// read-modify-write sequences of several processes do not interleave.</summary>
-    private IDisposable Lock()
+    /// <summary>An exclusive lock on a lock file beside the config, so that read-modify-write
+    /// sequences of several processes do not interleave.</summary>
+    private IDisposable Lock() => FileLock.Exclusive(Path.Combine(Directory, ".microseg.cfg.lock"), LockTimeout);
+}
+
+/// <summary>An exclusive advisory lock between processes: flock(LOCK_EX | LOCK_NB), which .NET
+/// takes for FileShare.None on Unix, retried until a deadline.</summary>
+public static class FileLock
+{
+    public static IDisposable Exclusive(string path, TimeSpan timeout)
     {
-        System.IO.Directory.CreateDirectory(Directory);
-        var path = Path.Combine(Directory, ".microseg.cfg.lock");
-        var deadline = DateTime.UtcNow + LockTimeout;
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
             try
             {
-                // On Unix, FileShare.None takes flock(LOCK_EX | LOCK_NB).
                 return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
             catch (IOException) when (DateTime.UtcNow < deadline)
@@ -129,16 +137,22 @@ public sealed class ConfigStore
 
 public static class AtomicFile
 {
+    public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
     /// <summary>Writes a temp file in the same directory, fsyncs it, renames it over the target.
-    /// Readers see the old or the new content, never a mix; a crash leaves the old file.</summary>
-    public static void Write(string path, ReadOnlySpan<byte> content)
+    /// Readers see the old or the new content, never a mix; a crash leaves the old file. With
+    /// <paramref name="createMode"/> (e.g. <see cref="OwnerOnly"/> for secrets) the temp file is
+    /// created with that mode, so the content is never readable by others, not even briefly.</summary>
+    public static void Write(string path, ReadOnlySpan<byte> content, UnixFileMode? createMode = null)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(dir);
         var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+            if (createMode is { } mode && !OperatingSystem.IsWindows()) options.UnixCreateMode = mode;
+            using (var fs = new FileStream(temp, options))
             {
                 fs.Write(content);
                 fs.Flush(flushToDisk: true);

@@ -114,6 +114,19 @@ public sealed class PolicyConfig
         return comments.IsDefault ? renamed : renamed.Copy(x => x.Comments = x.Comments.SetItem(SourceInfo.Key(ObjectType.Rule, newId), comments));
     }
 
+    /// <summary>Rule ids are p{src_mark}-{dst_mark}: after a group's mark changes, the rules
+    /// that name it take their new derived ids (keeping their comments).</summary>
+    public PolicyConfig RederiveRuleIds(string group)
+    {
+        var config = this;
+        foreach (var rule in Rules.Values.Where(r => r.Src == group || r.Dst == group))
+        {
+            if (config.DerivedRuleId(rule.Src, rule.Dst) is not { } id || id == rule.Id) continue;
+            config = config.RenameRule(rule.Id, id);
+        }
+        return config;
+    }
+
     /// <summary>The id a rule must have: p{src_mark}-{dst_mark}, src_mark 0 for untagged.
     /// Null while a group it names has no mark yet or does not exist.</summary>
     public string? DerivedRuleId(string? src, string dst)

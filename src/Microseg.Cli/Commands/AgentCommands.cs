@@ -156,8 +156,7 @@ public sealed class StatusCommand : Command
                 io.Out.WriteLine($"{sub.Name}:");
                 foreach (var line in sub.Lines) io.Out.WriteLine($"  {line}");
             }
-            foreach (var w in s.Warnings.Concat(s.Subsystems.SelectMany(sub => sub.Warnings.Select(w => $"{sub.Name}: {w}"))))
-                io.Out.WriteLine($"warning: {w}");
+            foreach (var w in AgentStatusJson.AllWarnings(s)) io.Out.WriteLine($"warning: {w}");
             return ExitCodes.Ok;
         });
     }
@@ -167,30 +166,7 @@ public sealed class StatusCommand : Command
         w.WriteStartObject();
         w.WriteString("node", s.Node);
         w.WriteStartObject("policy");
-        w.WriteBoolean("loaded", s.Loaded);
-        w.WriteString("fingerprint", s.Fingerprint);
-        if (s.Schema is { } schema) w.WriteNumber("schema", schema); else w.WriteNull("schema");
-        w.WriteString("build_fingerprint", s.BuildFingerprint);
-        w.WriteNumber("build_schema", s.BuildSchema);
-        if (s.IngressProgramId is { } i) w.WriteNumber("ingress_program_id", i);
-        if (s.EgressProgramId is { } e) w.WriteNumber("egress_program_id", e);
-        w.WriteStartObject("maps");
-        w.WriteNumber("nic_group", s.NicGroupEntries);
-        w.WriteNumber("verdicts", s.VerdictEntries);
-        w.WriteEndObject();
-        w.WriteStartArray("nics");
-        foreach (var n in s.Nics)
-        {
-            w.WriteStartObject();
-            w.WriteNumber("ifindex", n.IfIndex);
-            w.WriteString("interface", n.Interface);
-            w.WriteString("group", n.Group);
-            w.WriteNumber("mark", n.Mark);
-            w.WriteBoolean("ingress", n.Ingress);
-            w.WriteBoolean("egress", n.Egress);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        AgentStatusJson.WritePolicyFields(w, s);
         w.WriteEndObject();
         foreach (var sub in s.Subsystems)
         {
@@ -198,8 +174,7 @@ public sealed class StatusCommand : Command
             sub.WriteJson(w);
         }
         w.WriteStartArray("warnings");
-        foreach (var warning in s.Warnings.Concat(s.Subsystems.SelectMany(sub => sub.Warnings.Select(x => $"{sub.Name}: {x}"))))
-            w.WriteStringValue(warning);
+        foreach (var warning in AgentStatusJson.AllWarnings(s)) w.WriteStringValue(warning);
         w.WriteEndArray();
         w.WriteEndObject();
     });

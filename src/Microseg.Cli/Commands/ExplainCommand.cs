@@ -21,7 +21,7 @@ public sealed class ExplainCommand : Command
             var e = engine.Explain(PolicySource.Source(engine, parse.GetValue(src)!), PolicySource.Group(engine, parse.GetValue(dst)!, "destination"));
             if (parse.GetValue(json))
             {
-                Output.Json.Write(io.Out, w => Output.Json.WriteExplanation(w, e));
+                Output.Json.Write(io.Out, w => PolicyJson.WriteExplanation(w, e));
                 return ExitCodes.Ok;
             }
             io.Out.WriteLine($"{e.Src ?? Names.Untagged} -> {e.Dst}: {Output.Json.Word(e.Verdict)}");

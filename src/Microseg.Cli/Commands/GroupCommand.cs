@@ -65,20 +65,9 @@ public sealed class GroupCommand : Command
                 Comment = deletes.Contains("comment") ? null : PendingEdit.Comment(parse.GetValue(comment)) ?? group.Comment,
             };
             config = config.Put(updated);
-            if (updated.Mark != group.Mark) config = RederiveRuleIds(config, n);
+            if (updated.Mark != group.Mark) config = config.RederiveRuleIds(n);
             return (config, $"updated group {n}");
         }));
         return cmd;
-    }
-
-    /// <summary>Rule ids are p{src_mark}-{dst_mark}: when a mark changes, so do the ids.</summary>
-    private static PolicyConfig RederiveRuleIds(PolicyConfig config, string group)
-    {
-        foreach (var rule in config.Rules.Values.Where(r => r.Src == group || r.Dst == group).ToList())
-        {
-            if (config.DerivedRuleId(rule.Src, rule.Dst) is not { } id || id == rule.Id) continue;
-            config = config.RenameRule(rule.Id, id);
-        }
-        return config;
     }
 }

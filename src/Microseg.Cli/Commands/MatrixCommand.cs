@@ -14,32 +14,13 @@ public sealed class MatrixCommand : Command
         SetAction(parse =>
         {
             var engine = PolicySource.Engine(parse, running);
-            var cells = engine.Matrix().ToList();
             if (parse.GetValue(json))
             {
-                Output.Json.Write(io.Out, w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteStartArray("groups");
-                    foreach (var g in engine.Groups) w.WriteStringValue(g);
-                    w.WriteEndArray();
-                    w.WriteStartArray("matrix");
-                    foreach (var e in cells)
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("src", e.Src ?? Names.Untagged);
-                        w.WriteString("dst", e.Dst);
-                        w.WriteString("verdict", Output.Json.Word(e.Verdict));
-                        if (e.Rule is null) w.WriteNull("rule"); else w.WriteString("rule", e.Rule.Id);
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                });
+                Output.Json.Write(io.Out, w => PolicyJson.WriteMatrix(w, engine));
                 return ExitCodes.Ok;
             }
             var table = new Output.Table(["SRC \\ DST", .. engine.Groups]);
-            foreach (var row in cells.GroupBy(e => e.Src ?? Names.Untagged))
+            foreach (var row in engine.Matrix().GroupBy(e => e.Src ?? Names.Untagged))
                 table.Row([row.Key, .. row.Select(e => Output.Json.Word(e.Verdict))]);
             table.WriteTo(io.Out);
             return ExitCodes.Ok;

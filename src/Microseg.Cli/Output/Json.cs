@@ -15,29 +15,5 @@ public static class Json
         w.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
     }
 
-    public static void WriteExplanation(Utf8JsonWriter w, Explanation e)
-    {
-        w.WriteStartObject();
-        w.WriteString("src", e.Src ?? Names.Untagged);
-        w.WriteString("dst", e.Dst);
-        w.WriteString("verdict", Word(e.Verdict));
-        if (e.Rule is null) w.WriteNull("rule"); else w.WriteString("rule", e.Rule.Id);
-        w.WriteString("reason", e.Reason);
-        w.WriteStartArray("candidates");
-        foreach (var c in e.Candidates)
-        {
-            w.WriteStartObject();
-            w.WriteString("rule", c.Rule.Id);
-            if (c.Rule.Src is null) w.WriteNull("src"); else w.WriteString("src", c.Rule.Src);
-            w.WriteString("dst", c.Rule.Dst);
-            w.WriteString("action", Word(c.Rule.Action));
-            w.WriteNumber("dst_distance", c.DstDistance);
-            w.WriteNumber("src_distance", c.SrcDistance);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
-
-    public static string Word(RuleAction action) => action == RuleAction.Allow ? "allow" : "deny";
+    public static string Word(RuleAction action) => PolicyJson.Word(action);
 }
