@@ -10,7 +10,7 @@ var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
     ["apply"] = AgentBench.Apply,
     ["plug"] = AgentBench.Plug,
     // carrier suite
-    // forwarder suite
+    ["forwarder"] = ForwarderBench.Run,
 };
 var chosen = args.Length == 0 ? suites.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

@@ -39,4 +39,28 @@ struct nic_info {
 
 /* ---- forwarder (XDP) ---- */
 
+/* The forwarder's maps have their own schema version (its pins live apart from policy's). */
+#define FORWARDER_SCHEMA_VERSION 1
+
+/* 802.1Q VLAN ids that name a physical interface: 0 (priority tag) and 4095 are reserved. */
+#define FWD_VLAN_MIN 1
+#define FWD_VLAN_MAX 4094
+
+#define FWD_PORTS_MAX_ENTRIES 4096   /* physical interfaces (one VLAN id each) */
+#define FWD_ROUTERS_MAX_ENTRIES 256  /* router interfaces (one per forwarder) */
+#define FWD_VLANS_MAX_ENTRIES 4096   /* keyed by VLAN id */
+
+/* fwd_ports value, keyed by the __u32 ifindex of a registered physical interface. The router
+ * program checks a VLAN's port against the router the frame came from, so that one forwarder's
+ * router cannot reach another forwarder's physical interfaces. */
+struct fwd_port {
+	__u32 router_ifindex; /* where this interface's frames go (a key of fwd_routers) */
+	__u16 vlan_id;        /* the tag its frames get; FWD_VLAN_MIN..FWD_VLAN_MAX */
+	__u16 flags;          /* 0; reserved */
+};
+
+/* fwd_routers (DEVMAP_HASH, router ifindex -> router ifindex) and fwd_vlans (DEVMAP_HASH,
+ * VLAN id -> physical ifindex) hold a bare __u32 ifindex as their value (the 4-byte form of
+ * struct bpf_devmap_val: no program on the egress device). */
+
 #endif /* MICROSEG_ABI_H */

@@ -35,7 +35,7 @@ public sealed class MicrosegAgent
         subsystems =
         [
             // carrier (SRv6 tag, VXLAN-GBP checks)
-            // forwarder (XDP NIC multiplexer)
+            new Forwarder.ForwarderSubsystem(options, logs.CreateLogger("microseg.forwarder")),
         ];
     }
 

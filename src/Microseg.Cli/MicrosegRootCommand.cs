@@ -37,7 +37,7 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new ClearCommand(io));
         Subcommands.Add(new StatusCommand(io));
         Subcommands.Add(new LabCommand(io));
-        // forwarder commands
+        Subcommands.Add(new ForwarderCommand(io));
         // serve and token commands
     }
 

@@ -1,0 +1,138 @@
+// `microseg forwarder add|set|del|list`: XDP forwarding sets (SPEC §7) in the pending config,
+// and `microseg forwarder lab up|check|down|demo`: the forwarder's namespace lab.
+using System.CommandLine;
+using Microseg.Agent.Forwarder;
+using Microseg.Lab;
+using Microseg.Policy;
+
+namespace Microseg.Cli.Commands;
+
+public sealed class ForwarderCommand : Command
+{
+    public ForwarderCommand(Io io) : base("forwarder", "Edit the XDP forwarders (physical NICs multiplexed onto one router link) of the pending config")
+    {
+        Subcommands.Add(Edit(io, "add", "Add a forwarder"));
+        Subcommands.Add(Edit(io, "set", "Change a forwarder's router, physical interfaces or mode"));
+        Subcommands.Add(new DeleteCommand(io, ObjectType.Forwarder));
+        Subcommands.Add(new ListCommand(io, ObjectType.Forwarder, ["NAME", "ROUTER", "PHYSICAL", "MODE"], o =>
+        {
+            var f = (Microseg.Policy.Forwarder)o;
+            return [f.Name, f.Router, string.Join(',', f.Physical), Word(f.Mode)];
+        }));
+        Subcommands.Add(new ForwarderLabCommand(io));
+    }
+
+    private static string Word(ForwarderMode mode) => mode == ForwarderMode.Native ? "native" : "skb";
+
+    private static Command Edit(Io io, string verb, string description)
+    {
+        bool add = verb == "add";
+        var cmd = new Command(verb, description);
+        var name = new Argument<string>("NAME") { Description = "Forwarder name (a letter, then letters, digits, '_' or '-')" };
+        var router = new Option<string?>("--router") { Description = "The interface facing the router VM", Required = add };
+        var physical = new Option<string?>("--physical") { Description = "Comma list of physical interfaces, or '*' for every interface but lo and the router", Required = add };
+        var mode = new Option<string?>("--mode") { Description = "skb (generic XDP, any interface; the default) or native (driver XDP)" };
+        mode.AcceptOnlyFromAmong("skb", "native");
+        var digest = PendingEdit.DigestOption();
+        cmd.Arguments.Add(name);
+        cmd.Options.Add(router); cmd.Options.Add(physical); cmd.Options.Add(mode); cmd.Options.Add(digest);
+        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
+        {
+            var n = parse.GetValue(name)!;
+            if (Names.GroupNameProblem(n) is { } problem) throw new UserException(problem.Replace("group name", "forwarder name"));
+            Microseg.Policy.Forwarder? existing = null;
+            if (add) PendingEdit.EnsureFreeId(config, ObjectType.Forwarder, n);
+            else existing = PendingEdit.Existing<Microseg.Policy.Forwarder>(config, ObjectType.Forwarder, n);
+
+            var routerName = parse.GetValue(router) ?? existing!.Router;
+            if (Names.InterfaceNameProblem(routerName) is { } rp) throw new UserException($"--router: {rp}");
+            var list = existing?.Physical ?? ValueList<string>.Empty;
+            if (parse.GetValue(physical) is { } text && !SectionConfig.TryParseList(text, out list))
+                throw new UserException($"--physical '{text}' has an empty item");
+            var m = parse.GetValue(mode) switch
+            {
+                "native" => ForwarderMode.Native,
+                "skb" => ForwarderMode.Skb,
+                _ => existing?.Mode ?? ForwarderMode.Skb,
+            };
+            var f = new Microseg.Policy.Forwarder(n, routerName, list, m);
+            return (config.Put(f), $"{(add ? "added" : "updated")} forwarder {n} (router {f.Router}, physical {f.Physical}, mode {Word(f.Mode)})");
+        }));
+        return cmd;
+    }
+}
+
+/// <summary>`microseg forwarder lab up|check|down|demo`: a driver VM (namespace) with physical
+/// veths to "outside" namespaces and one router veth to a "router" namespace, the forwarder
+/// applied by the real agent, and traffic that shows the multiplexing.</summary>
+internal sealed class ForwarderLabCommand : Command
+{
+    public ForwarderLabCommand(Io io) : base("lab", "Build a forwarder lab of network namespaces and show the multiplexing on real frames (root)")
+    {
+        var name = new Argument<string>("NAME") { Description = "Lab name", Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "fwd" };
+        var mode = new Option<string>("--mode") { Description = "skb or native", DefaultValueFactory = _ => "skb" };
+        mode.AcceptOnlyFromAmong("skb", "native");
+        var outsides = new Option<int>("--outsides") { Description = "Number of outside namespaces (physical interfaces)", DefaultValueFactory = _ => 2 };
+
+        var up = new Command("up", "Create the lab, commit its forwarder and apply it in the driver namespace");
+        up.Arguments.Add(name); up.Options.Add(mode); up.Options.Add(outsides);
+        up.SetAction(parse =>
+        {
+            var lab = Create(parse.GetValue(name)!, parse.GetValue(mode)!, parse.GetValue(outsides));
+            lab.Up(io.Out);
+            io.Out.WriteLine($"forwarder lab {lab.Name} is up; 'microseg forwarder lab check {lab.Name}' sends traffic, 'microseg forwarder lab down {lab.Name}' removes it");
+            return ExitCodes.Ok;
+        });
+
+        var check = new Command("check", "Ping every outside namespace from the router over its VLAN and check that no frame crosses between outsides");
+        check.Arguments.Add(name);
+        check.SetAction(parse => Check(io, ForwarderLab.Existing(parse.GetValue(name)!, Binary(), NativePeer.AttachPass)));
+
+        var down = new Command("down", "Remove the lab: agent state, namespaces, mounts");
+        down.Arguments.Add(name);
+        down.SetAction(parse =>
+        {
+            ForwarderLab.Down(parse.GetValue(name)!);
+            io.Out.WriteLine($"forwarder lab {parse.GetValue(name)} is down");
+            return ExitCodes.Ok;
+        });
+
+        var demo = new Command("demo", "up, status, check and down in one go");
+        demo.Arguments.Add(name); demo.Options.Add(mode); demo.Options.Add(outsides);
+        demo.SetAction(parse =>
+        {
+            var lab = Create(parse.GetValue(name)!, parse.GetValue(mode)!, parse.GetValue(outsides));
+            lab.Up(io.Out);
+            try
+            {
+                io.Out.WriteLine();
+                io.Out.WriteLine("[driver] microseg status");
+                foreach (var line in lab.Microseg("status").Split('\n', StringSplitOptions.RemoveEmptyEntries)) io.Out.WriteLine($"  {line}");
+                io.Out.WriteLine();
+                return Check(io, lab);
+            }
+            finally
+            {
+                ForwarderLab.Down(lab.Name);
+                io.Out.WriteLine($"forwarder lab {lab.Name} is down");
+            }
+        });
+
+        Subcommands.Add(up);
+        Subcommands.Add(check);
+        Subcommands.Add(down);
+        Subcommands.Add(demo);
+    }
+
+    private static ForwarderLab Create(string name, string mode, int outsides) =>
+        new(name, Binary(), mode == "native" ? ForwarderMode.Native : ForwarderMode.Skb, outsides, NativePeer.AttachPass);
+
+    private static int Check(Io io, ForwarderLab lab)
+    {
+        var report = lab.Check();
+        io.Out.Write(report.Render());
+        return report.AllAsExpected ? ExitCodes.Ok : ExitCodes.Invalid;
+    }
+
+    private static string Binary() => Environment.ProcessPath ?? throw new UserException("cannot tell where the microseg executable is");
+}
