@@ -9,7 +9,7 @@ var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
     ["throughput"] = AgentBench.Throughput,
     ["apply"] = AgentBench.Apply,
     ["plug"] = AgentBench.Plug,
-    // carrier suite
+    ["carrier"] = CarrierBench.Run,
     ["forwarder"] = ForwarderBench.Run,
 };
 var chosen = args.Length == 0 ? suites.Keys.ToList() : args.ToList();

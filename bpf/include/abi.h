@@ -37,6 +37,41 @@ struct nic_info {
 
 /* ---- carrier (SRv6 tag) ---- */
 
+/* The SRv6 carrier (SPEC §5.2) needs no maps: it moves the group between skb->mark and the Tag
+ * of the packet's Segment Routing Header. What C# shares with it is the wire format it parses
+ * and the bounds of that parse, so that tests and tools build the same packets. */
+
+/* The fixed part of an SRv6 Segment Routing Header (RFC 8754): an IPv6 routing header of type
+ * SRH_ROUTING_TYPE, followed by (hdr_ext_len * 8) bytes of segments and TLVs. The tag is in
+ * network byte order. */
+struct srh_fixed {
+	__u8 next_hdr;
+	__u8 hdr_ext_len;
+	__u8 routing_type; /* SRH_ROUTING_TYPE */
+	__u8 segments_left;
+	__u8 last_entry;
+	__u8 flags;
+	__be16 tag;
+};
+
+#define SRH_ROUTING_TYPE 4
+
+/* The carrier has no maps; its pinned layout (programs and links under <bpffs>/carrier/) has a
+ * version of its own all the same, for the day it gets one. */
+#define CARRIER_SCHEMA_VERSION 1
+
+/* 802.1Q/802.1ad tags parsed in the frame's data (one more may sit in skb->vlan_tci, outside
+ * the data). A frame with more is left untouched, on both sides alike. */
+#define CARRIER_MAX_VLAN_TAGS 2
+
+/* IPv6 extension headers (hop-by-hop, destination options) walked before the routing header.
+ * A packet whose SRH lies further in is left untouched, on both sides alike. */
+#define CARRIER_MAX_EXT_HEADERS 8
+
+/* The most bytes the parse reads: Ethernet, the VLAN tags, IPv6, the longest chain of
+ * extension headers (2048 bytes each at most) and the SRH's fixed part. */
+#define CARRIER_PARSE_LIMIT (14 + 4 * CARRIER_MAX_VLAN_TAGS + 40 + 2048 * CARRIER_MAX_EXT_HEADERS + 8)
+
 /* ---- forwarder (XDP) ---- */
 
 /* The forwarder's maps have their own schema version (its pins live apart from policy's). */

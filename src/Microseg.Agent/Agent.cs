@@ -34,7 +34,7 @@ public sealed class MicrosegAgent
         // Further subsystems register here, in the order apply runs them.
         subsystems =
         [
-            // carrier (SRv6 tag, VXLAN-GBP checks)
+            new Carrier.CarrierSubsystem(options, logs.CreateLogger("microseg.carrier")),
             new Forwarder.ForwarderSubsystem(options, logs.CreateLogger("microseg.forwarder")),
         ];
     }

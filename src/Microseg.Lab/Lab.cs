@@ -1,5 +1,17 @@
 // Builds, drives and removes a lab: one network namespace per host (bridge, host-side guest
-// NICs, its own bpffs mount outside /sys, its own run dir) and one per guest.
+// NICs, its own bpffs mount outside /sys, its own run dir) and one per guest. Several hosts are
+// joined by an underlay switch (a namespace with a bridge; each host's und0 is a port of it)
+// and the lab's carrier:
+//   vxlan-gbp/vxlan: vx0 (VNI 4242) on each host's bridge, flooding to the other hosts: one L2
+//     segment, so guests reach each other directly.
+//   srv6: each host routes its guests' subnet (its bridge address is their gateway); IPv4 to
+//     another host's subnet is encapsulated (seg6 encap, one segment: that host's End.DX4 SID)
+//     and decapsulated there. The mark travels because the carrier programs on und0 write it
+//     into the SRH tag after the encapsulation (egress) and read it back before the
+//     decapsulation (ingress); the kernel clears it when the packet crosses into the other
+//     host's namespace.
+using System.Globalization;
+using Microseg.Netlink;
 using Microseg.Policy;
 
 namespace Microseg.Lab;
@@ -34,6 +46,8 @@ public sealed class Lab
 
     public LabHost Host(string name) => Spec.Hosts.First(h => h.Name == name);
 
+    public string UnderlayNamespace => Namespace(LabNetwork.UnderlayMember);
+
     /// <summary>Creates every namespace and link, commits the policy and applies it on every
     /// host. On failure everything made so far is removed.</summary>
     public void Up(TextWriter log)
@@ -41,25 +55,47 @@ public sealed class Lab
         Down(Spec.Name);
         try
         {
-            System.IO.Directory.CreateDirectory(ConfigDirectory);
-            Spec.Save(SpecPath(Spec.Name));
-            foreach (var host in Spec.Hosts) CreateHost(host);
-            foreach (var guest in Spec.Guests) CreateGuest(guest);
-            SetNeighbours();
-            File.WriteAllText(Path.Combine(ConfigDirectory, ConfigStore.PendingFileName), Spec.PolicyText);
-            var commit = new ConfigStore(ConfigDirectory).Commit();
-            log.WriteLine($"lab {Spec.Name}: {Spec.Hosts.Count} host(s), {Spec.Guests.Count} guests; committed policy version {commit.Snapshot.Version}");
-            foreach (var host in Spec.Hosts)
-            {
-                var output = Microseg(host, "apply");
-                log.WriteLine($"[{host.Name}] microseg apply");
-                foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries)) log.WriteLine($"  {line}");
-            }
+            Build(log);
+            ApplyAll(log);
         }
         catch
         {
             Down(Spec.Name);
             throw;
+        }
+    }
+
+    /// <summary>The first half of <see cref="Up"/>: namespaces, links, underlay, carrier,
+    /// neighbours, the committed policy; nothing applied yet. The caller removes the lab on failure.</summary>
+    public void Build(TextWriter log)
+    {
+        System.IO.Directory.CreateDirectory(ConfigDirectory);
+        Spec.Save(SpecPath(Spec.Name));
+        foreach (var host in Spec.Hosts) CreateHost(host);
+        if (Spec.IsMultiHost) CreateUnderlay();
+        foreach (var host in Spec.Hosts) CreateCarrier(host);
+        foreach (var guest in Spec.Guests) CreateGuest(guest);
+        SetNeighbours();
+        File.WriteAllText(Path.Combine(ConfigDirectory, ConfigStore.PendingFileName), Spec.PolicyText);
+        var commit = new ConfigStore(ConfigDirectory).Commit();
+        var carrier = Spec.IsMultiHost ? $", carrier {Spec.Carrier.Name()} over {LabNetwork.UnderlayInterface}" : "";
+        log.WriteLine($"lab {Spec.Name}: {Spec.Hosts.Count} host(s), {Spec.Guests.Count} guests{carrier}; committed policy version {commit.Snapshot.Version}");
+        if (Spec.Carrier == LabCarrier.Srv6)
+        {
+            var bridges = commit.Snapshot.Config.Bridges.Values;
+            foreach (var host in Spec.Hosts.Where(h => !bridges.Any(b => b.Name == LabNetwork.UnderlayInterface && b.AppliesTo(h.Name))))
+                log.WriteLine($"note: the policy has no 'bridge: {LabNetwork.UnderlayInterface}' for {host.Name}: groups will not cross SRv6 from or to it");
+        }
+    }
+
+    /// <summary>`microseg apply` on every host (the second half of <see cref="Up"/>).</summary>
+    public void ApplyAll(TextWriter log)
+    {
+        foreach (var host in Spec.Hosts)
+        {
+            var output = Microseg(host, "apply");
+            log.WriteLine($"[{host.Name}] microseg apply");
+            foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries)) log.WriteLine($"  {line}");
         }
     }
 
@@ -96,10 +132,92 @@ public sealed class Lab
         Shell.Ip("netns", "add", ns);
         Shell.Ip("-n", ns, "link", "set", "lo", "up");
         Shell.Ip("-n", ns, "link", "add", host.Bridge, "type", "bridge");
+        if (Spec.IsMultiHost)
+            Shell.Ip("-n", ns, "link", "set", host.Bridge, "address", LabNetwork.BridgeMac(Spec.HostIndex(host.Name)));
         Shell.Ip("-n", ns, "link", "set", host.Bridge, "up");
+        if (Spec.HostAddress(host) is { } address)
+            Shell.Ip("-n", ns, "addr", "add", address, "dev", host.Bridge);
         // The host's own bpffs, outside /sys (ip netns exec remounts /sys).
         System.IO.Directory.CreateDirectory(BpffsMount(host));
         Shell.Check("mount", "-t", "bpf", "bpffs", BpffsMount(host));
+    }
+
+    /// <summary>The underlay switch: a namespace with one bridge; each host's und0 is a veth
+    /// whose far end is a port of it, with a fixed MAC and one IPv4 and one IPv6 address.</summary>
+    private void CreateUnderlay()
+    {
+        var ul = UnderlayNamespace;
+        Shell.Ip("netns", "add", ul);
+        Shell.Ip("-n", ul, "link", "set", "lo", "up");
+        Shell.Ip("-n", ul, "link", "add", LabNetwork.UnderlayBridge, "type", "bridge", "mcast_snooping", "0");
+        Shell.Ip("-n", ul, "link", "set", LabNetwork.UnderlayBridge, "up");
+        var mtu = LabNetwork.UnderlayMtu.ToString(CultureInfo.InvariantCulture);
+        foreach (var host in Spec.Hosts)
+        {
+            var i = Spec.HostIndex(host.Name);
+            var ns = Namespace(host.Name);
+            var port = $"u-{host.Name}";
+            var und = LabNetwork.UnderlayInterface;
+            Shell.Ip("link", "add", und, "netns", ns, "mtu", mtu, "type", "veth", "peer", "name", port, "netns", ul, "mtu", mtu);
+            Shell.Ip("-n", ul, "link", "set", port, "master", LabNetwork.UnderlayBridge, "up");
+            Shell.Ip("-n", ns, "link", "set", und, "address", LabNetwork.UnderlayMac(i));
+            Shell.Ip("-n", ns, "addr", "add", $"{LabNetwork.UnderlayIpv4(i)}/24", "dev", und);
+            Shell.Ip("-n", ns, "addr", "add", $"{LabNetwork.UnderlayIpv6(i)}/64", "dev", und, "nodad");
+            Shell.Ip("-n", ns, "link", "set", und, "up");
+        }
+        // Hosts know each other's underlay addresses from the start: the first probe across
+        // must not wait for ARP or neighbour discovery (nor be queued behind it).
+        foreach (var host in Spec.Hosts)
+            foreach (var other in Spec.Hosts.Where(h => h != host))
+            {
+                var j = Spec.HostIndex(other.Name);
+                foreach (var address in new[] { LabNetwork.UnderlayIpv4(j), LabNetwork.UnderlayIpv6(j) })
+                    Shell.Ip("-n", Namespace(host.Name), "neigh", "replace", address.ToString(), "lladdr", LabNetwork.UnderlayMac(j), "dev", LabNetwork.UnderlayInterface, "nud", "permanent");
+            }
+    }
+
+    private void CreateCarrier(LabHost host)
+    {
+        var ns = Namespace(host.Name);
+        var i = Spec.HostIndex(host.Name);
+        var others = Spec.Hosts.Where(h => h != host).Select(h => (Host: h, Index: Spec.HostIndex(h.Name))).ToList();
+        var und = LabNetwork.UnderlayInterface;
+        switch (Spec.Carrier)
+        {
+            case LabCarrier.VxlanGbp:
+            case LabCarrier.Vxlan:
+                var vx = LabNetwork.VxlanDevice;
+                string[] gbp = Spec.Carrier == LabCarrier.VxlanGbp ? ["gbp"] : [];
+                Shell.Ip(["-n", ns, "link", "add", vx, "type", "vxlan", "id", LabNetwork.VxlanVni.ToString(CultureInfo.InvariantCulture),
+                    "dstport", LabNetwork.VxlanPort.ToString(CultureInfo.InvariantCulture), "local", LabNetwork.UnderlayIpv4(i).ToString(), "dev", und, .. gbp]);
+                // Head-end replication: unknown and broadcast frames go to every other host.
+                foreach (var (_, j) in others)
+                    Shell.Check("bridge", "-n", ns, "fdb", "append", "00:00:00:00:00:00", "dev", vx, "dst", LabNetwork.UnderlayIpv4(j).ToString());
+                Shell.Ip("-n", ns, "link", "set", vx, "master", host.Bridge, "up");
+                break;
+            case LabCarrier.Srv6:
+                NetworkNamespace.Run(ns, () =>
+                {
+                    foreach (var (key, value) in new[]
+                    {
+                        ("net/ipv4/ip_forward", "1"), ("net/ipv6/conf/all/forwarding", "1"),
+                        ("net/ipv6/conf/all/seg6_enabled", "1"), ($"net/ipv6/conf/{und}/seg6_enabled", "1"),
+                        // End.DX4 looks the inner packet up as if it came in on und0, from a
+                        // source that lives behind the other host.
+                        ("net/ipv4/conf/all/rp_filter", "0"), ($"net/ipv4/conf/{und}/rp_filter", "0"),
+                    })
+                        File.WriteAllText(Path.Combine("/proc/sys", key), value);
+                });
+                Shell.Ip("-n", ns, "sr", "tunsrc", "set", LabNetwork.UnderlayIpv6(i).ToString());
+                Shell.Ip("-n", ns, "-6", "route", "add", $"{LabNetwork.Dx4Sid(i)}/128", "encap", "seg6local", "action", "End.DX4", "nh4", "0.0.0.0", "dev", und);
+                foreach (var (other, j) in others)
+                {
+                    Shell.Ip("-n", ns, "-6", "route", "add", LabNetwork.Srv6Locator(j), "via", LabNetwork.UnderlayIpv6(j).ToString(), "dev", und);
+                    if (Spec.GuestSubnet(other) is { } subnet)
+                        Shell.Ip("-n", ns, "route", "add", subnet.ToString(), "encap", "seg6", "mode", "encap", "segs", LabNetwork.Dx4Sid(j).ToString(), "dev", und);
+                }
+                break;
+        }
     }
 
     public void CreateGuest(LabGuest guest)
@@ -114,16 +232,30 @@ public sealed class Lab
         Shell.Ip("-n", ns, "addr", "add", guest.Address, "dev", guest.GuestNic);
         Shell.Ip("-n", ns, "link", "set", guest.GuestNic, "up");
         Shell.Ip("-n", hostNs, "link", "set", guest.HostNic, "master", host.Bridge, "up");
+        if (Spec.Carrier == LabCarrier.Srv6 && Spec.HostIp(host) is { } gateway)
+            Shell.Ip("-n", ns, "route", "add", "default", "via", gateway.ToString());
     }
 
     /// <summary>Permanent neighbour entries: ARP is not policy's business here (ARP is
     /// enforced like any frame until the "ARP always allowed" feature), and one-way probes
-    /// must not depend on a reply.</summary>
+    /// must not depend on a reply. Guests know the guests on their segment (all of them, but
+    /// only their own host's in SRv6 labs) and the host addresses there; hosts know their
+    /// segment's guests.</summary>
     public void SetNeighbours()
     {
+        bool routed = Spec.Carrier == LabCarrier.Srv6;
+        IEnumerable<LabGuest> Segment(LabGuest g) => Spec.Guests.Where(o => o != g && (!routed || o.Host == g.Host));
         foreach (var g in Spec.Guests)
-            foreach (var other in Spec.Guests.Where(o => o != g))
+        {
+            foreach (var other in Segment(g))
                 Shell.Ip("-n", Namespace(g.Name), "neigh", "replace", other.Ip.ToString(), "lladdr", other.Mac, "dev", g.GuestNic, "nud", "permanent");
+            foreach (var host in Spec.Hosts.Where(h => (!routed || h.Name == g.Host) && Spec.IsMultiHost && Spec.HostIp(h) is not null))
+                Shell.Ip("-n", Namespace(g.Name), "neigh", "replace", Spec.HostIp(host)!.ToString(), "lladdr", LabNetwork.BridgeMac(Spec.HostIndex(host.Name)), "dev", g.GuestNic, "nud", "permanent");
+        }
+        if (!Spec.IsMultiHost) return;
+        foreach (var host in Spec.Hosts.Where(h => Spec.HostIp(h) is not null))
+            foreach (var g in Spec.Guests.Where(g => !routed || g.Host == host.Name))
+                Shell.Ip("-n", Namespace(host.Name), "neigh", "replace", g.Ip.ToString(), "lladdr", g.Mac, "dev", host.Bridge, "nud", "permanent");
     }
 
     /// <summary>Removes everything a lab of this name made: agent state, namespaces, bpffs

@@ -1,5 +1,11 @@
 // A lab file: hosts (network namespaces with a bridge and their own agent state) and guests
-// (namespaces behind veth{vmid}i{iface} on a host's bridge), plus the policy to commit.
+// (namespaces behind veth{vmid}i{iface} on a host's bridge), plus the policy to commit. Several
+// hosts are joined by an underlay and a carrier that moves the group between them:
+//   vxlan-gbp  one L2 segment over VXLAN with the gbp flag (the kernel carries the mark)
+//   vxlan      the same without gbp: the group is lost on the way (to show what goes wrong)
+//   srv6       each host routes its own guest subnet; IPv4 between hosts is encapsulated in
+//              SRv6 (seg6 encap, End.DX4 decap) and the carrier programs put the group in the
+//              SRH tag on the underlay interface und0 (the policy needs `bridge: und0`)
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -7,7 +13,32 @@ using Microseg.Policy;
 
 namespace Microseg.Lab;
 
-public sealed record LabHost(string Name, string Bridge = "br0");
+/// <param name="Address">The host's own address on its bridge, ADDRESS/PREFIX (the guests'
+/// gateway in SRv6 labs); derived when absent (see <see cref="LabSpec.HostAddress"/>).</param>
+public sealed record LabHost(string Name, string Bridge = "br0", string? Address = null);
+
+/// <summary>How a lab's hosts carry the group between them.</summary>
+public enum LabCarrier { None, VxlanGbp, Vxlan, Srv6 }
+
+public static class LabCarriers
+{
+    public static string Name(this LabCarrier carrier) => carrier switch
+    {
+        LabCarrier.None => "none",
+        LabCarrier.VxlanGbp => "vxlan-gbp",
+        LabCarrier.Vxlan => "vxlan",
+        LabCarrier.Srv6 => "srv6",
+        _ => throw new ArgumentOutOfRangeException(nameof(carrier)),
+    };
+
+    public static bool TryParse(string name, out LabCarrier carrier)
+    {
+        foreach (var c in Enum.GetValues<LabCarrier>())
+            if (c.Name() == name) { carrier = c; return true; }
+        carrier = default;
+        return false;
+    }
+}
 
 public sealed record LabGuest(string Name, string Host, long Vmid, long Iface, string Address)
 {
@@ -33,7 +64,7 @@ public sealed record LabGuest(string Name, string Host, long Vmid, long Iface, s
     }
 }
 
-public sealed record LabSpec(string Name, string PolicyText, IReadOnlyList<LabHost> Hosts, IReadOnlyList<LabGuest> Guests)
+public sealed record LabSpec(string Name, string PolicyText, IReadOnlyList<LabHost> Hosts, IReadOnlyList<LabGuest> Guests, LabCarrier Carrier = LabCarrier.None)
 {
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -42,7 +73,43 @@ public sealed record LabSpec(string Name, string PolicyText, IReadOnlyList<LabHo
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
-    private sealed record FileForm(string? Name, string? Policy, List<LabHost>? Hosts, List<LabGuest>? Guests);
+    private sealed record FileForm(string? Name, string? Policy, List<LabHost>? Hosts, List<LabGuest>? Guests, string? Carrier = null);
+
+    /// <summary>Hosts joined by an underlay (several hosts, or a carrier).</summary>
+    [JsonIgnore]
+    public bool IsMultiHost => Hosts.Count > 1 || Carrier != LabCarrier.None;
+
+    public int HostIndex(string host)
+    {
+        for (int i = 0; i < Hosts.Count; i++)
+            if (Hosts[i].Name == host) return i;
+        throw new LabException($"lab {Name} has no host '{host}'");
+    }
+
+    public IEnumerable<LabGuest> GuestsOf(string host) => Guests.Where(g => g.Host == host);
+
+    /// <summary>The subnet a host's guests live in: its own in SRv6 labs, the lab's one otherwise.</summary>
+    public Ipv4Subnet? GuestSubnet(LabHost host)
+    {
+        var first = Carrier == LabCarrier.Srv6 ? GuestsOf(host.Name).FirstOrDefault() : Guests.FirstOrDefault();
+        return first is null ? null : Ipv4Subnet.Of(first.Address);
+    }
+
+    /// <summary>The host's own address on its bridge, ADDRESS/PREFIX: the lab file's, else in
+    /// SRv6 labs the first address of the host's guest subnet (the guests' gateway), else in
+    /// multi-host labs the last address of the guest subnet less the host's index; single-host
+    /// labs without one have none.</summary>
+    public string? HostAddress(LabHost host)
+    {
+        if (host.Address is not null) return host.Address;
+        if (!IsMultiHost || GuestSubnet(host) is not { } subnet) return null;
+        if (Carrier == LabCarrier.Srv6) return subnet.WithPrefix(subnet.FirstHost);
+        return subnet.WithPrefix(Ipv4Subnet.FromUInt(Ipv4Subnet.ToUInt(subnet.LastHost) - (uint)HostIndex(host.Name)));
+    }
+
+    public IPAddress? HostIp(LabHost host) => HostAddress(host) is { } a ? IPAddress.Parse(a.Split('/')[0]) : null;
+
+    public static IReadOnlyList<string> BuiltInNames { get; } = ["demo", "xhost-vxlan", "xhost-srv6"];
 
     /// <summary>Reads a lab file; its "policy" is a microseg.cfg path relative to the lab file.</summary>
     public static LabSpec Load(string path)
@@ -56,10 +123,16 @@ public sealed record LabSpec(string Name, string PolicyText, IReadOnlyList<LabHo
     }
 
     /// <summary>The built-in demo: SPEC §4's worked example on one host, plus an unassigned guest.</summary>
-    public static LabSpec Demo()
+    public static LabSpec Demo() => BuiltIn("demo");
+
+    /// <summary>A built-in lab by name (<see cref="BuiltInNames"/>): "demo" is examples/lab.json,
+    /// the others examples/NAME.json, each with the policy file it names.</summary>
+    public static LabSpec BuiltIn(string name)
     {
-        var form = JsonSerializer.Deserialize<FileForm>(Resource("lab.json"), Json)!;
-        return Create(form, Resource("microseg.cfg"), "built-in demo lab");
+        if (!BuiltInNames.Contains(name)) throw new LabException($"no built-in lab '{name}' (have: {string.Join(", ", BuiltInNames)})");
+        var file = name == "demo" ? "lab.json" : $"{name}.json";
+        var form = JsonSerializer.Deserialize<FileForm>(Resource(file), Json)!;
+        return Create(form, Resource(form.Policy ?? throw new LabException($"built-in lab {name} names no policy")), $"built-in lab {name}");
     }
 
     /// <summary>Writes the lab file (and its policy beside it) so that later commands find the lab by name.</summary>
@@ -67,7 +140,7 @@ public sealed record LabSpec(string Name, string PolicyText, IReadOnlyList<LabHo
     {
         var policyPath = Path.ChangeExtension(path, ".cfg");
         File.WriteAllText(policyPath, PolicyText);
-        var form = new FileForm(Name, Path.GetFileName(policyPath), [.. Hosts], [.. Guests]);
+        var form = new FileForm(Name, Path.GetFileName(policyPath), [.. Hosts], [.. Guests], Carrier.Name());
         File.WriteAllText(path, JsonSerializer.Serialize(form, new JsonSerializerOptions(Json) { WriteIndented = true }));
     }
 
@@ -94,7 +167,43 @@ public sealed record LabSpec(string Name, string PolicyText, IReadOnlyList<LabHo
             if (parts.Length != 2 || !IPAddress.TryParse(parts[0], out _) || !int.TryParse(parts[1], out _))
                 throw new LabException($"{source}: guest {g.Name}: address '{g.Address}' is not ADDRESS/PREFIX");
         }
-        return new LabSpec(name, policyText, hosts, guests);
+        var carrier = LabCarrier.None;
+        if (form.Carrier is { } c && !LabCarriers.TryParse(c, out carrier))
+            throw new LabException($"{source}: carrier '{c}' is none of {string.Join(", ", Enum.GetValues<LabCarrier>().Select(x => x.Name()))}");
+        if (hosts.Count > 1 && carrier == LabCarrier.None)
+            throw new LabException($"{source}: a lab with several hosts needs a carrier to join them: vxlan-gbp, vxlan or srv6");
+        if (names.Contains(LabNetwork.UnderlayMember))
+            throw new LabException($"{source}: the name '{LabNetwork.UnderlayMember}' is the underlay's; name the host or guest otherwise");
+        foreach (var h in hosts.Where(h => h.Address is not null)) Ipv4Subnet.Of(h.Address!);
+        var spec = new LabSpec(name, policyText, hosts, guests, carrier);
+        spec.CheckAddresses(source);
+        return spec;
+    }
+
+    /// <summary>SRv6 routes a subnet per host; VXLAN bridges one subnet. Host addresses must fit.</summary>
+    private void CheckAddresses(string source)
+    {
+        if (!IsMultiHost) return;
+        var taken = new Dictionary<IPAddress, string>();
+        foreach (var g in Guests)
+            if (!taken.TryAdd(g.Ip, g.Name)) throw new LabException($"{source}: guests {taken[g.Ip]} and {g.Name} have the same address {g.Ip}");
+        var subnets = new List<(string Host, Ipv4Subnet Subnet)>();
+        foreach (var host in Hosts)
+        {
+            var mine = Carrier == LabCarrier.Srv6 ? GuestsOf(host.Name).ToList() : [.. Guests];
+            if (GuestSubnet(host) is not { } subnet) continue;
+            foreach (var g in mine.Where(g => !subnet.Contains(g.Ip)))
+                throw new LabException($"{source}: guest {g.Name} ({g.Address}) is outside {subnet}: {(Carrier == LabCarrier.Srv6 ? "in an SRv6 lab each host's guests share one subnet" : "a VXLAN lab is one subnet")}");
+            if (Carrier == LabCarrier.Srv6)
+            {
+                if (subnets.FirstOrDefault(s => s.Subnet.Contains(Ipv4Subnet.FromUInt(subnet.Network)) || subnet.Contains(Ipv4Subnet.FromUInt(s.Subnet.Network))) is { Host: not null } clash)
+                    throw new LabException($"{source}: hosts {clash.Host} and {host.Name} have overlapping guest subnets ({clash.Subnet}, {subnet}): SRv6 labs route one subnet per host");
+                subnets.Add((host.Name, subnet));
+            }
+            var ip = HostIp(host)!;
+            if (!subnet.Contains(ip)) throw new LabException($"{source}: host {host.Name}'s address {HostAddress(host)} is outside its guests' subnet {subnet}");
+            if (!taken.TryAdd(ip, host.Name)) throw new LabException($"{source}: host {host.Name}'s address {ip} is also {taken[ip]}'s");
+        }
     }
 
     private static string Resource(string name)

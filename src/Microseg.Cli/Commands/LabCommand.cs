@@ -1,4 +1,5 @@
-// `microseg lab up|check|down|demo`: network-namespace labs that show policy on real packets.
+// `microseg lab up|check|down|demo`: network-namespace labs that show policy on real packets,
+// on one host or across hosts joined by a carrier (VXLAN-GBP, SRv6).
 using System.CommandLine;
 using Microseg.Lab;
 
@@ -8,7 +9,11 @@ public sealed class LabCommand : Command
 {
     public LabCommand(Io io) : base("lab", "Build a lab of network namespaces (hosts, bridges, guests) and check policy on real packets (root)")
     {
-        var file = new Argument<string?>("FILE") { Description = "Lab file (JSON); default: the built-in demo (SPEC §4's example)", Arity = ArgumentArity.ZeroOrOne };
+        var file = new Argument<string?>("FILE")
+        {
+            Description = $"Lab file (JSON) or a built-in lab ({string.Join(", ", LabSpec.BuiltInNames)}); default: demo (SPEC §4's example on one host)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var up = new Command("up", "Create the lab, commit its policy and apply it on every host");
         up.Arguments.Add(file);
         up.SetAction(parse =>
@@ -33,25 +38,18 @@ public sealed class LabCommand : Command
             return ExitCodes.Ok;
         });
 
-        var demo = new Command("demo", "up, check and down in one go (what `make demo` runs)");
+        var demo = new Command("demo", "up, check and down in one go (what `make demo` runs); without FILE: every built-in lab, one host then across hosts");
         demo.Arguments.Add(file);
         demo.SetAction(parse =>
         {
-            var lab = new Lab.Lab(Spec(parse.GetValue(file)), Binary());
-            lab.Up(io.Out);
-            try
+            var specs = parse.GetValue(file) is { } f ? [Spec(f)] : LabSpec.BuiltInNames.Select(LabSpec.BuiltIn).ToList();
+            int exit = ExitCodes.Ok;
+            foreach (var spec in specs)
             {
-                io.Out.WriteLine();
-                io.Out.WriteLine("Policy matrix of the committed config (microseg matrix --running):");
-                Program.Run(["matrix", "--running", "--config-dir", lab.ConfigDirectory], io.Out, io.Err);
-                io.Out.WriteLine();
-                return Check(io, lab);
+                if (spec != specs[0]) io.Out.WriteLine();
+                if (Demo(io, spec) != ExitCodes.Ok) exit = ExitCodes.Invalid;
             }
-            finally
-            {
-                Lab.Lab.Down(lab.Spec.Name);
-                io.Out.WriteLine($"lab {lab.Spec.Name} is down");
-            }
+            return exit;
         });
 
         Subcommands.Add(up);
@@ -60,14 +58,52 @@ public sealed class LabCommand : Command
         Subcommands.Add(demo);
     }
 
+    private static int Demo(Io io, LabSpec spec)
+    {
+        var lab = new Lab.Lab(spec, Binary());
+        io.Out.WriteLine($"=== lab {spec.Name}: {(spec.IsMultiHost ? $"{spec.Hosts.Count} hosts joined by {spec.Carrier.Name()}" : "one host")}");
+        lab.Up(io.Out);
+        try
+        {
+            io.Out.WriteLine();
+            io.Out.WriteLine("Policy matrix of the committed config (microseg matrix --running):");
+            Program.Run(["matrix", "--running", "--config-dir", lab.ConfigDirectory], io.Out, io.Err);
+            if (spec.IsMultiHost)
+            {
+                var host = spec.Hosts[^1];
+                io.Out.WriteLine();
+                io.Out.WriteLine($"[{host.Name}] microseg status");
+                foreach (var line in lab.Microseg(host, "status").Split('\n', StringSplitOptions.RemoveEmptyEntries)) io.Out.WriteLine($"  {line}");
+            }
+            io.Out.WriteLine();
+            return Check(io, lab);
+        }
+        finally
+        {
+            Lab.Lab.Down(lab.Spec.Name);
+            io.Out.WriteLine($"lab {lab.Spec.Name} is down");
+        }
+    }
+
+    /// <summary>Traffic between every pair of guests against the policy; across hosts, also the
+    /// group each host sees on the others' guests.</summary>
     private static int Check(Io io, Lab.Lab lab)
     {
         var report = LabCheck.Run(lab);
         io.Out.Write(LabCheck.Render(lab, report));
-        return report.AllMatch ? ExitCodes.Ok : ExitCodes.Invalid;
+        if (!lab.Spec.IsMultiHost) return report.AllMatch ? ExitCodes.Ok : ExitCodes.Invalid;
+        var carrier = CarrierCheck.Run(lab);
+        io.Out.Write(CarrierCheck.Render(lab, carrier));
+        return report.AllMatch && carrier.AllMatch ? ExitCodes.Ok : ExitCodes.Invalid;
     }
 
-    private static LabSpec Spec(string? file) => file is null ? LabSpec.Demo() : LabSpec.Load(file);
+    /// <summary>A lab file, or a built-in lab by name when no such file exists.</summary>
+    private static LabSpec Spec(string? file) => file switch
+    {
+        null => LabSpec.Demo(),
+        _ when !File.Exists(file) && LabSpec.BuiltInNames.Contains(file) => LabSpec.BuiltIn(file),
+        _ => LabSpec.Load(file),
+    };
 
     private static string Binary() => Environment.ProcessPath ?? throw new UserException("cannot tell where the microseg executable is");
 }

@@ -1,0 +1,115 @@
+// The carrier subsystem under the agent's commands on a real SRv6 lab: apply loads once and
+// reuses, the plug path attaches one carrier interface, clear removes everything, a program
+// upgrade switches the links atomically under live cross-host traffic, and a carrier interface
+// that leaves the config (or the host) is detached and reclaimed.
+using System.Text.Json;
+using Microseg.Lab;
+using Microseg.TestSupport;
+
+namespace Microseg.Agent.Tests.Kernel;
+
+public class CarrierAgentTests
+{
+    private static (bool Loaded, uint? Ingress, uint? Egress, bool Attached, string? Fingerprint) Carrier(CarrierLab lab, LabHost host, Dictionary<string, string>? env = null)
+    {
+        var r = lab.Lab.MicrosegResult(host, env, "status", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var c = doc.RootElement.GetProperty("carrier");
+        bool attached = c.GetProperty("interfaces").EnumerateArray().Any(i => i.GetProperty("ingress").GetBoolean() && i.GetProperty("egress").GetBoolean());
+        return (c.GetProperty("loaded").GetBoolean(),
+            c.TryGetProperty("ingress_program_id", out var i) ? i.GetUInt32() : null,
+            c.TryGetProperty("egress_program_id", out var e) ? e.GetUInt32() : null,
+            attached, c.GetProperty("fingerprint").GetString());
+    }
+
+    [KernelFact]
+    public void Apply_reuses_the_programs_clear_removes_everything_and_the_plug_path_attaches_one_interface()
+    {
+        using var lab = new CarrierLab(LabCarrier.Srv6);
+        var before = Carrier(lab, lab.A);
+        Assert.True(before.Loaded && before.Attached);
+
+        var again = lab.Microseg(lab.A, "apply");
+        Assert.Contains("carrier: programs reused; SRv6 tag on und0; links +0 ~0 -0", again);
+        Assert.Equal(before, Carrier(lab, lab.A));
+
+        var cleared = lab.Microseg(lab.A, "clear");
+        Assert.Contains("cleared: 6 links detached", cleared); // web and app x 2, und0 x 2
+        Assert.False(Directory.Exists(Path.Combine(lab.Lab.BpffsRoot(lab.A), "carrier")), "the carrier's pins are gone");
+        Assert.False(Directory.Exists(Path.Combine(lab.Lab.RunDirectory(lab.A), "carrier")), "the carrier's run state is gone");
+        Assert.False(Carrier(lab, lab.A).Loaded);
+        Assert.Contains("carrier interface und0 is not fully attached", lab.Microseg(lab.A, "status"));
+        Assert.Equal(CarrierLab.Untagged, lab.Seen()["db"]); // nodea no longer reads the tag
+
+        // The plug path for the carrier interface: that one only, policy untouched.
+        var plug = lab.Microseg(lab.A, "apply", "und0");
+        Assert.Contains("carrier: programs loaded; SRv6 tag on und0; links +2 ~0 -0", plug);
+        Assert.DoesNotContain("policy:", plug);
+        Assert.True(Carrier(lab, lab.A).Attached);
+        Assert.Equal(CarrierLab.Db, lab.Seen()["db"]);
+    }
+
+    [KernelFact]
+    public void An_upgrade_switches_the_carrier_links_without_losing_an_allowed_cross_host_packet()
+    {
+        var variant = RepoPaths.BpfObject("carrier.variant.bpf.o");
+        Assert.True(File.Exists(variant), "run 'make build' first");
+        using var lab = new CarrierLab(LabCarrier.Srv6);
+        var env = new Dictionary<string, string> { ["MICROSEG_TEST_CARRIER_OBJECT"] = variant };
+        var before = Carrier(lab, lab.A);
+
+        // Both directions cross both hosts' carrier links: web -> db and db -> web.
+        using var there = new UdpStream(lab.Lab, lab.Guest("web"), lab.Guest("db"), 7301);
+        using var back = new UdpStream(lab.Lab, lab.Guest("db"), lab.Guest("web"), 7302);
+        using var denied = new UdpStream(lab.Lab, lab.Guest("app"), lab.Guest("db"), 7303);
+        Thread.Sleep(500);
+        var upgradeA = lab.Lab.MicrosegResult(lab.A, env, "apply");
+        var upgradeB = lab.Lab.MicrosegResult(lab.B, env, "apply");
+        Thread.Sleep(500);
+        var (sent, received) = there.Stop();
+        var (backSent, backReceived) = back.Stop();
+        var (deniedSent, deniedReceived) = denied.Stop();
+
+        Assert.True(upgradeA.ExitCode == 0, upgradeA.Stderr);
+        Assert.True(upgradeB.ExitCode == 0, upgradeB.Stderr);
+        Assert.Contains("carrier: programs upgraded (2 links switched atomically); SRv6 tag on und0; links +0 ~0 -0", upgradeA.Stdout);
+        var after = Carrier(lab, lab.A, env);
+        Assert.NotEqual(before.Fingerprint, after.Fingerprint);
+        Assert.NotEqual(before.Ingress, after.Ingress);
+        Assert.NotEqual(before.Egress, after.Egress);
+        Assert.True(after.Attached);
+        Assert.True(sent > 5_000 && backSent > 5_000, $"the streams ran ({sent}, {backSent} sent)");
+        Assert.Equal(sent, received);
+        Assert.Equal(backSent, backReceived);
+        Assert.True(deniedSent > 5_000, $"the stream ran ({deniedSent} sent)");
+        Assert.Equal(0, deniedReceived);
+
+        Assert.Contains("carrier: programs reused", lab.Lab.MicrosegResult(lab.A, env, "apply").Stdout);
+    }
+
+    [KernelFact]
+    public void A_carrier_interface_that_leaves_the_config_is_detached_and_one_that_leaves_the_host_is_reclaimed()
+    {
+        using var lab = new CarrierLab(LabCarrier.Srv6);
+
+        // Only nodeb keeps the carrier: nodea drops its links and programs.
+        lab.Lab.Commit(CarrierLab.Policy + "bridge: und0\n\tnodes nodeb\n");
+        var a = lab.Microseg(lab.A, "apply");
+        Assert.Contains("carrier: no SRv6 carrier interface on this node; links -2, programs unloaded", a);
+        Assert.False(Carrier(lab, lab.A).Loaded);
+        Assert.Contains("carrier: programs reused; SRv6 tag on und0; links +0 ~0 -0", lab.Microseg(lab.B, "apply"));
+        Assert.Equal(CarrierLab.Untagged, lab.Seen()["web"]); // nodea no longer writes web's tag
+
+        // nodeb's und0 goes away: its pinned links outlive the netdev, status says so, and the
+        // next apply reclaims them and warns that the carrier interface is missing.
+        Shell.Ip("-n", lab.Lab.Namespace("nodeb"), "link", "del", "und0");
+        var status = lab.Microseg(lab.B, "status");
+        Assert.Contains("outlived its netdev", status);
+        Assert.Contains("carrier interface und0 is configured for node nodeb but there is no such interface here", status);
+        var b = lab.Microseg(lab.B, "apply");
+        Assert.Contains("carrier: no SRv6 carrier interface on this node; links -2, programs unloaded", b);
+        Assert.Contains("warning: carrier: carrier interface und0 is configured for node nodeb but there is no such interface here", b);
+        Assert.DoesNotContain("outlived", lab.Microseg(lab.B, "status"));
+    }
+}
