@@ -69,3 +69,11 @@ bench: build $(BENCH_BPF_OBJ)
 clean:
 	rm -rf $(OUT)
 	find . -name bin -o -name obj -type d -prune -exec rm -rf {} + 2>/dev/null || true
+
+# Soak of `microseg serve` (not a timed test): 200 clients create, edit and read for 30 s
+# against the built binary, then check every acknowledged write and the final config; prints
+# requests/s and latency percentiles (also to bench/results/soak.md).
+# Vary with SOAK_ARGS="--clients 50 --seconds 10".
+.PHONY: soak
+soak: build
+	$(DOTNET) run --project bench/soak/Microseg.Soak.csproj -c $(CONFIGURATION) -- --microseg $(OUT)/microseg $(SOAK_ARGS)

@@ -38,7 +38,8 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new StatusCommand(io));
         Subcommands.Add(new LabCommand(io));
         Subcommands.Add(new ForwarderCommand(io));
-        // serve and token commands
+        Subcommands.Add(new ServeCommand(io));
+        Subcommands.Add(new TokenCommand(io));
     }
 
     public static ConfigStore Store(ParseResult parse) =>

@@ -1,0 +1,220 @@
+// The API's one write path to microseg.cfg: ConfigStore.EditPending (file lock, atomic write),
+// with group commit. Edits that arrive while a write is in progress queue up, and the next
+// write applies all of them, in arrival order, in one read-modify-write: one parse, one
+// validation, one fsync, instead of one each. Every edit is still checked against the config
+// as the edits before it left it:
+// - its digest against the digest the file would have at that point (409 when it differs);
+// - its own checks (unknown ids, marks in use, ...: 400);
+// - as in the CLI, problems the config already had do not block it; problems it adds do
+//   (400, each under the field it concerns). A batch that together adds no problem is taken
+//   whole; one that does is checked edit by edit, and exactly the edits that add one are refused.
+// A refused edit changes nothing. Each caller is answered once the write holding its edit is
+// on disk, with the digest of the file as written.
+using Microseg.Api.Endpoints;
+using Microseg.Policy;
+
+namespace Microseg.Api.Editing;
+
+public sealed class PendingEditor(ConfigStore store)
+{
+    private sealed record QueuedEdit(string What, ConfigEdit Edit, string? ExpectedDigest)
+    {
+        public TaskCompletionSource<(IConfigObject? Object, string Digest)> Done { get; } =
+            new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public IConfigObject? Result { get; set; }
+        public Exception? Error { get; set; }
+    }
+
+    // Held by the writer for each batch and by commit, which also writes the pending file.
+    private readonly SemaphoreSlim gate = new(1, 1);
+    private readonly object queueLock = new();
+    private List<QueuedEdit> queue = [];
+    private bool writing;
+
+    public ConfigStore Store => store;
+
+    /// <summary>Runs one edit. The edit returns the new config and the object the response
+    /// shows (null for a delete). Returns that object and the file's digest after the write.</summary>
+    public Task<(IConfigObject? Object, string Digest)> EditAsync(string what, ConfigEdit edit, string? expectedDigest, CancellationToken cancel)
+    {
+        var queued = new QueuedEdit(what, edit, expectedDigest);
+        bool start;
+        lock (queueLock)
+        {
+            queue.Add(queued);
+            start = !writing;
+            writing = true;
+        }
+        if (start) _ = Task.Run(DrainAsync, CancellationToken.None);
+        // A client that goes away does not take its edit back: it may already be written.
+        return queued.Done.Task.WaitAsync(cancel);
+    }
+
+    private async Task DrainAsync()
+    {
+        while (true)
+        {
+            List<QueuedEdit> batch;
+            lock (queueLock)
+            {
+                if (queue.Count == 0)
+                {
+                    writing = false;
+                    return;
+                }
+                batch = queue;
+                queue = [];
+            }
+            await gate.WaitAsync();
+            try
+            {
+                Write(batch);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }
+    }
+
+    private void Write(List<QueuedEdit> batch)
+    {
+        string digest;
+        try
+        {
+            digest = store.EditPending(config => ApplyInOrder(config, batch));
+        }
+        catch (NothingToWrite)
+        {
+            // Every edit was refused: the file stays as it is, byte for byte.
+            foreach (var q in batch) q.Done.TrySetException(q.Error!);
+            return;
+        }
+        catch (Exception e)
+        {
+            // The write itself failed (unreadable file, I/O): no edit of the batch happened.
+            foreach (var q in batch) q.Done.TrySetException(e);
+            return;
+        }
+        foreach (var q in batch)
+        {
+            if (q.Error is not null) q.Done.TrySetException(q.Error);
+            else q.Done.TrySetResult((q.Result, digest));
+        }
+    }
+
+    private PolicyConfig ApplyInOrder(PolicyConfig initial, List<QueuedEdit> batch)
+    {
+        var before = Validation.Check(initial).Select(Key).ToHashSet();
+        // Validating the whole config after every edit costs O(config) each: first try the
+        // batch with one check at its end. Only when the batch as a whole adds a problem is each
+        // edit checked on its own, so that exactly the edits that add problems are refused.
+        var (config, changed) = Apply(initial, batch, null);
+        if (changed && Validation.Check(config).Any(p => !before.Contains(Key(p))))
+            (config, changed) = Apply(initial, batch, before);
+        return changed ? config : throw new NothingToWrite();
+    }
+
+    /// <summary>Applies the edits in order; with <paramref name="problems"/> (the problems of
+    /// <paramref name="config"/>), refuses each edit that adds one.</summary>
+    private (PolicyConfig Config, bool Changed) Apply(PolicyConfig config, List<QueuedEdit> batch, HashSet<string>? problems)
+    {
+        string? digest = null;       // of the file as it would be now; computed when an edit asks
+        var changed = false;
+        foreach (var q in batch)
+        {
+            q.Result = null;
+            q.Error = null;
+            try
+            {
+                if (q.ExpectedDigest is not null)
+                {
+                    digest ??= changed ? ConfigStore.DigestOf(SectionConfig.WriteBytes(config)) : FileDigest();
+                    if (!string.Equals(q.ExpectedDigest, digest, StringComparison.OrdinalIgnoreCase))
+                        throw new DigestConflictException(store.PendingPath, q.ExpectedDigest, digest);
+                }
+                var (after, obj) = q.Edit(config);
+                if (problems is not null)
+                {
+                    var afterProblems = Validation.Check(after);
+                    var added = afterProblems.Where(p => !problems.Contains(Key(p))).ToList();
+                    if (added.Count > 0)
+                    {
+                        throw ApiException.Invalid(
+                            $"refused: {q.What} would leave the config invalid: " + string.Join("; ", added.Select(p => $"{p.ObjectRef}: {p.Message}")),
+                            FieldErrors(added, obj, deleting: obj is null));
+                    }
+                    problems = afterProblems.Select(Key).ToHashSet();
+                }
+                config = after;
+                q.Result = obj;
+                changed = true;
+                digest = null;
+            }
+            catch (Exception e) when (e is ApiException or DigestConflictException or ConfigException)
+            {
+                q.Error = e;
+            }
+        }
+        return (config, changed);
+    }
+
+    private sealed class NothingToWrite : Exception;
+
+    /// <summary>The digest of the file's bytes (called under the store's lock, inside the edit).</summary>
+    private string FileDigest()
+    {
+        try { return ConfigStore.DigestOf(File.ReadAllBytes(store.PendingPath)); }
+        catch (FileNotFoundException) { return ConfigStore.DigestOf([]); }
+        catch (DirectoryNotFoundException) { return ConfigStore.DigestOf([]); }
+    }
+
+    /// <summary>Commit runs under the same gate: it may write marks back to the pending file.</summary>
+    public async Task<CommitResult> CommitAsync(string? expectedDigest, CancellationToken cancel)
+    {
+        await gate.WaitAsync(cancel);
+        try
+        {
+            return store.Commit(expectedDigest);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private static string Key(ConfigProblem p) => $"{p.ObjectRef}|{p.Message}";
+
+    /// <summary>Which request field a validation problem is about, from what it says. A problem
+    /// of another object (a rule left pointing at a deleted group) names that object; after a
+    /// delete, whose only parameter is the id, every problem is the id's.</summary>
+    internal static SortedDictionary<string, string> FieldErrors(IEnumerable<ConfigProblem> problems, IConfigObject? target, bool deleting = false)
+    {
+        var errors = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var self = target is null ? null : ConfigProblem.Describe(target.Type, target.Id);
+        foreach (var p in problems)
+        {
+            var field = deleting ? "id" : FieldOf(p.Message);
+            var message = p.ObjectRef is not null && p.ObjectRef != self ? $"{p.ObjectRef}: {p.Message}" : p.Message;
+            errors[field] = errors.TryGetValue(field, out var earlier) ? $"{earlier}; {message}" : message;
+        }
+        return errors;
+    }
+
+    private static string FieldOf(string message)
+    {
+        bool Starts(params string[] prefixes) => prefixes.Any(p => message.StartsWith(p, StringComparison.Ordinal));
+        if (Starts("mark ", "no free mark")) return "mark";
+        if (Starts("is its own parent", "unknown parent", "parent cycle")) return "parent";
+        if (Starts("comment ")) return "comment";
+        if (Starts("unknown src")) return "src";
+        if (Starts("unknown dst") || (Starts("rule '") && message.Contains("already covers", StringComparison.Ordinal))) return "dst";
+        if (Starts("vmid ")) return "vmid";
+        if (Starts("iface ")) return "iface";
+        if (Starts("unknown group")) return "group";
+        if (Starts("router")) return "router";
+        if (Starts("physical")) return "physical";
+        if (Starts("invalid node name", "nodes ")) return "nodes";
+        return "id";
+    }
+}

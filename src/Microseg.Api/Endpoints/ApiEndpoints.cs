@@ -1,0 +1,274 @@
+// The routes of SPEC §9 under /api2/json/cluster/sdn/microseg, each with the privilege it
+// needs, and the one place where errors become HTTP statuses.
+using Microseg.Api.Auth;
+using Microseg.Api.Editing;
+using Microseg.Policy;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Microseg.Api.Endpoints;
+
+/// <summary>One route: method, path pattern and the privilege a token needs for it.</summary>
+public sealed record ApiRoute(string Method, string Pattern, Privilege Privilege);
+
+internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, TokenStore tokens, LocalAgent agent)
+{
+    public const string Base = "/api2/json/cluster/sdn/microseg";
+
+    private readonly List<ApiRoute> routes = [];
+
+    public IReadOnlyList<ApiRoute> Routes => routes;
+
+    private ConfigStore Store => editor.Store;
+
+    private PendingConfig ReadPending() => cache.ReadPending();
+
+    public void MapTo(IEndpointRouteBuilder app)
+    {
+        Map(app, "GET", Base, Privilege.Audit, Index);
+        foreach (var type in ObjectTypes.All)
+        {
+            var path = $"{Base}/{type.Name()}";
+            Map(app, "GET", path, Privilege.Audit, ctx => List(ctx, type));
+            Map(app, "POST", path, Privilege.Allocate, ctx => Create(ctx, type));
+            Map(app, "GET", path + "/{id}", Privilege.Audit, ctx => Read(ctx, type, Id(ctx)));
+            Map(app, "PUT", path + "/{id}", Privilege.Allocate, ctx => Update(ctx, type, Id(ctx)));
+            Map(app, "DELETE", path + "/{id}", Privilege.Allocate, ctx => Delete(ctx, type, Id(ctx)));
+        }
+        Map(app, "GET", $"{Base}/pending", Privilege.Audit, Pending);
+        Map(app, "POST", $"{Base}/commit", Privilege.Allocate, Commit);
+        Map(app, "GET", $"{Base}/explain", Privilege.Audit, Explain);
+        Map(app, "GET", $"{Base}/matrix", Privilege.Audit, Matrix);
+        Map(app, "GET", $"{Base}/status", Privilege.Audit, Status);
+        app.Map("/api2/{**rest}", ctx => ApiJson.WriteErrorAsync(ctx, StatusCodes.Status404NotFound,
+            $"no such API method: {ctx.Request.Method} {ctx.Request.Path} (see {Base})"));
+    }
+
+    private static string Id(HttpContext ctx) => (string)ctx.Request.RouteValues["id"]!;
+
+    private void Map(IEndpointRouteBuilder app, string method, string pattern, Privilege privilege, Func<HttpContext, Task> handler)
+    {
+        routes.Add(new ApiRoute(method, pattern, privilege));
+        app.MapMethods(pattern, [method], async ctx =>
+        {
+            try
+            {
+                Authorize(ctx, privilege);
+                await handler(ctx);
+            }
+            catch (ApiException e)
+            {
+                if (e.Status == StatusCodes.Status401Unauthorized) ctx.Response.Headers.WWWAuthenticate = TokenAuthentication.Scheme;
+                await ApiJson.WriteErrorAsync(ctx, e.Status, e.Message, e.Errors);
+            }
+            catch (DigestConflictException e)
+            {
+                await ApiJson.WriteErrorAsync(ctx, StatusCodes.Status409Conflict, e.Message,
+                    new Dictionary<string, string> { ["digest"] = $"the pending config changed: its digest is now {e.Actual}" });
+            }
+            catch (ConfigException e)
+            {
+                var errors = PendingEditor.FieldErrors(e.Problems, null);
+                await ApiJson.WriteErrorAsync(ctx, StatusCodes.Status400BadRequest,
+                    e.Problems.Count == 1 ? e.Problems[0].ToString() : $"{e.Problems.Count} problems: " + string.Join("; ", e.Problems), errors);
+            }
+        });
+    }
+
+    private void Authorize(HttpContext ctx, Privilege needed)
+    {
+        if (!TokenAuthentication.TryParse(ctx.Request.Headers.Authorization, out var id, out var secret))
+            throw new ApiException(StatusCodes.Status401Unauthorized, $"authentication required: send 'Authorization: {TokenAuthentication.Scheme}=USER@REALM!NAME=SECRET'");
+        var token = tokens.Verify(id, secret)
+            ?? throw new ApiException(StatusCodes.Status401Unauthorized, "authentication failed: unknown token or wrong secret");
+        if (!token.Has(needed))
+            throw new ApiException(StatusCodes.Status403Forbidden, $"permission check failed: token '{token.Id}' lacks {needed.Name()}");
+    }
+
+    // ---- objects ----------------------------------------------------------------------------
+
+    private Task Index(HttpContext ctx) => ApiJson.WriteAsync(ctx, w =>
+    {
+        w.WriteStartArray();
+        foreach (var name in ObjectTypes.All.Select(t => t.Name()).Concat(["pending", "commit", "explain", "matrix", "status"]))
+        {
+            w.WriteStartObject();
+            w.WriteString("subdir", name);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    });
+
+    private Task List(HttpContext ctx, ObjectType type)
+    {
+        var pending = ReadPending();
+        return ApiJson.WriteAsync(ctx, w =>
+        {
+            w.WriteStartArray();
+            foreach (var o in ConfigObjects.Of(pending.Config, type)) SnapshotFormat.WriteObject(w, o);
+            w.WriteEndArray();
+        }, w => w.WriteString("digest", pending.Digest));
+    }
+
+    private Task Read(HttpContext ctx, ObjectType type, string id)
+    {
+        var pending = ReadPending();
+        var obj = ObjectEdits.Existing<IConfigObject>(pending.Config, type, id);
+        return ApiJson.WriteAsync(ctx, w => ApiJson.WriteObject(w, obj, pending.Digest));
+    }
+
+    private async Task Create(HttpContext ctx, ObjectType type)
+    {
+        var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
+        var digest = Digest(fields);
+        var edit = ObjectEdits.Create(type, fields);
+        var (obj, newDigest) = await editor.EditAsync($"creating a {type.Name()}", edit, digest, ctx.RequestAborted);
+        await ApiJson.WriteAsync(ctx, w => ApiJson.WriteObject(w, obj!, newDigest));
+    }
+
+    private async Task Update(HttpContext ctx, ObjectType type, string id)
+    {
+        var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
+        var digest = Digest(fields);
+        var edit = ObjectEdits.Update(type, id, fields);
+        var (obj, newDigest) = await editor.EditAsync($"updating {type.Name()} '{id}'", edit, digest, ctx.RequestAborted);
+        await ApiJson.WriteAsync(ctx, w => ApiJson.WriteObject(w, obj!, newDigest));
+    }
+
+    private async Task Delete(HttpContext ctx, ObjectType type, string id)
+    {
+        var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
+        var digest = Digest(fields);
+        var edit = ObjectEdits.Delete(type, id, fields);
+        var (_, newDigest) = await editor.EditAsync($"deleting {type.Name()} '{id}'", edit, digest, ctx.RequestAborted);
+        await ApiJson.WriteAsync(ctx, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type", type.Name());
+            w.WriteString("id", id);
+            w.WriteBoolean("deleted", true);
+            w.WriteString("digest", newDigest);
+            w.WriteEndObject();
+        });
+    }
+
+    private static string? Digest(RequestFields fields)
+    {
+        var digest = fields.String("digest");
+        if (digest is not null && (digest.Length != 64 || !digest.All(Uri.IsHexDigit)))
+            fields.Error("digest", "must be the 64 hex digits of a SHA-256 digest, as read from the pending config");
+        return digest;
+    }
+
+    // ---- pending, commit --------------------------------------------------------------------
+
+    private Task Pending(HttpContext ctx)
+    {
+        var pending = ReadPending();
+        var running = cache.ReadRunning();
+        var changes = PendingDiff.Compute(pending.Config, running?.Config);
+        return ApiJson.WriteAsync(ctx, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("digest", pending.Digest);
+            if (running is null) w.WriteNull("running_version"); else w.WriteNumber("running_version", running.Version);
+            w.WriteStartArray("changes");
+            foreach (var c in changes)
+            {
+                w.WriteStartObject();
+                w.WriteString("type", c.Type.Name());
+                w.WriteString("id", c.Id);
+                w.WriteString("change", c.Kind.Word());
+                w.WritePropertyName("pending");
+                if (c.Pending is null) w.WriteNullValue(); else SnapshotFormat.WriteObject(w, c.Pending);
+                w.WritePropertyName("running");
+                if (c.Running is null) w.WriteNullValue(); else SnapshotFormat.WriteObject(w, c.Running);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private async Task Commit(HttpContext ctx)
+    {
+        var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
+        fields.RejectUnknown(["digest"]);
+        var digest = Digest(fields);
+        fields.ThrowIfErrors("invalid commit");
+        var result = await editor.CommitAsync(digest, ctx.RequestAborted);
+        // The snapshot is written; whatever the apply does, the commit stands and says so. The
+        // apply runs even if the client has gone: the kernel must follow what was committed.
+        var apply = await agent.ApplyAsync(result.Snapshot, CancellationToken.None);
+        await ApiJson.WriteAsync(ctx, w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("version", result.Snapshot.Version);
+            w.WriteBoolean("changed", result.Changed);
+            w.WriteString("digest", result.PendingDigest);
+            w.WriteString("running_config", Store.RunningPath);
+            w.WriteStartArray("marks_assigned");
+            foreach (var g in result.MarksAssigned)
+            {
+                w.WriteStartObject();
+                w.WriteString("group", g.Name);
+                w.WriteNumber("mark", g.Mark!.Value);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WritePropertyName("apply");
+            StatusJson.WriteApply(w, apply);
+            w.WriteEndObject();
+        });
+    }
+
+    // ---- explain, matrix, status ------------------------------------------------------------
+
+    /// <summary>The engine over the pending config (as the CLI's explain and matrix do), or
+    /// the committed snapshot with running=1.</summary>
+    private PolicyEngine Engine(RequestFields fields)
+    {
+        var running = fields.String("running") is "1" or "true";
+        fields.ThrowIfErrors("invalid request");
+        return cache.Engine(committed: running)
+            ?? throw new ApiException(StatusCodes.Status404NotFound, $"nothing committed yet: {Store.RunningPath} does not exist");
+    }
+
+    private async Task Explain(HttpContext ctx)
+    {
+        var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
+        fields.RejectUnknown(["src", "dst", "running"]);
+        var src = fields.String("src", required: true);
+        var dst = fields.String("dst", required: true);
+        var engine = Engine(fields);
+        if (src != Names.Untagged && !engine.HasGroup(src!)) fields.Error("src", UnknownGroup(engine, src!, "source"));
+        if (!engine.HasGroup(dst!)) fields.Error("dst", UnknownGroup(engine, dst!, "destination"));
+        fields.ThrowIfErrors("cannot explain");
+        var e = engine.Explain(src == Names.Untagged ? null : src, dst!);
+        await ApiJson.WriteAsync(ctx, w => PolicyJson.WriteExplanation(w, e));
+    }
+
+    private static string UnknownGroup(PolicyEngine engine, string name, string role) =>
+        $"unknown {role} group '{RequestFields.Clip(name)}' (groups: {string.Join(", ", engine.Groups.Take(20))}{(engine.Groups.Count > 20 ? ", …" : "")})";
+
+    private async Task Matrix(HttpContext ctx)
+    {
+        var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
+        fields.RejectUnknown(["running"]);
+        var engine = Engine(fields);
+        await ApiJson.WriteAsync(ctx, w => PolicyJson.WriteMatrix(w, engine));
+    }
+
+    private Task Status(HttpContext ctx)
+    {
+        var pending = ReadPending();
+        Snapshot? running = null;
+        string? runningProblem = null;
+        try { running = cache.ReadRunning(); }
+        catch (ConfigException e) { runningProblem = e.Problems[0].ToString(); }
+        var (status, statusError) = agent.Status(running?.Config);
+        var changes = PendingDiff.Compute(pending.Config, running?.Config).Count;
+        return ApiJson.WriteAsync(ctx, w => StatusJson.Write(w, agent, pending, running, runningProblem, changes, status, statusError));
+    }
+}

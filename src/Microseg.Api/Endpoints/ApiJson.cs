@@ -1,0 +1,67 @@
+// Response bodies: every one is {"data": ...} (errors add "message" and "errors"), written
+// with Utf8JsonWriter in the shapes the CLI's --json uses.
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microseg.Policy;
+using Microsoft.AspNetCore.Http;
+
+namespace Microseg.Api.Endpoints;
+
+internal static class ApiJson
+{
+    private static readonly JsonWriterOptions Options = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static Task WriteAsync(HttpContext ctx, Action<Utf8JsonWriter> data, Action<Utf8JsonWriter>? more = null) =>
+        WriteBodyAsync(ctx, StatusCodes.Status200OK, w =>
+        {
+            w.WritePropertyName("data");
+            data(w);
+            more?.Invoke(w);
+        });
+
+    public static Task WriteErrorAsync(HttpContext ctx, int status, string message, IReadOnlyDictionary<string, string>? errors = null) =>
+        WriteBodyAsync(ctx, status, w =>
+        {
+            w.WriteNull("data");
+            w.WriteString("message", message);
+            if (errors is { Count: > 0 })
+            {
+                w.WriteStartObject("errors");
+                foreach (var (field, problem) in errors) w.WriteString(field, problem);
+                w.WriteEndObject();
+            }
+        });
+
+    private static async Task WriteBodyAsync(HttpContext ctx, int status, Action<Utf8JsonWriter> members)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var w = new Utf8JsonWriter(buffer, Options))
+        {
+            w.WriteStartObject();
+            members(w);
+            w.WriteEndObject();
+        }
+        ctx.Response.StatusCode = status;
+        ctx.Response.ContentType = "application/json; charset=utf-8";
+        ctx.Response.Headers.CacheControl = "no-store";
+        ctx.Response.ContentLength = buffer.WrittenCount + 1;
+        await ctx.Response.Body.WriteAsync(buffer.WrittenMemory, ctx.RequestAborted);
+        await ctx.Response.Body.WriteAsync("\n"u8.ToArray(), ctx.RequestAborted);
+    }
+
+    /// <summary>An object as the snapshot holds it, plus the digest of the pending file.</summary>
+    public static void WriteObject(Utf8JsonWriter w, IConfigObject obj, string digest)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var inner = new Utf8JsonWriter(buffer, Options)) SnapshotFormat.WriteObject(inner, obj);
+        var node = JsonNode.Parse(buffer.WrittenSpan)!.AsObject();
+        node["digest"] = digest;
+        node.WriteTo(w);
+    }
+
+    public static string Word(RuleAction action) => PolicyJson.Word(action);
+}

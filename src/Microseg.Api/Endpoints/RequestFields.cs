@@ -1,0 +1,153 @@
+// The parameters of one request: a JSON object body (or a form, as Proxmox clients send) plus
+// the query string. Typed getters collect per-field errors instead of failing at the first.
+using System.Globalization;
+using System.Text.Json;
+using Microseg.Policy;
+using Microsoft.AspNetCore.Http;
+
+namespace Microseg.Api.Endpoints;
+
+internal sealed class RequestFields
+{
+    private const int MaxBodyBytes = 64 * 1024;
+
+    private readonly Dictionary<string, JsonElement> json = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> text = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<string, string> errors = new(StringComparer.Ordinal);
+
+    private RequestFields() { }
+
+    public static async Task<RequestFields> ReadAsync(HttpRequest request, CancellationToken cancel)
+    {
+        var fields = new RequestFields();
+        foreach (var (key, value) in request.Query) fields.text[key] = value.ToString();
+        if (request.HasFormContentType)
+        {
+            var form = await request.ReadFormAsync(cancel);
+            foreach (var (key, value) in form) fields.text[key] = value.ToString();
+            return fields;
+        }
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int n;
+        while ((n = await request.Body.ReadAsync(chunk, cancel)) > 0)
+        {
+            if (buffer.Length + n > MaxBodyBytes) throw new ApiException(413, $"request body is larger than {MaxBodyBytes} bytes");
+            buffer.Write(chunk, 0, n);
+        }
+        if (buffer.Length == 0) return fields;
+        if (request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+            throw new ApiException(415, $"unsupported content type '{type}': send application/json (or a form)");
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 8 }); }
+        catch (JsonException e) { throw new ApiException(400, $"request body is not valid JSON: {e.Message}"); }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new ApiException(400, "request body must be a JSON object of parameters");
+            foreach (var p in doc.RootElement.EnumerateObject())
+            {
+                if (p.Value.ValueKind == JsonValueKind.Null) continue; // null = not given
+                fields.json[p.Name] = p.Value.Clone();
+                fields.text.Remove(p.Name);
+            }
+        }
+        return fields;
+    }
+
+    public IEnumerable<string> Names => json.Keys.Concat(text.Keys).Distinct();
+
+    public bool Has(string name) => json.ContainsKey(name) || text.ContainsKey(name);
+
+    public void Error(string field, string message)
+    {
+        errors[field] = errors.TryGetValue(field, out var earlier) ? $"{earlier}; {message}" : message;
+    }
+
+    public bool HasErrors => errors.Count > 0;
+
+    /// <summary>Refuses parameters this request does not take (a typo must not be ignored).</summary>
+    public void RejectUnknown(IEnumerable<string> allowed)
+    {
+        var set = allowed.ToHashSet(StringComparer.Ordinal);
+        foreach (var name in Names.Where(n => !set.Contains(n)))
+            Error(name, $"unknown parameter (this request takes {string.Join(", ", set.Order(StringComparer.Ordinal))})");
+    }
+
+    public void ThrowIfErrors(string what)
+    {
+        if (errors.Count > 0)
+            throw ApiException.Invalid($"{what}: " + string.Join("; ", errors.Select(e => $"{e.Key}: {e.Value}")), errors);
+    }
+
+    public string? String(string name, bool required = false)
+    {
+        if (json.TryGetValue(name, out var j))
+        {
+            if (j.ValueKind == JsonValueKind.String) return j.GetString();
+            if (j.ValueKind == JsonValueKind.Number) return j.GetRawText();
+            Error(name, "must be a string");
+            return null;
+        }
+        if (text.TryGetValue(name, out var t)) return t;
+        if (required) Error(name, "is required");
+        return null;
+    }
+
+    public long? Integer(string name, bool required = false)
+    {
+        if (json.TryGetValue(name, out var j) && j.ValueKind == JsonValueKind.Number)
+        {
+            if (j.TryGetInt64(out var n)) return n;
+            Error(name, "must be a whole number");
+            return null;
+        }
+        var s = String(name, required);
+        if (s is null) return null;
+        if (long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed)) return parsed;
+        Error(name, $"'{Clip(s)}' is not a whole number");
+        return null;
+    }
+
+    /// <summary>A list of names: a JSON array of strings or a comma list ("a,b").</summary>
+    public ValueList<string>? List(string name, bool required = false)
+    {
+        if (json.TryGetValue(name, out var j) && j.ValueKind == JsonValueKind.Array)
+        {
+            if (j.EnumerateArray().All(x => x.ValueKind == JsonValueKind.String && x.GetString()!.Trim().Length > 0))
+                return new ValueList<string>(j.EnumerateArray().Select(x => x.GetString()!.Trim()));
+            Error(name, "must be a list of names");
+            return null;
+        }
+        var s = String(name, required);
+        if (s is null) return null;
+        if (s.Trim().Length == 0) return ValueList<string>.Empty;
+        if (SectionConfig.TryParseList(s, out var items)) return items;
+        Error(name, $"'{Clip(s)}' has an empty item");
+        return null;
+    }
+
+    /// <summary>A one-line comment: trimmed; empty means none.</summary>
+    public string? Comment(string name = "comment")
+    {
+        var s = String(name);
+        if (s is null) return null;
+        if (s.Any(char.IsControl)) { Error(name, "must be one line of text"); return null; }
+        return s.Trim() is { Length: > 0 } trimmed ? trimmed : null;
+    }
+
+    /// <summary>Proxmox's `delete`: the properties to remove, as a comma list or an array.</summary>
+    public IReadOnlySet<string> Deletes(IEnumerable<string> deletable)
+    {
+        if (!Has("delete")) return new HashSet<string>();
+        var list = List("delete") ?? ValueList<string>.Empty;
+        var allowed = deletable.ToHashSet(StringComparer.Ordinal);
+        foreach (var d in list.Where(d => !allowed.Contains(d)))
+            Error("delete", allowed.Count == 0
+                ? $"'{Clip(d)}' cannot be deleted (nothing of this type can)"
+                : $"'{Clip(d)}' cannot be deleted (deletable: {string.Join(", ", allowed.Order(StringComparer.Ordinal))})");
+        return list.ToHashSet(StringComparer.Ordinal);
+    }
+
+    public static string Clip(string s, int max = 64) => s.Length <= max ? s : string.Concat(s.AsSpan(0, max), "…");
+}

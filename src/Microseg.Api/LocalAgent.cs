@@ -1,0 +1,94 @@
+// The agent on this host, as the API runs it after a commit: one apply at a time, its outcome
+// (or the reason it could not run) kept as the "last apply" that status and the UI show.
+using Microseg.Agent;
+using Microseg.Agent.Policy;
+using Microseg.Bpf;
+using Microseg.Netlink;
+using Microseg.Policy;
+using Microsoft.Extensions.Logging;
+
+namespace Microseg.Api;
+
+public sealed record NicOutcome(string Interface, string Group, string? Error);
+
+public sealed record SubsystemOutcome(string Name, string Summary, IReadOnlyList<string> Errors, IReadOnlyList<string> Warnings);
+
+/// <summary>What one apply did. Error is set when the apply could not run at all (no bpffs,
+/// no privilege, an invalid snapshot); Failed lists NICs that could not be enforced.</summary>
+public sealed record ApplyReport(
+    DateTimeOffset At,
+    long Version,
+    string Node,
+    string? Error,
+    string? Load,
+    IReadOnlyList<NicOutcome> Enforced,
+    IReadOnlyList<NicOutcome> Failed,
+    IReadOnlyList<SubsystemOutcome> Subsystems)
+{
+    public bool Ok => Error is null && Failed.Count == 0 && Subsystems.All(s => s.Errors.Count == 0);
+}
+
+public sealed partial class LocalAgent(AgentOptions options, ILoggerFactory logs)
+{
+    private readonly SemaphoreSlim gate = new(1, 1);
+    private readonly ILogger log = logs.CreateLogger("microseg.api");
+
+    public AgentOptions Options => options;
+
+    public ApplyReport? Last { get; private set; }
+
+    /// <summary>Applies a committed snapshot on this host. Never throws for what the agent
+    /// reports as an operation failure: that becomes the report's Error.</summary>
+    public async Task<ApplyReport> ApplyAsync(Snapshot snapshot, CancellationToken cancel)
+    {
+        await gate.WaitAsync(cancel);
+        try
+        {
+            var report = Apply(snapshot);
+            Last = report;
+            if (report.Ok) LogApplied(log, snapshot.Version, report.Enforced.Count);
+            else LogApplyFailed(log, snapshot.Version, report.Error ?? string.Join("; ", report.Failed.Select(f => $"{f.Interface}: {f.Error}")));
+            return report;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private ApplyReport Apply(Snapshot snapshot)
+    {
+        var at = DateTimeOffset.UtcNow;
+        try
+        {
+            var outcome = new MicrosegAgent(options, logs).Apply(snapshot.Config);
+            var p = outcome.Policy;
+            return new ApplyReport(at, snapshot.Version, options.Node, null, p.Load.ToString().ToLowerInvariant(),
+                [.. p.Enforced.Select(n => new NicOutcome(n.Name, n.Group, null))],
+                [.. p.Failed.Select(f => new NicOutcome(f.Nic.Name, f.Nic.Group, f.Error))],
+                [.. outcome.Subsystems.Select(s => new SubsystemOutcome(s.Subsystem, s.Report.Summary, s.Report.Errors, s.Report.Warnings))]);
+        }
+        catch (Exception e) when (IsOperationFailure(e))
+        {
+            return new ApplyReport(at, snapshot.Version, options.Node, $"apply on {options.Node}: {e.Message}", null, [], [], []);
+        }
+    }
+
+    /// <summary>The agent's status, or the one-line reason it cannot be read.</summary>
+    public (AgentStatus? Status, string? Error) Status(PolicyConfig? committed)
+    {
+        try { return (new MicrosegAgent(options, logs).Status(committed), null); }
+        catch (Exception e) when (IsOperationFailure(e)) { return (null, e.Message); }
+    }
+
+    // What the CLI also reports as a one-line failure; anything else is a bug and propagates.
+    private static bool IsOperationFailure(Exception e) =>
+        e is AgentException or BpfException or NetlinkException or ConfigException or IOException
+            or UnauthorizedAccessException or DllNotFoundException or PlatformNotSupportedException;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "applied snapshot version {Version}: {Enforced} NICs enforced")]
+    private static partial void LogApplied(ILogger log, long version, int enforced);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "apply of snapshot version {Version} failed: {Error}")]
+    private static partial void LogApplyFailed(ILogger log, long version, string error);
+}

@@ -1,0 +1,568 @@
+// microseg web UI: talks only to the API (/api2/json/cluster/sdn/microseg) with the token
+// the user entered. Every text from the server goes into the page through textContent.
+const BASE = "/api2/json/cluster/sdn/microseg";
+const TOKEN_KEY = "microseg.token";
+
+const state = {
+  token: null,
+  digest: null,
+  groups: [], rules: [], assignments: [], bridges: [], forwarders: [],
+  selected: null, // matrix cell {src, dst}
+};
+
+// ---- DOM helpers --------------------------------------------------------------------------
+
+const $ = (sel) => document.querySelector(sel);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function show(node, visible) { node.hidden = !visible; }
+
+function showMessage(text) {
+  const box = $("#message");
+  box.textContent = text || "";
+  show(box, !!text);
+}
+
+// ---- API ----------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message || `HTTP ${status}`);
+    this.status = status;
+    this.errors = body?.errors || null;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Authorization: `PVEAPIToken=${state.token}` };
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(BASE + path, init);
+  let json = null;
+  try { json = await response.json(); } catch { /* an empty or non-JSON body */ }
+  if (!response.ok) throw new ApiError(response.status, json);
+  return json;
+}
+
+/** A write based on the digest we last read: a conflict reloads and says so. */
+async function write(method, path, body = {}) {
+  try {
+    const result = await api(method, path, { ...body, digest: state.digest });
+    showMessage("");
+    await refresh();
+    return result;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409) {
+      await refresh();
+      showMessage("The configuration was changed by someone else since it was shown; the view is reloaded. Please repeat the change.");
+      return null;
+    }
+    throw e;
+  }
+}
+
+// ---- session ------------------------------------------------------------------------------
+
+function normalizeToken(text) {
+  let t = text.trim();
+  if (t.startsWith("Authorization:")) t = t.slice("Authorization:".length).trim();
+  if (t.startsWith("PVEAPIToken=")) t = t.slice("PVEAPIToken=".length);
+  return t;
+}
+
+async function login(token) {
+  state.token = token;
+  try {
+    await api("GET", "/status");
+  } catch (e) {
+    state.token = null;
+    const why = e instanceof ApiError && e.status === 401 ? "The token was not accepted (unknown token or wrong secret)."
+      : e instanceof ApiError && e.status === 403 ? "This token lacks SDN.Audit, which reading the configuration needs."
+      : `The server could not be reached: ${e.message}`;
+    const box = $("#login-error");
+    box.textContent = why;
+    show(box, true);
+    return false;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  show($("#login-error"), false);
+  show($("#login"), false);
+  show($("#app"), true);
+  show($("#session"), true);
+  $("#token-user").textContent = token.split("=")[0];
+  await guarded(refresh);
+  return true;
+}
+
+function logout() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  location.reload();
+}
+
+// ---- loading ------------------------------------------------------------------------------
+
+async function loadLists() {
+  const types = ["group", "rule", "assignment", "bridge", "forwarder"];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const lists = await Promise.all(types.map((t) => api("GET", `/${t}`)));
+    const digests = new Set(lists.map((l) => l.digest));
+    [state.groups, state.rules, state.assignments, state.bridges, state.forwarders] = lists.map((l) => l.data);
+    state.digest = lists[0].digest;
+    if (digests.size === 1) return; // one consistent view of the file
+  }
+}
+
+async function refresh() {
+  await loadLists();
+  renderGroups();
+  renderRules();
+  renderAssignments();
+  renderBridges();
+  renderForwarders();
+  fillGroupSelects();
+  await Promise.all([renderMatrix(), renderPending(), renderStatus()]);
+}
+
+// ---- groups -------------------------------------------------------------------------------
+
+function renderGroups() {
+  const tree = $("#group-tree");
+  tree.replaceChildren();
+  const byParent = new Map();
+  const names = new Set(state.groups.map((g) => g.id));
+  for (const g of state.groups) {
+    // A group whose parent is missing (a broken file) still shows, at the top.
+    const key = g.parent && names.has(g.parent) ? g.parent : "";
+    if (!byParent.has(key)) byParent.set(key, []);
+    byParent.get(key).push(g);
+  }
+  const seen = new Set();
+  const branch = (parent) => {
+    const ul = el("ul");
+    for (const g of byParent.get(parent) || []) {
+      if (seen.has(g.id)) continue; // a parent cycle in a hand-edited file
+      seen.add(g.id);
+      const li = el("li", { dataset: { group: g.id } },
+        el("div", { class: "node" },
+          el("span", { class: "name", text: g.id }),
+          el("span", { class: "mark", text: g.mark !== undefined ? `mark ${g.mark}` : "mark (on commit)" }),
+          g.comment ? el("span", { class: "comment", text: g.comment }) : null,
+          el("span", { class: "actions" },
+            el("button", { type: "button", class: "quiet small", text: "edit", onclick: () => editGroup(g) }),
+            el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("group", g.id) }))));
+      const children = branch(g.id);
+      if (children.childElementCount) li.append(children);
+      ul.append(li);
+    }
+    return ul;
+  };
+  const top = branch("");
+  tree.replaceChildren(...top.children);
+  for (const g of state.groups.filter((g) => !seen.has(g.id)))
+    tree.append(el("li", { dataset: { group: g.id } }, el("div", { class: "node" }, el("span", { class: "name", text: `${g.id} (in a parent cycle)` }))));
+  if (!state.groups.length) tree.append(el("li", { class: "hint", text: "No groups yet." }));
+}
+
+function editGroup(g) {
+  const form = $("#group-form");
+  form.dataset.edit = g.id;
+  form.elements.id.value = g.id;
+  form.elements.id.readOnly = true;
+  form.elements.mark.value = g.mark ?? "";
+  form.elements.parent.value = g.parent ?? "";
+  form.elements.comment.value = g.comment ?? "";
+  $("#group-submit").textContent = "Save group";
+  show(form.querySelector(".cancel"), true);
+}
+
+function resetForm(form, submitText) {
+  form.reset();
+  delete form.dataset.edit;
+  for (const input of form.querySelectorAll("input")) input.readOnly = false;
+  form.querySelector("button[type=submit]").textContent = submitText;
+  const cancel = form.querySelector(".cancel");
+  if (cancel) show(cancel, false);
+  show(form.querySelector(".form-error"), false);
+}
+
+async function submitGroup(form) {
+  const f = form.elements;
+  const editing = form.dataset.edit;
+  if (editing) {
+    const body = {};
+    const del = [];
+    if (f.mark.value) body.mark = Number(f.mark.value);
+    if (f.parent.value) body.parent = f.parent.value; else del.push("parent");
+    if (f.comment.value.trim()) body.comment = f.comment.value; else del.push("comment");
+    if (del.length) body.delete = del.join(",");
+    await write("PUT", `/group/${encodeURIComponent(editing)}`, body);
+  } else {
+    const body = { id: f.id.value.trim() };
+    if (f.mark.value) body.mark = Number(f.mark.value);
+    if (f.parent.value) body.parent = f.parent.value;
+    if (f.comment.value.trim()) body.comment = f.comment.value;
+    await write("POST", "/group", body);
+  }
+  resetForm(form, "Add group");
+}
+
+// ---- rules --------------------------------------------------------------------------------
+
+function renderRules() {
+  const body = $("#rule-table tbody");
+  body.replaceChildren();
+  for (const r of state.rules) {
+    const other = r.action === "allow" ? "deny" : "allow";
+    body.append(el("tr", { dataset: { rule: r.id } },
+      el("td", { text: r.id }),
+      el("td", { text: r.src ?? "untagged" }),
+      el("td", { text: r.dst }),
+      el("td", { class: `verdict-${r.action}`, text: r.action }),
+      el("td", { text: r.comment ?? "" }),
+      el("td", { class: "actions" },
+        el("button", { type: "button", class: "quiet small", text: `make ${other}`,
+          onclick: () => guarded(() => write("PUT", `/rule/${encodeURIComponent(r.id)}`, { action: other })) }),
+        el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("rule", r.id) }))));
+  }
+  if (!state.rules.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "hint", text: "No rules: every assigned NIC denies everything." })));
+}
+
+async function submitRule(form) {
+  const f = form.elements;
+  const body = { dst: f.dst.value, action: f.action.value };
+  if (f.src.value !== "untagged") body.src = f.src.value;
+  if (f.comment.value.trim()) body.comment = f.comment.value;
+  await write("POST", "/rule", body);
+  f.comment.value = "";
+  show(form.querySelector(".form-error"), false);
+}
+
+// ---- matrix and explain -------------------------------------------------------------------
+
+async function renderMatrix() {
+  const table = $("#matrix");
+  const error = $("#matrix-error");
+  let m;
+  try {
+    m = (await api("GET", "/matrix")).data;
+    show(error, false);
+  } catch (e) {
+    table.replaceChildren();
+    error.textContent = `The pending config cannot be resolved: ${e.message}`;
+    show(error, true);
+    return;
+  }
+  if (!m.groups.length) {
+    table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", { class: "hint", text: "Add groups to see who may talk to whom." }))));
+    return;
+  }
+  const head = el("tr", {}, el("th", { text: "src \\ dst" }), m.groups.map((g) => el("th", { text: g, scope: "col" })));
+  const rows = new Map();
+  for (const cell of m.matrix) {
+    if (!rows.has(cell.src)) rows.set(cell.src, []);
+    rows.get(cell.src).push(cell);
+  }
+  const body = el("tbody");
+  for (const [src, cells] of rows) {
+    body.append(el("tr", {},
+      el("th", { class: "rowhead", scope: "row", text: src }),
+      cells.map((c) => {
+        const title = c.rule ? `${c.src} → ${c.dst}: ${c.verdict} by rule ${c.rule}` : `${c.src} → ${c.dst}: deny (no rule matches: default deny)`;
+        const selected = state.selected && state.selected.src === c.src && state.selected.dst === c.dst;
+        return el("td", {
+          class: `cell ${c.verdict}${c.rule ? "" : " default"}${selected ? " selected" : ""}`,
+          title, text: c.verdict,
+          dataset: { src: c.src, dst: c.dst, verdict: c.verdict, rule: c.rule ?? "" },
+          onclick: () => guarded(() => explain(c.src, c.dst)),
+        });
+      })));
+  }
+  table.replaceChildren(el("thead", {}, head), body);
+  if (state.selected) await explain(state.selected.src, state.selected.dst, true);
+}
+
+async function explain(src, dst, quiet = false) {
+  let e;
+  try {
+    e = (await api("GET", `/explain?src=${encodeURIComponent(src)}&dst=${encodeURIComponent(dst)}`)).data;
+  } catch (err) {
+    if (quiet) { state.selected = null; show($("#explain-panel"), false); return; }
+    throw err;
+  }
+  state.selected = { src, dst };
+  for (const td of document.querySelectorAll("#matrix td.cell"))
+    td.classList.toggle("selected", td.dataset.src === src && td.dataset.dst === dst);
+  $("#explain-summary").replaceChildren(
+    `${e.src} → ${e.dst}: `, el("span", { class: `verdict-${e.verdict}`, text: e.verdict }),
+    e.rule ? ` (rule ${e.rule})` : " (no rule: default deny)");
+  $("#explain-reason").textContent = e.reason;
+  const body = $("#explain-candidates tbody");
+  body.replaceChildren(...e.candidates.map((c) => el("tr", {},
+    el("td", { text: c.rule }), el("td", { text: c.src ?? "untagged" }), el("td", { text: c.dst }),
+    el("td", { class: `verdict-${c.action}`, text: c.action }),
+    el("td", { text: c.dst_distance }), el("td", { text: c.src_distance }))));
+  show($("#explain-candidates"), e.candidates.length > 0);
+  show($("#explain-panel"), true);
+}
+
+// ---- assignments, bridges, forwarders ------------------------------------------------------
+
+function groupOptions(select, { withUntagged = false, withNone = false, keep = true } = {}) {
+  const previous = select.value;
+  select.replaceChildren(
+    ...(withNone ? [el("option", { value: "", text: "(no parent)" })] : []),
+    ...(withUntagged ? [el("option", { value: "untagged", text: "untagged" })] : []),
+    ...state.groups.map((g) => el("option", { value: g.id, text: g.id })));
+  if (keep && [...select.options].some((o) => o.value === previous)) select.value = previous;
+}
+
+function fillGroupSelects() {
+  groupOptions($("#group-parent"), { withNone: true });
+  groupOptions($("#rule-src"), { withUntagged: true });
+  groupOptions($("#rule-dst"));
+  groupOptions($("#assignment-group"));
+}
+
+function renderAssignments() {
+  const body = $("#assignment-table tbody");
+  body.replaceChildren();
+  for (const a of state.assignments) {
+    const select = el("select", { "aria-label": `group of ${a.id}`,
+      onchange: (ev) => guarded(() => write("PUT", `/assignment/${encodeURIComponent(a.id)}`, { group: ev.target.value })) });
+    groupOptions(select, { keep: false });
+    select.value = a.group;
+    body.append(el("tr", { dataset: { assignment: a.id } },
+      el("td", { text: a.id }), el("td", { text: a.vmid }), el("td", { text: `net${a.iface}` }),
+      el("td", {}, select),
+      el("td", { class: "hint", text: `tap${a.vmid}i${a.iface}, veth${a.vmid}i${a.iface}` }),
+      el("td", { class: "actions" }, el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("assignment", a.id) }))));
+  }
+  if (!state.assignments.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "hint", text: "No assignments: no NIC is enforced." })));
+}
+
+function renderBridges() {
+  const body = $("#bridge-table tbody");
+  body.replaceChildren();
+  for (const b of state.bridges) {
+    body.append(el("tr", { dataset: { bridge: b.id } },
+      el("td", { text: b.id }),
+      el("td", { text: b.nodes ? b.nodes.join(", ") : "(all nodes)" }),
+      el("td", { class: "actions" },
+        el("button", { type: "button", class: "quiet small", text: "edit", onclick: () => editBridge(b) }),
+        el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("bridge", b.id) }))));
+  }
+  if (!state.bridges.length) body.append(el("tr", {}, el("td", { colspan: 3, class: "hint", text: "No carrier interfaces." })));
+}
+
+function editBridge(b) {
+  const form = $("#bridge-form");
+  form.dataset.edit = b.id;
+  form.elements.id.value = b.id;
+  form.elements.id.readOnly = true;
+  form.elements.nodes.value = (b.nodes || []).join(",");
+  $("#bridge-submit").textContent = "Save bridge";
+  show(form.querySelector(".cancel"), true);
+}
+
+async function submitBridge(form) {
+  const f = form.elements;
+  const nodes = f.nodes.value.trim();
+  if (form.dataset.edit) {
+    await write("PUT", `/bridge/${encodeURIComponent(form.dataset.edit)}`, nodes ? { nodes } : { delete: "nodes" });
+  } else {
+    await write("POST", "/bridge", nodes ? { id: f.id.value.trim(), nodes } : { id: f.id.value.trim() });
+  }
+  resetForm(form, "Add bridge");
+}
+
+function renderForwarders() {
+  const body = $("#forwarder-table tbody");
+  body.replaceChildren();
+  for (const fw of state.forwarders) {
+    body.append(el("tr", { dataset: { forwarder: fw.id } },
+      el("td", { text: fw.id }), el("td", { text: fw.router }), el("td", { text: fw.physical.join(", ") }), el("td", { text: fw.mode }),
+      el("td", { class: "actions" },
+        el("button", { type: "button", class: "quiet small", text: "edit", onclick: () => editForwarder(fw) }),
+        el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("forwarder", fw.id) }))));
+  }
+  if (!state.forwarders.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "hint", text: "No forwarders." })));
+}
+
+function editForwarder(fw) {
+  const form = $("#forwarder-form");
+  form.dataset.edit = fw.id;
+  form.elements.id.value = fw.id;
+  form.elements.id.readOnly = true;
+  form.elements.router.value = fw.router;
+  form.elements.physical.value = fw.physical.join(",");
+  form.elements.mode.value = fw.mode;
+  $("#forwarder-submit").textContent = "Save forwarder";
+  show(form.querySelector(".cancel"), true);
+}
+
+async function submitForwarder(form) {
+  const f = form.elements;
+  const body = { router: f.router.value.trim(), physical: f.physical.value.trim(), mode: f.mode.value };
+  if (form.dataset.edit) await write("PUT", `/forwarder/${encodeURIComponent(form.dataset.edit)}`, body);
+  else await write("POST", "/forwarder", { id: f.id.value.trim(), ...body });
+  resetForm(form, "Add forwarder");
+}
+
+async function remove(type, id) {
+  await guarded(() => write("DELETE", `/${type}/${encodeURIComponent(id)}`));
+}
+
+// ---- pending, commit, apply ----------------------------------------------------------------
+
+function describe(obj) {
+  if (!obj) return "";
+  switch (obj.type) {
+    case "group": return `mark ${obj.mark ?? "(on commit)"}${obj.parent ? `, parent ${obj.parent}` : ""}${obj.comment ? `, "${obj.comment}"` : ""}`;
+    case "rule": return `${obj.src ?? "untagged"} → ${obj.dst} ${obj.action}`;
+    case "assignment": return `vmid ${obj.vmid} net${obj.iface} → ${obj.group}`;
+    case "bridge": return obj.nodes ? `nodes ${obj.nodes.join(",")}` : "all nodes";
+    case "forwarder": return `router ${obj.router}, physical ${obj.physical.join(",")}, ${obj.mode}`;
+    default: return "";
+  }
+}
+
+async function renderPending() {
+  const p = (await api("GET", "/pending")).data;
+  const list = $("#pending-list");
+  const sign = { added: "+", deleted: "−", modified: "~" };
+  list.replaceChildren(...p.changes.map((c) => el("li", { class: c.change, dataset: { type: c.type, id: c.id } },
+    `${sign[c.change]} ${c.type} ${c.id}: `,
+    c.change === "modified" ? `${describe(c.running)}  ⇒  ${describe(c.pending)}` : describe(c.pending ?? c.running))));
+  if (!p.changes.length) list.append(el("li", { class: "hint", text: "Nothing to commit: the pending config is what runs." }));
+  $("#running-version").textContent = p.running_version === null ? "nothing committed yet" : `running version ${p.running_version}`;
+  const badge = $("#pending-badge");
+  badge.textContent = `${p.changes.length} pending`;
+  badge.classList.toggle("dirty", p.changes.length > 0);
+}
+
+async function renderStatus() {
+  const s = (await api("GET", "/status")).data;
+  showApply(s.last_apply, false);
+}
+
+function applyText(a) {
+  if (!a) return "No apply since the server started.";
+  const when = new Date(a.at).toLocaleString();
+  if (a.error) return `Apply of version ${a.version} on ${a.node} failed (${when}):\n${a.error}`;
+  const lines = [`Applied version ${a.version} on ${a.node} (${when}): programs ${a.programs}, ` +
+    `${a.enforced.length} NIC${a.enforced.length === 1 ? "" : "s"} enforced` +
+    (a.enforced.length ? `: ${a.enforced.map((n) => `${n.interface} (${n.group})`).join(", ")}` : "")];
+  for (const f of a.failed) lines.push(`cannot enforce ${f.interface} (${f.group}): ${f.error}`);
+  for (const s of a.subsystems) {
+    lines.push(`${s.name}: ${s.summary}`);
+    for (const e of s.errors) lines.push(`  error: ${e}`);
+    for (const w of s.warnings) lines.push(`  warning: ${w}`);
+  }
+  return lines.join("\n");
+}
+
+function showApply(apply, banner) {
+  $("#last-apply").textContent = applyText(apply);
+  const box = $("#apply-result");
+  if (banner) {
+    box.textContent = applyText(apply);
+    box.className = `apply ${apply.ok ? "ok" : "failed"}`;
+    show(box, true);
+  }
+}
+
+async function commit() {
+  const buttons = [$("#commit-button"), $("#commit-button-2")];
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    const result = await api("POST", "/commit", { digest: state.digest });
+    const c = result.data;
+    const marks = c.marks_assigned.map((m) => `${m.group}=${m.mark}`).join(", ");
+    showMessage("");
+    await refresh();
+    const box = $("#apply-result");
+    showApply(c.apply, true);
+    box.textContent = `Committed version ${c.version}${c.changed ? "" : " (no change)"}${marks ? `; marks assigned: ${marks}` : ""}.\n` + box.textContent;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409) {
+      await refresh();
+      showMessage("The configuration changed since it was shown; review the pending changes and commit again.");
+    } else {
+      showMessage(`Commit refused: ${e.message}`);
+    }
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+}
+
+// ---- wiring -------------------------------------------------------------------------------
+
+/** Runs an action; API errors are shown (next to the form when there is one), not thrown. */
+async function guarded(action, form) {
+  try {
+    await action();
+  } catch (e) {
+    if (!(e instanceof ApiError)) { showMessage(`Unexpected error: ${e.message}`); return; }
+    if (e.status === 401) { showMessage("The token is no longer accepted. Log out and in again."); return; }
+    const text = e.errors ? Object.entries(e.errors).map(([field, problem]) => `${field}: ${problem}`).join("\n") : e.message;
+    const box = form?.querySelector(".form-error");
+    if (box) { box.textContent = text; show(box, true); } else showMessage(text);
+  }
+}
+
+function onSubmit(selector, handler) {
+  const form = $(selector);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    guarded(() => handler(form), form);
+  });
+  const cancel = form.querySelector(".cancel");
+  if (cancel) cancel.addEventListener("click", () => resetForm(form, form.querySelector("button[type=submit]").textContent.replace("Save", "Add")));
+}
+
+function selectTab(name) {
+  for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === name);
+  for (const s of document.querySelectorAll(".tab")) show(s, s.id === `tab-${name}`);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#login-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    login(normalizeToken($("#token-input").value));
+  });
+  $("#logout-button").addEventListener("click", logout);
+  $("#commit-button").addEventListener("click", commit);
+  $("#commit-button-2").addEventListener("click", commit);
+  for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => selectTab(b.dataset.tab));
+  onSubmit("#group-form", submitGroup);
+  onSubmit("#rule-form", submitRule);
+  onSubmit("#assignment-form", async (form) => {
+    const f = form.elements;
+    await write("POST", "/assignment", { vmid: Number(f.vmid.value), iface: Number(f.iface.value), group: f.group.value });
+    f.vmid.value = ""; f.iface.value = "";
+    show(form.querySelector(".form-error"), false);
+  });
+  onSubmit("#bridge-form", submitBridge);
+  onSubmit("#forwarder-form", submitForwarder);
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) login(saved);
+});
