@@ -9,4 +9,15 @@ public sealed record AgentOptions(string BpffsRoot, string RunDirectory, string 
 
     public string BpffsFor(string subsystem) => Path.Combine(BpffsRoot, subsystem);
     public string RunFor(string subsystem) => Path.Combine(RunDirectory, subsystem);
+
+    /// <summary>Where bpffs must be mounted for the pin root: the bpffs it is already on, else
+    /// /sys/fs/bpf for roots below it, else the root itself (a simulated host's own bpffs,
+    /// outside /sys, which `ip netns exec` remounts).</summary>
+    public string BpffsMountPoint()
+    {
+        var root = Path.GetFullPath(BpffsRoot);
+        for (var dir = root; dir is not null; dir = Path.GetDirectoryName(dir))
+            if (Directory.Exists(dir) && Microseg.Bpf.Bpffs.IsOnBpffs(dir)) return dir;
+        return root.StartsWith("/sys/fs/bpf/", StringComparison.Ordinal) || root == "/sys/fs/bpf" ? "/sys/fs/bpf" : root;
+    }
 }

@@ -86,11 +86,11 @@ internal static class StatusReader
         }
         using var loaded = policy.OpenPinned();
         var links = new List<LinkStatus>();
-        foreach (var (path, ifIndex, direction) in policy.Pins.Links())
+        foreach (var (path, ifIndex, direction) in policy.Links.All())
         {
             using var link = TcxLink.OpenPinned(path);
             var info = link.Info();
-            links.Add(new LinkStatus(ifIndex, names.GetValueOrDefault(ifIndex), PolicyPins.Word(direction), info.ProgramId, info.IsDefunct));
+            links.Add(new LinkStatus(ifIndex, names.GetValueOrDefault(ifIndex), Subsystems.TcxLinkPins.Word(direction), info.ProgramId, info.IsDefunct));
             if (info.IsDefunct) warnings.Add($"link pin {path} outlived its netdev (ifindex {ifIndex}); the next apply reclaims it");
         }
         var groupsByMark = config?.Groups.Values.Where(g => g.Mark.HasValue).ToDictionary(g => (ushort)g.Mark!.Value, g => g.Name) ?? [];

@@ -28,12 +28,14 @@ public sealed partial class CarrierSubsystem : ISubsystem
         this.program = program ?? CarrierObject.Current();
         Pins = new CarrierPins(options.BpffsFor(SubsystemName));
         State = new RunState(options.RunFor(SubsystemName));
+        Links = new TcxLinkPins(Pins.LinkDirectory, log);
     }
 
     public string Name => SubsystemName;
 
     public CarrierPins Pins { get; }
     public RunState State { get; }
+    public TcxLinkPins Links { get; }
 
     /// <summary>True when the pinned programs are this build's.</summary>
     public bool IsCurrent => Pins.ProgramsPresent && State.Fingerprint == program.Fingerprint && State.Schema == program.Schema;
@@ -45,7 +47,7 @@ public sealed partial class CarrierSubsystem : ISubsystem
         if (plan.Interfaces.Count == 0)
         {
             // Nothing to tag on this node: links and programs left by an earlier config go.
-            int removed = DetachStale(new HashSet<int>());
+            int removed = Links.DetachStale(new HashSet<int>());
             bool unloaded = Unload();
             var summary = "no SRv6 carrier interface on this node" + (removed > 0 || unloaded ? $"; links -{removed}, programs unloaded" : "") + vxlan;
             return new SubsystemReport(summary, [], plan.Warnings);
@@ -69,7 +71,7 @@ public sealed partial class CarrierSubsystem : ISubsystem
         using (loaded)
         {
             var (attached, created, updated) = AttachAll(loaded, plan.Interfaces, errors);
-            int removed = DetachStale(plan.Interfaces.Select(i => i.IfIndex).ToHashSet());
+            int removed = Links.DetachStale(plan.Interfaces.Select(i => i.IfIndex).ToHashSet());
             var summary = $"programs {Word(outcome, switched)}; SRv6 tag on {(attached.Count > 0 ? string.Join(", ", attached) : "no interface")}; links +{created} ~{updated} -{removed}{vxlan}";
             return new SubsystemReport(summary, errors, plan.Warnings);
         }
@@ -108,12 +110,7 @@ public sealed partial class CarrierSubsystem : ISubsystem
 
     public int Clear()
     {
-        int removed = 0;
-        foreach (var (path, ifIndex, direction) in Pins.Links().ToList())
-        {
-            TryDetach(path, ifIndex, direction);
-            removed++;
-        }
+        int removed = Links.DetachAll();
         Unload();
         return removed;
     }
@@ -138,7 +135,7 @@ public sealed partial class CarrierSubsystem : ISubsystem
             lines.Add(plan.Interfaces.Count > 0 ? "programs:  not loaded" : "programs:  not loaded (no SRv6 carrier interface on this node)");
 
         var links = new List<(int IfIndex, TcxDirection Direction, uint ProgramId, bool Defunct)>();
-        foreach (var (path, ifIndex, direction) in Pins.Links())
+        foreach (var (path, ifIndex, direction) in Links.All())
         {
             using var link = TcxLink.OpenPinned(path);
             var info = link.Info();
@@ -225,7 +222,7 @@ public sealed partial class CarrierSubsystem : ISubsystem
     /// before anything changes), switches every live link to them atomically, and pins them.</summary>
     private (Loaded, CarrierLoad, int Switched) EnsureLoaded()
     {
-        Bpffs.EnsureMounted(BpffsMountPoint());
+        Bpffs.EnsureMounted(options.BpffsMountPoint());
         Bpffs.CreateDirectory(Pins.ProgramDirectory);
         Bpffs.CreateDirectory(Pins.LinkDirectory);
         if (IsCurrent)
@@ -242,8 +239,8 @@ public sealed partial class CarrierSubsystem : ISubsystem
         }
         try
         {
-            int switched = SwitchLinks(loaded);
-            foreach (var d in CarrierPins.Directions)
+            int switched = Links.SwitchAll(loaded.Program);
+            foreach (var d in TcxLinkPins.Directions)
             {
                 Bpffs.Unpin(Pins.Program(d));
                 loaded.Program(d).Pin(Pins.Program(d));
@@ -264,43 +261,18 @@ public sealed partial class CarrierSubsystem : ISubsystem
         }
     }
 
-    private int SwitchLinks(Loaded loaded)
-    {
-        int switched = 0;
-        foreach (var (path, _, direction) in Pins.Links())
-        {
-            using var link = TcxLink.OpenPinned(path);
-            if (link.Info().IsDefunct) continue; // reclaimed by the attach pass that follows
-            link.Update(loaded.Program(direction));
-            switched++;
-        }
-        return switched;
-    }
-
     /// <summary>Unpins the programs and forgets the run state; true when there was something.</summary>
     private bool Unload()
     {
         bool any = false;
-        foreach (var d in CarrierPins.Directions) any |= Bpffs.Unpin(Pins.Program(d));
+        foreach (var d in TcxLinkPins.Directions) any |= Bpffs.Unpin(Pins.Program(d));
         foreach (var dir in new[] { Pins.LinkDirectory, Pins.ProgramDirectory, Pins.Root })
             if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any()) Directory.Delete(dir);
         State.Forget();
         return any;
     }
 
-    /// <summary>Where bpffs must be mounted for the pin root: /sys/fs/bpf for roots below it,
-    /// else the root itself (a simulated host's own bpffs, outside /sys).</summary>
-    private string BpffsMountPoint()
-    {
-        var root = Path.GetFullPath(options.BpffsRoot);
-        for (var dir = root; dir is not null; dir = Path.GetDirectoryName(dir))
-            if (Directory.Exists(dir) && Bpffs.IsOnBpffs(dir)) return dir;
-        return root.StartsWith("/sys/fs/bpf/", StringComparison.Ordinal) || root == "/sys/fs/bpf" ? "/sys/fs/bpf" : root;
-    }
-
     // ---- links ------------------------------------------------------------------------------
-
-    private enum LinkChange { None, Created, Updated }
 
     private (List<string> Attached, int Created, int Updated) AttachAll(Loaded loaded, IReadOnlyList<CarrierInterface> interfaces, List<string> errors)
     {
@@ -310,9 +282,9 @@ public sealed partial class CarrierSubsystem : ISubsystem
         {
             try
             {
-                foreach (var d in CarrierPins.Directions)
+                foreach (var d in TcxLinkPins.Directions)
                 {
-                    switch (EnsureLink(loaded, itf, d))
+                    switch (Links.Ensure(itf.Name, itf.IfIndex, d, loaded.Program(d)))
                     {
                         case LinkChange.Created: created++; break;
                         case LinkChange.Updated: updated++; break;
@@ -329,63 +301,6 @@ public sealed partial class CarrierSubsystem : ISubsystem
         return (attached, created, updated);
     }
 
-    private LinkChange EnsureLink(Loaded loaded, CarrierInterface itf, TcxDirection direction)
-    {
-        var pin = Pins.Link(itf.IfIndex, direction);
-        var prog = loaded.Program(direction);
-        if (File.Exists(pin))
-        {
-            using var existing = TcxLink.OpenPinned(pin);
-            var info = existing.Info();
-            if (!info.IsDefunct && info.IfIndex == itf.IfIndex)
-            {
-                if (info.ProgramId == prog.Info().Id) return LinkChange.None;
-                existing.Update(prog);
-                return LinkChange.Updated;
-            }
-            // The netdev this link was made for is gone (its ifindex may now be another's).
-            LogReclaimed(log, pin, info.IfIndex);
-            Bpffs.Unpin(pin);
-        }
-        using var link = TcxLink.Create(prog, itf.IfIndex, direction);
-        link.Pin(pin);
-        LogAttached(log, itf.Name, itf.IfIndex, CarrierPins.Word(direction));
-        return LinkChange.Created;
-    }
-
-    /// <summary>Removes links whose interface is no carrier interface here any more, or is gone.</summary>
-    private int DetachStale(IReadOnlySet<int> keep)
-    {
-        int removed = 0;
-        foreach (var (path, ifIndex, direction) in Pins.Links().ToList())
-        {
-            bool defunct;
-            using (var link = TcxLink.OpenPinned(path))
-                defunct = link.Info().IsDefunct;
-            if (keep.Contains(ifIndex) && !defunct) continue;
-            TryDetach(path, ifIndex, direction);
-            removed++;
-        }
-        return removed;
-    }
-
-    /// <summary>A failed detach is logged; the pin is removed only when the detach worked or the
-    /// netdev is gone.</summary>
-    private void TryDetach(string path, int ifIndex, TcxDirection direction)
-    {
-        try
-        {
-            using (var link = TcxLink.OpenPinned(path))
-                if (!link.Info().IsDefunct) link.Detach();
-            Bpffs.Unpin(path);
-            LogDetached(log, ifIndex, CarrierPins.Word(direction));
-        }
-        catch (BpfException e)
-        {
-            LogDetachFailed(log, path, e.Message);
-        }
-    }
-
     [LoggerMessage(Level = LogLevel.Debug, Message = "carrier programs reused from pins (fingerprint {Fingerprint})")]
     private static partial void LogReused(ILogger log, string fingerprint);
 
@@ -395,18 +310,10 @@ public sealed partial class CarrierSubsystem : ISubsystem
     [LoggerMessage(Level = LogLevel.Information, Message = "carrier programs upgraded {Old} -> {New}: {Links} links switched atomically")]
     private static partial void LogUpgraded(ILogger log, string old, string @new, int links);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "attached the SRv6 tag {Direction} program to {Interface} (ifindex {IfIndex})")]
-    private static partial void LogAttached(ILogger log, string @interface, int ifIndex, string direction);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "cannot attach the SRv6 carrier to {Interface} (ifindex {IfIndex}): {Error}")]
     private static partial void LogAttachFailed(ILogger log, string @interface, int ifIndex, string error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "reclaimed carrier link pin {Pin}: its netdev is gone (link reports ifindex {LinkIfIndex})")]
-    private static partial void LogReclaimed(ILogger log, string pin, int linkIfIndex);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "detached the SRv6 tag {Direction} program from ifindex {IfIndex}")]
-    private static partial void LogDetached(ILogger log, int ifIndex, string direction);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "detach {Pin} failed: {Error}")]
-    private static partial void LogDetachFailed(ILogger log, string pin, string error);
 }

@@ -195,7 +195,7 @@ public sealed partial class ForwarderSubsystem : ISubsystem
 
     private (Loaded, LoadOutcome) EnsureLoaded(ForwarderPlan plan)
     {
-        Bpffs.EnsureMounted(BpffsMountPoint());
+        Bpffs.EnsureMounted(options.BpffsMountPoint());
         Bpffs.CreateDirectory(Pins.ProgramDirectory);
         Bpffs.CreateDirectory(Pins.LinkDirectory);
         if (IsCurrent)
@@ -285,16 +285,6 @@ public sealed partial class ForwarderSubsystem : ISubsystem
             switched++;
         }
         return switched;
-    }
-
-    /// <summary>Where bpffs must be mounted for the pin root: /sys/fs/bpf for roots below it,
-    /// else the root itself (a simulated host's own bpffs, outside /sys).</summary>
-    private string BpffsMountPoint()
-    {
-        var root = Path.GetFullPath(options.BpffsRoot);
-        for (var dir = root; dir is not null; dir = Path.GetDirectoryName(dir))
-            if (Directory.Exists(dir) && Bpffs.IsOnBpffs(dir)) return dir;
-        return root.StartsWith("/sys/fs/bpf/", StringComparison.Ordinal) || root == "/sys/fs/bpf" ? "/sys/fs/bpf" : root;
     }
 
     // ---- links ----------------------------------------------------------------------------------

@@ -35,10 +35,12 @@ public sealed partial class PolicySubsystem
         this.program = program ?? PolicyObject.Current();
         Pins = new PolicyPins(options.BpffsFor(Name));
         State = new RunState(options.RunFor(Name));
+        Links = new TcxLinkPins(Pins.LinkDirectory, log);
     }
 
     public PolicyPins Pins { get; }
     public RunState State { get; }
+    public TcxLinkPins Links { get; }
 
     /// <summary>True when the pinned programs are this build's and the maps have its schema.</summary>
     public bool IsCurrent => Pins.AllPresent && State.Fingerprint == program.Fingerprint && State.Schema == program.Schema;
@@ -60,7 +62,7 @@ public sealed partial class PolicySubsystem
             foreach (var (k, v) in nics.Writes) { loaded.NicGroup.Update(k, v); nw++; }
 
             var (enforced, failed, created, updated) = AttachAll(loaded, plan.Nics);
-            var removed = DetachStale(plan.Nics.Select(n => n.IfIndex).ToHashSet());
+            var removed = Links.DetachStale(plan.Nics.Select(n => n.IfIndex).ToHashSet());
 
             foreach (var k in nics.Deletes) if (loaded.NicGroup.Delete(k)) nr++;
             foreach (var k in verdicts.Deletes) if (loaded.Verdicts.Delete(k)) vr++;
@@ -90,12 +92,7 @@ public sealed partial class PolicySubsystem
     /// <summary>Detaches every link and removes every pin and the run state.</summary>
     public int Clear()
     {
-        int removed = 0;
-        foreach (var (path, ifIndex, direction) in Pins.Links().ToList())
-        {
-            TryDetach(path, ifIndex, direction);
-            removed++;
-        }
+        int removed = Links.DetachAll();
         foreach (var pin in new[] { Pins.IngressProgram, Pins.EgressProgram, Pins.NicGroup, Pins.Verdicts, Pins.NextNicGroup, Pins.NextVerdicts })
             Bpffs.Unpin(pin);
         foreach (var dir in new[] { Pins.LinkDirectory, Pins.ProgramDirectory, Pins.NextDirectory, Pins.Root })
@@ -142,7 +139,7 @@ public sealed partial class PolicySubsystem
 
     private (Loaded, LoadOutcome) EnsureLoaded(PolicyPlan plan)
     {
-        Bpffs.EnsureMounted(BpffsMountPoint());
+        Bpffs.EnsureMounted(options.BpffsMountPoint());
         Bpffs.CreateDirectory(Pins.ProgramDirectory);
         Bpffs.CreateDirectory(Pins.LinkDirectory);
 
@@ -174,7 +171,7 @@ public sealed partial class PolicySubsystem
     private Loaded Upgrade()
     {
         var loaded = LoadObject(Pins.NicGroup, Pins.Verdicts);
-        var switched = SwitchLinks(loaded);
+        var switched = Links.SwitchAll(loaded.Program);
         PinPrograms(loaded);
         State.Record(program.Fingerprint, program.Schema);
         LogUpgraded(log, State.Fingerprint ?? "?", program.Fingerprint[..12], switched);
@@ -206,7 +203,7 @@ public sealed partial class PolicySubsystem
         using (var oldNics = BpfHashMap<uint, NicInfo>.OpenPinned(Pins.NicGroup))
             foreach (var (k, v) in oldNics.Entries()) loaded.NicGroup.Update(k, v);
         foreach (var (k, v) in DesiredNics(plan)) loaded.NicGroup.Update(k, v);
-        var switched = SwitchLinks(loaded);
+        var switched = Links.SwitchAll(loaded.Program);
         Bpffs.Unpin(Pins.NicGroup);
         Bpffs.Unpin(Pins.Verdicts);
         File.Move(Pins.NextNicGroup, Pins.NicGroup);
@@ -240,29 +237,6 @@ public sealed partial class PolicySubsystem
         }
     }
 
-    private int SwitchLinks(Loaded loaded)
-    {
-        int switched = 0;
-        foreach (var (path, ifIndex, direction) in Pins.Links())
-        {
-            using var link = TcxLink.OpenPinned(path);
-            if (link.Info().IsDefunct) continue; // reclaimed by the sync that follows
-            link.Update(loaded.Program(direction));
-            switched++;
-        }
-        return switched;
-    }
-
-    /// <summary>Where bpffs must be mounted for the pin root: /sys/fs/bpf for roots below it,
-    /// else the root itself (a simulated host's own bpffs, outside /sys).</summary>
-    private string BpffsMountPoint()
-    {
-        var root = Path.GetFullPath(options.BpffsRoot);
-        for (var dir = root; dir is not null; dir = Path.GetDirectoryName(dir))
-            if (Directory.Exists(dir) && Bpffs.IsOnBpffs(dir)) return dir;
-        return root.StartsWith("/sys/fs/bpf/", StringComparison.Ordinal) || root == "/sys/fs/bpf" ? "/sys/fs/bpf" : root;
-    }
-
     // ---- links ------------------------------------------------------------------------------
 
     private (List<EnforcedNic>, List<(EnforcedNic, string)>, int Created, int Updated) AttachAll(Loaded loaded, IReadOnlyList<EnforcedNic> nics)
@@ -276,7 +250,7 @@ public sealed partial class PolicySubsystem
             {
                 foreach (var d in new[] { TcxDirection.Egress, TcxDirection.Ingress })
                 {
-                    switch (EnsureLink(loaded, nic, d))
+                    switch (Links.Ensure(nic.Name, nic.IfIndex, d, loaded.Program(d)))
                     {
                         case LinkChange.Created: created++; break;
                         case LinkChange.Updated: updated++; break;
@@ -291,65 +265,6 @@ public sealed partial class PolicySubsystem
             }
         }
         return (enforced, failed, created, updated);
-    }
-
-    private enum LinkChange { None, Created, Updated }
-
-    private LinkChange EnsureLink(Loaded loaded, EnforcedNic nic, TcxDirection direction)
-    {
-        var pin = Pins.Link(nic.IfIndex, direction);
-        var prog = loaded.Program(direction);
-        if (File.Exists(pin))
-        {
-            using var existing = TcxLink.OpenPinned(pin);
-            var info = existing.Info();
-            if (!info.IsDefunct && info.IfIndex == nic.IfIndex)
-            {
-                if (info.ProgramId == prog.Info().Id) return LinkChange.None;
-                existing.Update(prog);
-                return LinkChange.Updated;
-            }
-            // The netdev this link was made for is gone (its ifindex may now be another's).
-            LogReclaimed(log, pin, info.IfIndex);
-            Bpffs.Unpin(pin);
-        }
-        using var link = TcxLink.Create(prog, nic.IfIndex, direction);
-        link.Pin(pin);
-        LogAttached(log, nic.Name, nic.IfIndex, PolicyPins.Word(direction), nic.Group);
-        return LinkChange.Created;
-    }
-
-    /// <summary>Removes links whose NIC is no longer enforced here or whose netdev is gone.</summary>
-    private int DetachStale(HashSet<int> keep)
-    {
-        int removed = 0;
-        foreach (var (path, ifIndex, direction) in Pins.Links().ToList())
-        {
-            bool defunct;
-            using (var link = TcxLink.OpenPinned(path))
-                defunct = link.Info().IsDefunct;
-            if (keep.Contains(ifIndex) && !defunct) continue;
-            TryDetach(path, ifIndex, direction);
-            removed++;
-        }
-        return removed;
-    }
-
-    /// <summary>A failed detach only over-enforces: it is logged, and the pin is still removed
-    /// only when the detach worked or the netdev is gone.</summary>
-    private void TryDetach(string path, int ifIndex, TcxDirection direction)
-    {
-        try
-        {
-            using (var link = TcxLink.OpenPinned(path))
-                if (!link.Info().IsDefunct) link.Detach();
-            Bpffs.Unpin(path);
-            LogDetached(log, ifIndex, PolicyPins.Word(direction));
-        }
-        catch (BpfException e)
-        {
-            LogDetachFailed(log, path, e.Message);
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "policy programs reused from pins (fingerprint {Fingerprint})")]
@@ -367,18 +282,10 @@ public sealed partial class PolicySubsystem
     [LoggerMessage(Level = LogLevel.Information, Message = "maps synced: verdicts +{VerdictsWritten} -{VerdictsRemoved}, nic_group +{NicsWritten} -{NicsRemoved}")]
     private static partial void LogSynced(ILogger log, int verdictsWritten, int verdictsRemoved, int nicsWritten, int nicsRemoved);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "attached {Direction} to {Interface} (ifindex {IfIndex}) for group {Group}")]
-    private static partial void LogAttached(ILogger log, string @interface, int ifIndex, string direction, string group);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "cannot enforce {Interface} (ifindex {IfIndex}): {Error}")]
     private static partial void LogAttachFailed(ILogger log, string @interface, int ifIndex, string error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "reclaimed link pin {Pin}: its netdev is gone (link reports ifindex {LinkIfIndex})")]
-    private static partial void LogReclaimed(ILogger log, string pin, int linkIfIndex);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "detached {Direction} from ifindex {IfIndex}")]
-    private static partial void LogDetached(ILogger log, int ifIndex, string direction);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "detach {Pin} failed (the NIC stays over-enforced): {Error}")]
-    private static partial void LogDetachFailed(ILogger log, string pin, string error);
 }
