@@ -39,9 +39,9 @@ public enum BpfLinkType : uint
     Sockmap = 14,
 }
 
-/// <param name="IfIndex">For tcx links the interface the link is attached to, and 0 once that
-/// netdev is gone or the link was detached: the kernel keeps the pinned link but not the device.
-/// 0 for other link types.</param>
+/// <param name="IfIndex">For tcx and XDP links the interface the link is attached to, and 0 once
+/// that netdev is gone or the link was detached: the kernel keeps the pinned link but not the
+/// device. 0 for other link types.</param>
 /// <param name="AttachType">For tcx links enum bpf_attach_type (46 ingress, 47 egress); 0 for other types.</param>
 public sealed record BpfLinkInfo(BpfLinkType Type, uint Id, uint ProgramId, int IfIndex, uint AttachType)
 {
@@ -50,7 +50,7 @@ public sealed record BpfLinkInfo(BpfLinkType Type, uint Id, uint ProgramId, int 
         ? (TcxDirection)AttachType
         : null;
 
-    /// <summary>A tcx link whose netdev is gone (or that was detached): it enforces nothing and its
-    /// old ifindex may already belong to another interface. Reclaim it, never trust it.</summary>
-    public bool IsDefunct => Type == BpfLinkType.Tcx && IfIndex == 0;
+    /// <summary>A tcx or XDP link whose netdev is gone (or that was detached): it runs nothing and
+    /// its old ifindex may already belong to another interface. Reclaim it, never trust it.</summary>
+    public bool IsDefunct => Type is BpfLinkType.Tcx or BpfLinkType.Xdp && IfIndex == 0;
 }

@@ -14,19 +14,12 @@ public enum TcxDirection : uint
     Egress = Interop.Libbpf.BPF_TCX_EGRESS,
 }
 
-public sealed class TcxLink : IBpfLink
+public sealed class TcxLink : NetDeviceLink
 {
-    private TcxLink(SafeFdHandle handle, int ifIndex, TcxDirection direction)
+    private TcxLink(SafeFdHandle handle, int ifIndex, TcxDirection direction) : base(handle, ifIndex)
     {
-        Handle = handle;
-        IfIndex = ifIndex;
         Direction = direction;
     }
-
-    public SafeFdHandle Handle { get; }
-
-    /// <summary>The ifindex when created or opened; <see cref="Info"/> says whether it still holds.</summary>
-    public int IfIndex { get; }
 
     public TcxDirection Direction { get; }
 
@@ -49,59 +42,11 @@ public sealed class TcxLink : IBpfLink
     /// <summary>Opens a pinned tcx link, defunct or not (check <see cref="Info"/>).</summary>
     public static TcxLink OpenPinned(string path)
     {
-        var handle = ObjectInfo.OpenPinned(path, "link");
-        try
-        {
-            var info = ReadInfo(handle, $"pinned link {path}");
-            if (info.TcxDirection is not { } direction)
-                throw new BpfException($"open pinned link {path}: it is a {info.Type} link, not a tcx link");
-            return new TcxLink(handle, info.IfIndex, direction);
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
+        var (handle, info) = OpenPinned(path, BpfLinkType.Tcx);
+        return new TcxLink(handle, info.IfIndex, (TcxDirection)info.AttachType);
     }
-
-    public void Pin(string path) => ObjectInfo.Pin(Handle, path, ToString());
-
-    public void Update(BpfProgram program)
-    {
-        ArgumentNullException.ThrowIfNull(program);
-        using var link = Handle.Use();
-        using var prog = program.Handle.Use();
-        int result = Interop.Libbpf.bpf_link_update(link.Value, prog.Value, 0);
-        if (result < 0)
-        {
-            int errno = -result;
-            throw BpfException.FromErrno(errno, $"update {this} to {program}",
-                errno == Errno.ENOLINK ? "the link is defunct: its interface is gone or it was detached; create a new link" : null);
-        }
-    }
-
-    public void Detach()
-    {
-        using var link = Handle.Use();
-        NativeResult.CheckLibbpf(Interop.Libbpf.bpf_link_detach(link.Value), $"detach {this}");
-    }
-
-    public BpfLinkInfo Info() => ReadInfo(Handle, ToString());
-
-    /// <summary>Closes this fd. A pinned link stays attached; an unpinned one detaches now unless
-    /// another fd refers to it.</summary>
-    public void Dispose() => Handle.Dispose();
 
     public override string ToString() => $"tcx {Describe(Direction)} link on ifindex {IfIndex}";
-
-    private static BpfLinkInfo ReadInfo(SafeFdHandle handle, string what)
-    {
-        var info = ObjectInfo.Get<Interop.Libbpf.bpf_link_info>(handle, what);
-        var type = (BpfLinkType)info.type;
-        return type == BpfLinkType.Tcx
-            ? new BpfLinkInfo(type, info.id, info.prog_id, (int)info.tcx_ifindex, info.tcx_attach_type)
-            : new BpfLinkInfo(type, info.id, info.prog_id, 0, 0);
-    }
 
     private static string Describe(TcxDirection direction) => direction == TcxDirection.Ingress ? "ingress" : "egress";
 

@@ -18,19 +18,12 @@ public enum XdpMode : uint
     Native = Interop.Libbpf.XDP_FLAGS_DRV_MODE,
 }
 
-public sealed class XdpLink : IBpfLink
+public sealed class XdpLink : NetDeviceLink
 {
-    private XdpLink(SafeFdHandle handle, int ifIndex, XdpMode? mode)
+    private XdpLink(SafeFdHandle handle, int ifIndex, XdpMode? mode) : base(handle, ifIndex)
     {
-        Handle = handle;
-        IfIndex = ifIndex;
         Mode = mode;
     }
-
-    public SafeFdHandle Handle { get; }
-
-    /// <summary>The ifindex when created or opened; <see cref="Info"/> says whether it still holds.</summary>
-    public int IfIndex { get; }
 
     /// <summary>The mode it was created in; null for a link opened from a pin (the kernel does not say).</summary>
     public XdpMode? Mode { get; }
@@ -61,65 +54,17 @@ public sealed class XdpLink : IBpfLink
     /// <summary>Opens a pinned XDP link, defunct or not (check <see cref="IsDefunct"/>).</summary>
     public static XdpLink OpenPinned(string path)
     {
-        var handle = ObjectInfo.OpenPinned(path, "link");
-        try
-        {
-            var info = ReadInfo(handle, $"pinned link {path}");
-            if (info.Type != BpfLinkType.Xdp)
-                throw new BpfException($"open pinned link {path}: it is a {info.Type} link, not an XDP link");
-            return new XdpLink(handle, info.IfIndex, null);
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
+        var (handle, info) = OpenPinned(path, BpfLinkType.Xdp);
+        return new XdpLink(handle, info.IfIndex, null);
     }
-
-    public void Pin(string path) => ObjectInfo.Pin(Handle, path, ToString());
-
-    public void Update(BpfProgram program)
-    {
-        ArgumentNullException.ThrowIfNull(program);
-        using var link = Handle.Use();
-        using var prog = program.Handle.Use();
-        int result = Interop.Libbpf.bpf_link_update(link.Value, prog.Value, 0);
-        if (result < 0)
-        {
-            int errno = -result;
-            throw BpfException.FromErrno(errno, $"update {this} to {program}",
-                errno == Errno.ENOLINK ? "the link is defunct: its interface is gone or it was detached; create a new link" : null);
-        }
-    }
-
-    public void Detach()
-    {
-        using var link = Handle.Use();
-        NativeResult.CheckLibbpf(Interop.Libbpf.bpf_link_detach(link.Value), $"detach {this}");
-    }
-
-    /// <summary>Type Xdp, the program and the interface (ifindex 0 once defunct); AttachType is 0.</summary>
-    public BpfLinkInfo Info() => ReadInfo(Handle, ToString());
 
     /// <summary>True when the link's netdev is gone or it was detached: it forwards nothing and
     /// its old ifindex may already belong to another interface. Reclaim it, never trust it.</summary>
-    public bool IsDefunct => Info().IfIndex == 0;
-
-    public void Dispose() => Handle.Dispose();
+    public bool IsDefunct => Info().IsDefunct;
 
     public override string ToString() => $"XDP link on ifindex {IfIndex}{(Mode is { } m ? $" ({Describe(m)} mode)" : "")}";
 
     public static string Describe(XdpMode mode) => mode == XdpMode.Skb ? "skb" : "native";
-
-    private static BpfLinkInfo ReadInfo(SafeFdHandle handle, string what)
-    {
-        var info = ObjectInfo.Get<Interop.Libbpf.bpf_link_info>(handle, what);
-        var type = (BpfLinkType)info.type;
-        // The union's xdp member is { __u32 ifindex; }: the same offset as tcx's ifindex.
-        return type == BpfLinkType.Xdp
-            ? new BpfLinkInfo(type, info.id, info.prog_id, (int)info.tcx_ifindex, 0)
-            : new BpfLinkInfo(type, info.id, info.prog_id, 0, 0);
-    }
 
     private static string? CreateHint(int errno, int ifIndex, XdpMode mode, BpfProgram program) => errno switch
     {
