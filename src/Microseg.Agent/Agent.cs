@@ -68,20 +68,23 @@ public sealed class MicrosegAgent
     public PlugOutcome ApplyInterface(PolicyConfig config, string name)
     {
         config = Prepare(config);
+        // One link dump serves the policy (this NIC's ifindex) and the subsystems (bridges, '*').
+        var links = LinksHere();
+        var link = links.FirstOrDefault(l => l.Name == name);
         PolicyApplyResult? result = null;
         string? skipped = null;
         if (!GuestNic.TryParse(name, out var guest))
             skipped = "not a guest NIC name (tap{vmid}i{n} or veth{vmid}i{n})";
         else if (!config.Assignments.ContainsKey(guest.AssignmentId))
             skipped = $"no assignment {guest.AssignmentId}: not enforced";
+        else if (link is null)
+            throw new AgentException($"apply {name}: no such interface on this host; it is assigned ({guest.AssignmentId}) and cannot be enforced");
         else
-            result = PlugPolicy(config, name, guest);
+            result = PlugPolicy(config, link, links);
 
         var reports = new List<(string, SubsystemReport)>();
         if (subsystems.Count > 0)
         {
-            var links = LinksHere();
-            var link = links.FirstOrDefault(l => l.Name == name);
             if (link is not null)
             {
                 var enforced = result?.Enforced.Select(n => n.IfIndex).ToHashSet() ?? [];
@@ -97,10 +100,8 @@ public sealed class MicrosegAgent
         return new PlugOutcome(name, skipped, result, reports);
     }
 
-    private PolicyApplyResult PlugPolicy(PolicyConfig config, string name, GuestNic guest)
+    private PolicyApplyResult PlugPolicy(PolicyConfig config, LinkInfo link, IReadOnlyList<LinkInfo> links)
     {
-        using var netlink = new RtNetlink();
-        var link = netlink.GetLink(name) ?? throw new AgentException($"apply {name}: no such interface on this host; it is assigned ({guest.AssignmentId}) and cannot be enforced");
         var plan = PolicyPlan.ForInterface(config, new LocalInterface(link.Name, link.IfIndex))!;
         using (SubsystemLock.Shared(policy.State.LockPath))
         {
@@ -108,7 +109,7 @@ public sealed class MicrosegAgent
         }
         // Programs missing or from another build: a full pass (exclusive) covers this NIC too.
         using (SubsystemLock.Exclusive(policy.State.LockPath))
-            return policy.Apply(PolicyPlan.ForHost(config, Local(LinksHere())));
+            return policy.Apply(PolicyPlan.ForHost(config, Local(links)));
     }
 
     /// <summary>Detaches everything and removes all pins and run state.</summary>
