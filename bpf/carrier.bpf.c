@@ -10,11 +10,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "abi.h"
+#include "mark.h"
 
-/* tcx return codes (include/uapi/linux/bpf.h since 6.6; Debian 12's UAPI predates them). The
- * carrier only annotates packets, so it lets the programs attached after it decide. */
-#define TCX_NEXT -1
-#define TCX_DROP 2
+/* The carrier only annotates packets: it returns TCX_NEXT so that the programs attached after
+ * it decide. */
 
 struct vlan_tag {
 	__be16 tci;
@@ -127,11 +126,7 @@ int carrier_ingress(struct __sk_buff *skb)
 	if (locate_srh(skb, &srh_off, &tag) != PARSE_SRH)
 		return TCX_NEXT;
 
-	__u32 mark = (skb->mark & ~(__u32)MARK_GROUP_MASK) | bpf_ntohs(tag);
-	/* Without the barrier clang narrows this read-modify-write into a 16-bit store to the
-	 * low half of skb->mark, which the verifier rejects (only 32-bit stores are allowed). */
-	barrier_var(mark);
-	skb->mark = mark;
+	set_mark_group(skb, bpf_ntohs(tag));
 	return TCX_NEXT;
 }
 

@@ -5,11 +5,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "abi.h"
-
-/* tcx return codes (include/uapi/linux/bpf.h since 6.6; Debian 12's UAPI predates them). */
-#define TCX_NEXT -1
-#define TCX_PASS 0
-#define TCX_DROP 2
+#include "mark.h"
 
 /* BPF_F_NO_PREALLOC: entries are allocated on update, so a mostly empty map does not pin
  * ~64 MiB of kernel memory on every host for its 1M slots. Lookups cost the same. */
@@ -37,11 +33,7 @@ int policy_ingress(struct __sk_buff *skb)
 	if (!nic)
 		return TCX_PASS;
 
-	__u32 mark = (skb->mark & ~(__u32)MARK_GROUP_MASK) | nic->group;
-	/* Without the barrier clang narrows this read-modify-write into a 16-bit store to the
-	 * low half of skb->mark, which the verifier rejects (only 32-bit stores are allowed). */
-	barrier_var(mark);
-	skb->mark = mark;
+	set_mark_group(skb, nic->group);
 	return TCX_PASS;
 }
 
