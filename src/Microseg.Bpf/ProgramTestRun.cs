@@ -12,13 +12,23 @@ public static class ProgramTestRun
     /// (for tc programs an Ethernet frame, at least 14 bytes) with the optional
     /// <paramref name="context"/> as its __sk_buff, and returns what the last run left.
     /// </summary>
-    public static unsafe TestRunResult Run(BpfProgram program, ReadOnlySpan<byte> data, SkBuff? context = null, int repeat = 1)
+    public static TestRunResult Run(BpfProgram program, ReadOnlySpan<byte> data, SkBuff? context = null, int repeat = 1)
+    {
+        var (retval, duration, output, contextOut) = Execute(program, data, context, repeat, errno => Hint(errno, context.GetValueOrDefault()));
+        return new TestRunResult(retval, duration, output, context is null ? null : contextOut);
+    }
+
+    /// <summary>The one BPF_PROG_TEST_RUN call behind every test run: data in and out, and a
+    /// context of the program type's own struct (__sk_buff, xdp_md) in and out when given.</summary>
+    internal static unsafe (int ReturnValue, uint Duration, byte[] Data, TContext Context) Execute<TContext>(
+        BpfProgram program, ReadOnlySpan<byte> data, TContext? context, int repeat, Func<int, string?> hint)
+        where TContext : unmanaged
     {
         ArgumentNullException.ThrowIfNull(program);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(repeat);
         var dataOut = new byte[data.Length + DataOutHeadroom];
-        SkBuff contextIn = context.GetValueOrDefault();
-        SkBuff contextOut = default;
+        TContext contextIn = context.GetValueOrDefault();
+        TContext contextOut = default;
 
         using var fd = program.Handle.Use();
         fixed (byte* dataIn = data)
@@ -36,18 +46,14 @@ public static class ProgramTestRun
             if (context is not null)
             {
                 opts.ctx_in = &contextIn;
-                opts.ctx_size_in = (uint)sizeof(SkBuff);
+                opts.ctx_size_in = (uint)sizeof(TContext);
                 opts.ctx_out = &contextOut;
-                opts.ctx_size_out = (uint)sizeof(SkBuff);
+                opts.ctx_size_out = (uint)sizeof(TContext);
             }
             int result = Interop.Libbpf.bpf_prog_test_run_opts(fd.Value, &opts);
             if (result < 0)
-                throw BpfException.FromErrno(-result, $"test-run {program} on {data.Length} bytes", Hint(-result, contextIn));
-            return new TestRunResult(
-                (int)opts.retval,
-                opts.duration,
-                dataOut.AsSpan(0, (int)opts.data_size_out).ToArray(),
-                context is null ? null : contextOut);
+                throw BpfException.FromErrno(-result, $"test-run {program} on {data.Length} bytes", hint(-result));
+            return ((int)opts.retval, opts.duration, dataOut.AsSpan(0, (int)opts.data_size_out).ToArray(), contextOut);
         }
     }
 

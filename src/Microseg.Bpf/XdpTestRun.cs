@@ -9,42 +9,15 @@ public static class XdpTestRun
     // include/uapi/linux/bpf.h
     private const uint BPF_F_TEST_XDP_LIVE_FRAMES = 1u << 1;
 
-    /// <summary>Room in the output buffer for programs that grow the frame (a pushed tag).</summary>
-    private const int DataOutHeadroom = 256;
-
     /// <summary>Runs <paramref name="program"/> on <paramref name="frame"/> (at least 14 bytes)
     /// <paramref name="repeat"/> times. With <paramref name="ingressIfIndex"/> (an interface of
     /// the calling thread's network namespace) the program sees it as ctx->ingress_ifindex.
     /// A redirect is decided, not carried out.</summary>
-    public static unsafe TestRunResult Run(BpfProgram program, ReadOnlySpan<byte> frame, int ingressIfIndex = 0, int repeat = 1)
+    public static TestRunResult Run(BpfProgram program, ReadOnlySpan<byte> frame, int ingressIfIndex = 0, int repeat = 1)
     {
-        ArgumentNullException.ThrowIfNull(program);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(repeat);
-        var dataOut = new byte[frame.Length + DataOutHeadroom];
-        var context = new XdpMd { DataEnd = (uint)frame.Length, IngressIfIndex = (uint)ingressIfIndex };
-        using var fd = program.Handle.Use();
-        fixed (byte* dataIn = frame)
-        fixed (byte* dataOutPtr = dataOut)
-        {
-            var opts = new Interop.Libbpf.bpf_test_run_opts
-            {
-                sz = (nuint)sizeof(Interop.Libbpf.bpf_test_run_opts),
-                data_in = dataIn,
-                data_size_in = (uint)frame.Length,
-                data_out = dataOutPtr,
-                data_size_out = (uint)dataOut.Length,
-                repeat = repeat,
-            };
-            if (ingressIfIndex != 0)
-            {
-                opts.ctx_in = &context;
-                opts.ctx_size_in = (uint)sizeof(XdpMd);
-            }
-            int result = Interop.Libbpf.bpf_prog_test_run_opts(fd.Value, &opts);
-            if (result < 0)
-                throw BpfException.FromErrno(-result, $"test-run {program} on {frame.Length} bytes", Hint(-result, ingressIfIndex));
-            return new TestRunResult((int)opts.retval, opts.duration, dataOut.AsSpan(0, (int)opts.data_size_out).ToArray(), null);
-        }
+        XdpMd? context = ingressIfIndex == 0 ? null : new XdpMd { DataEnd = (uint)frame.Length, IngressIfIndex = (uint)ingressIfIndex };
+        var (retval, duration, output, _) = ProgramTestRun.Execute(program, frame, context, repeat, errno => Hint(errno, ingressIfIndex));
+        return new TestRunResult(retval, duration, output, null);
     }
 
     /// <summary>Live frames (BPF_F_TEST_XDP_LIVE_FRAMES): <paramref name="repeat"/> copies of
