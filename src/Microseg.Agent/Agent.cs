@@ -145,8 +145,7 @@ public sealed class MicrosegAgent
     /// reported as a warning (the last good state stays enforced).</summary>
     public AgentStatus Status(PolicyConfig? config)
     {
-        using var netlink = new RtNetlink();
-        var interfaces = netlink.GetLinks();
+        var interfaces = LinksHere();
         string? problem = null;
         if (config is not null)
         {

@@ -8,7 +8,6 @@ using Microseg.Policy;
 
 namespace Microseg.Agent;
 
-public sealed record LinkStatus(int IfIndex, string? Interface, string Direction, uint ProgramId, bool Defunct);
 
 public sealed record NicStatus(int IfIndex, string? Interface, ushort Mark, string? Group, bool Ingress, bool Egress);
 
@@ -71,7 +70,7 @@ internal static class StatusReader
 {
     public static AgentStatus Read(string node, PolicySubsystem policy, IReadOnlyList<LinkInfo> interfaces, PolicyConfig? config)
     {
-        var build = PolicyObject.Current();
+        var build = policy.Program;
         var warnings = new List<string>();
         var names = interfaces.ToDictionary(i => i.IfIndex, i => i.Name);
         if (!policy.Pins.AllPresent)
@@ -85,20 +84,14 @@ internal static class StatusReader
                 null, null, 0, 0, [], warnings);
         }
         using var loaded = policy.OpenPinned();
-        var links = new List<LinkStatus>();
-        foreach (var (path, ifIndex, direction) in policy.Links.All())
-        {
-            using var link = TcxLink.OpenPinned(path);
-            var info = link.Info();
-            links.Add(new LinkStatus(ifIndex, names.GetValueOrDefault(ifIndex), Subsystems.TcxLinkPins.Word(direction), info.ProgramId, info.IsDefunct));
-            if (info.IsDefunct) warnings.Add($"link pin {path} outlived its netdev (ifindex {ifIndex}); the next apply reclaims it");
-        }
+        var links = policy.Links.Inspect();
+        warnings.AddRange(links.Where(l => l.Defunct).Select(l => l.DefunctWarning));
         var groupsByMark = config?.Groups.Values.Where(g => g.Mark.HasValue).ToDictionary(g => (ushort)g.Mark!.Value, g => g.Name) ?? [];
         var nics = loaded.NicGroup.Entries()
             .OrderBy(e => e.Key)
             .Select(e => new NicStatus((int)e.Key, names.GetValueOrDefault((int)e.Key), e.Value.Group, groupsByMark.GetValueOrDefault(e.Value.Group),
-                links.Any(l => l.IfIndex == (int)e.Key && l.Direction == "ingress" && !l.Defunct),
-                links.Any(l => l.IfIndex == (int)e.Key && l.Direction == "egress" && !l.Defunct)))
+                links.Any(l => l.IfIndex == (int)e.Key && l.Direction == TcxDirection.Ingress && !l.Defunct),
+                links.Any(l => l.IfIndex == (int)e.Key && l.Direction == TcxDirection.Egress && !l.Defunct)))
             .ToList();
         foreach (var n in nics.Where(n => !n.Ingress || !n.Egress))
             warnings.Add($"{n.Interface ?? $"ifindex {n.IfIndex}"} has a group but is not fully attached (ingress {n.Ingress}, egress {n.Egress}): run 'microseg apply'");

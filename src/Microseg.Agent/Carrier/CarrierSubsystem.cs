@@ -11,7 +11,6 @@ using Microsoft.Extensions.Logging;
 namespace Microseg.Agent.Carrier;
 
 /// <summary>How the programs were obtained: reused from pins, loaded fresh, or switched to a new build.</summary>
-public enum CarrierLoad { Reused, Loaded, Upgraded }
 
 public sealed partial class CarrierSubsystem : ISubsystem
 {
@@ -19,13 +18,13 @@ public sealed partial class CarrierSubsystem : ISubsystem
 
     private readonly AgentOptions options;
     private readonly ILogger log;
-    private readonly CarrierObject program;
+    private readonly EmbeddedObject program;
 
-    public CarrierSubsystem(AgentOptions options, ILogger log, CarrierObject? program = null)
+    public CarrierSubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null)
     {
         this.options = options;
         this.log = log;
-        this.program = program ?? CarrierObject.Current();
+        this.program = program ?? EmbeddedObject.Load(SubsystemName, CarrierAbi.ObjectFile, CarrierAbi.SchemaVersion);
         Pins = new CarrierPins(options.BpffsFor(SubsystemName));
         State = new RunState(options.RunFor(SubsystemName));
         Links = new TcxLinkPins(Pins.LinkDirectory, log);
@@ -57,7 +56,7 @@ public sealed partial class CarrierSubsystem : ISubsystem
         if (!BpfFeatures.Tcx.IsSupported)
             return new SubsystemReport("SRv6 carrier not attached", [$"cannot attach the SRv6 carrier: {BpfFeatures.Tcx.Reason}"], plan.Warnings);
         Loaded loaded;
-        CarrierLoad outcome;
+        LoadOutcome outcome;
         int switched;
         try
         {
@@ -134,15 +133,12 @@ public sealed partial class CarrierSubsystem : ISubsystem
         else
             lines.Add(plan.Interfaces.Count > 0 ? "programs:  not loaded" : "programs:  not loaded (no SRv6 carrier interface on this node)");
 
-        var links = new List<(int IfIndex, TcxDirection Direction, uint ProgramId, bool Defunct)>();
-        foreach (var (path, ifIndex, direction) in Links.All())
+        var links = Links.Inspect();
+        foreach (var l in links)
         {
-            using var link = TcxLink.OpenPinned(path);
-            var info = link.Info();
-            links.Add((ifIndex, direction, info.ProgramId, info.IsDefunct));
-            if (info.IsDefunct) warnings.Add($"link pin {path} outlived its netdev (ifindex {ifIndex}); the next apply reclaims it");
-            else if (plan.Interfaces.All(i => i.IfIndex != ifIndex))
-                warnings.Add($"{names.GetValueOrDefault(ifIndex) ?? $"ifindex {ifIndex}"} carries the SRv6 tag programs but is no carrier interface of this node: the next apply detaches them");
+            if (l.Defunct) warnings.Add(l.DefunctWarning);
+            else if (plan.Interfaces.All(i => i.IfIndex != l.IfIndex))
+                warnings.Add($"{names.GetValueOrDefault(l.IfIndex) ?? $"ifindex {l.IfIndex}"} carries the SRv6 tag programs but is no carrier interface of this node: the next apply detaches them");
         }
         bool Attached(CarrierInterface itf, TcxDirection d) => links.Any(l => l.IfIndex == itf.IfIndex && l.Direction == d && !l.Defunct);
         var interfaces = plan.Interfaces.Select(i => (Itf: i, Ingress: Attached(i, TcxDirection.Ingress), Egress: Attached(i, TcxDirection.Egress))).ToList();
@@ -198,8 +194,8 @@ public sealed partial class CarrierSubsystem : ISubsystem
     private static string VxlanSummary(CarrierPlan plan) => plan.Vxlans.Count == 0 ? "" :
         "; vxlan " + string.Join(", ", plan.Vxlans.Select(v => $"{v.Name} on {v.Bridge} (gbp {(v.Gbp ? "on" : "OFF")})"));
 
-    private static string Word(CarrierLoad load, int switched) =>
-        load.ToString().ToLowerInvariant() + (load == CarrierLoad.Upgraded ? $" ({switched} link{(switched == 1 ? "" : "s")} switched atomically)" : "");
+    private static string Word(LoadOutcome load, int switched) =>
+        load.ToString().ToLowerInvariant() + (load == LoadOutcome.Upgraded ? $" ({switched} link{(switched == 1 ? "" : "s")} switched atomically)" : "");
 
     // ---- programs ---------------------------------------------------------------------------
 
@@ -220,7 +216,7 @@ public sealed partial class CarrierSubsystem : ISubsystem
 
     /// <summary>Reuses this build's pinned programs; otherwise loads them (the verifier runs
     /// before anything changes), switches every live link to them atomically, and pins them.</summary>
-    private (Loaded, CarrierLoad, int Switched) EnsureLoaded()
+    private (Loaded, LoadOutcome, int Switched) EnsureLoaded()
     {
         Bpffs.EnsureMounted(options.BpffsMountPoint());
         Bpffs.CreateDirectory(Pins.ProgramDirectory);
@@ -228,7 +224,7 @@ public sealed partial class CarrierSubsystem : ISubsystem
         if (IsCurrent)
         {
             LogReused(log, program.Fingerprint[..12]);
-            return (OpenPinned(), CarrierLoad.Reused, 0);
+            return (OpenPinned(), LoadOutcome.Reused, 0);
         }
         var previous = Pins.ProgramsPresent ? State.Fingerprint : null;
         Loaded loaded;
@@ -249,10 +245,10 @@ public sealed partial class CarrierSubsystem : ISubsystem
             if (previous is null && switched == 0)
             {
                 LogLoaded(log, program.Source, program.Fingerprint[..12]);
-                return (loaded, CarrierLoad.Loaded, 0);
+                return (loaded, LoadOutcome.Loaded, 0);
             }
             LogUpgraded(log, previous?[..Math.Min(12, previous.Length)] ?? "unknown", program.Fingerprint[..12], switched);
-            return (loaded, CarrierLoad.Upgraded, switched);
+            return (loaded, LoadOutcome.Upgraded, switched);
         }
         catch
         {

@@ -17,13 +17,13 @@ public sealed partial class ForwarderSubsystem : ISubsystem
 
     private readonly AgentOptions options;
     private readonly ILogger log;
-    private readonly ForwarderObject program;
+    private readonly EmbeddedObject program;
 
-    public ForwarderSubsystem(AgentOptions options, ILogger log, ForwarderObject? program = null)
+    public ForwarderSubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null)
     {
         this.options = options;
         this.log = log;
-        this.program = program ?? ForwarderObject.Current();
+        this.program = program ?? EmbeddedObject.Load(SubsystemName, ForwarderAbi.ObjectFile, ForwarderAbi.SchemaVersion);
         Pins = new ForwarderPins(options.BpffsFor(SubsystemName));
         State = new RunState(options.RunFor(SubsystemName));
     }
@@ -167,9 +167,6 @@ public sealed partial class ForwarderSubsystem : ISubsystem
         plan.Physicals.ToDictionary(p => (uint)p.VlanId, p => p.IfIndex);
 
     // ---- programs and maps ----------------------------------------------------------------------
-
-    /// <summary>How the programs were obtained (as for policy).</summary>
-    public enum LoadOutcome { Reused, Loaded, Upgraded, Migrated }
 
     /// <summary>Programs and maps in use, open by fd.</summary>
     internal sealed class Loaded(BpfProgram physical, BpfProgram router, BpfHashMap<uint, ForwarderPort> ports, BpfDevMap routers, BpfDevMap vlans) : IDisposable

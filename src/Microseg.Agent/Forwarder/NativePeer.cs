@@ -2,6 +2,7 @@
 // which exist only while an XDP program is attached to the peer (or NAPI is on through GRO):
 // without one the kernel drops the redirected frames. Real NICs and virtio-net need nothing; the
 // forwarder lab and tests, whose far ends are veths in other namespaces, attach forwarder_pass.
+using Microseg.Agent.Subsystems;
 using Microseg.Bpf;
 using Microseg.Bpf.Abi;
 using Microseg.Netlink;
@@ -16,7 +17,7 @@ public static class NativePeer
     /// device) detaches it.</summary>
     public static void AttachPass(string netns, string device, string pinPath)
     {
-        var source = ForwarderObject.Current();
+        var source = EmbeddedObject.Load(ForwarderSubsystem.SubsystemName, ForwarderAbi.ObjectFile, ForwarderAbi.SchemaVersion);
         using var obj = BpfObject.OpenMemory(source.Bytes, ForwarderAbi.ObjectFile);
         obj.Load();
         using var pass = obj.Program(ForwarderAbi.PassProgram);

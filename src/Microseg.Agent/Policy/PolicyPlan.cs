@@ -13,17 +13,20 @@ public sealed record EnforcedNic(string Name, int IfIndex, string AssignmentId, 
 
 public sealed class PolicyPlan
 {
-    private PolicyPlan(IReadOnlyList<EnforcedNic> nics, IReadOnlyList<VerdictEntry> verdicts)
+    private readonly Lazy<IReadOnlyList<VerdictEntry>> verdicts;
+
+    private PolicyPlan(IReadOnlyList<EnforcedNic> nics, Func<IReadOnlyList<VerdictEntry>> compile)
     {
         Nics = nics;
-        Verdicts = verdicts;
+        verdicts = new Lazy<IReadOnlyList<VerdictEntry>>(compile);
     }
 
     /// <summary>Enforced NICs, ordered by name.</summary>
     public IReadOnlyList<EnforcedNic> Nics { get; }
 
-    /// <summary>Allow entries for the destination groups of the enforced NICs (absent = deny).</summary>
-    public IReadOnlyList<VerdictEntry> Verdicts { get; }
+    /// <summary>Allow entries for the destination groups of the enforced NICs (absent = deny);
+    /// compiled on first use (status needs only the NICs).</summary>
+    public IReadOnlyList<VerdictEntry> Verdicts => verdicts.Value;
 
     /// <summary>The whole host: every local guest NIC that has an assignment.</summary>
     public static PolicyPlan ForHost(PolicyConfig config, IEnumerable<LocalInterface> interfaces)
@@ -32,7 +35,7 @@ public sealed class PolicyPlan
         var nics = new List<EnforcedNic>();
         foreach (var itf in interfaces.OrderBy(i => i.Name, StringComparer.Ordinal))
             if (Enforced(config, engine, itf) is { } nic) nics.Add(nic);
-        return new PolicyPlan(nics, engine.Compile(nics.Select(n => n.Group)));
+        return new PolicyPlan(nics, () => engine.Compile(nics.Select(n => n.Group)));
     }
 
     /// <summary>The plug path: one NIC and the verdict entries of its group only; null when the
@@ -40,7 +43,7 @@ public sealed class PolicyPlan
     public static PolicyPlan? ForInterface(PolicyConfig config, LocalInterface itf)
     {
         var engine = new PolicyEngine(config);
-        return Enforced(config, engine, itf) is { } nic ? new PolicyPlan([nic], engine.Compile([nic.Group])) : null;
+        return Enforced(config, engine, itf) is { } nic ? new PolicyPlan([nic], () => engine.Compile([nic.Group])) : null;
     }
 
     private static EnforcedNic? Enforced(PolicyConfig config, PolicyEngine engine, LocalInterface itf)

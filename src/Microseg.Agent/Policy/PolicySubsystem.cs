@@ -16,9 +16,6 @@ public sealed record PolicyApplyResult(
     int VerdictsWritten, int VerdictsRemoved,
     int LinksCreated, int LinksUpdated, int LinksRemoved);
 
-/// <summary>How the programs were obtained: reused from pins, loaded fresh, switched to a new
-/// program (same maps), or migrated to new maps (schema change).</summary>
-public enum LoadOutcome { Reused, Loaded, Upgraded, Migrated }
 
 public sealed partial class PolicySubsystem
 {
@@ -26,17 +23,20 @@ public sealed partial class PolicySubsystem
 
     private readonly AgentOptions options;
     private readonly ILogger log;
-    private readonly PolicyObject program;
+    private readonly EmbeddedObject program;
 
-    public PolicySubsystem(AgentOptions options, ILogger log, PolicyObject? program = null)
+    public PolicySubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null)
     {
         this.options = options;
         this.log = log;
-        this.program = program ?? PolicyObject.Current();
+        this.program = program ?? EmbeddedObject.Load(Name, PolicyAbi.ObjectFile, PolicyAbi.SchemaVersion);
         Pins = new PolicyPins(options.BpffsFor(Name));
         State = new RunState(options.RunFor(Name));
         Links = new TcxLinkPins(Pins.LinkDirectory, log);
     }
+
+    /// <summary>The object this build loads (embedded, or the test override).</summary>
+    public EmbeddedObject Program => program;
 
     public PolicyPins Pins { get; }
     public RunState State { get; }

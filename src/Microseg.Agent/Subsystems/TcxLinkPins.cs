@@ -9,6 +9,12 @@ namespace Microseg.Agent.Subsystems;
 
 public enum LinkChange { None, Created, Updated }
 
+/// <summary>A link pin as status shows it. Defunct: its netdev is gone (the next apply reclaims it).</summary>
+public sealed record LinkPin(string Path, int IfIndex, TcxDirection Direction, uint ProgramId, bool Defunct)
+{
+    public string DefunctWarning => $"link pin {Path} outlived its netdev (ifindex {IfIndex}); the next apply reclaims it";
+}
+
 public sealed partial class TcxLinkPins(string directory, ILogger log)
 {
     public static readonly IReadOnlyList<TcxDirection> Directions = [TcxDirection.Ingress, TcxDirection.Egress];
@@ -33,6 +39,19 @@ public sealed partial class TcxLinkPins(string directory, ILogger log)
             if (word == "ingress") yield return (path, ifIndex, TcxDirection.Ingress);
             else if (word == "egress") yield return (path, ifIndex, TcxDirection.Egress);
         }
+    }
+
+    /// <summary>Every link pin with what its link says now (program, defunct or not).</summary>
+    public IReadOnlyList<LinkPin> Inspect()
+    {
+        var pins = new List<LinkPin>();
+        foreach (var (path, ifIndex, direction) in All())
+        {
+            using var link = TcxLink.OpenPinned(path);
+            var info = link.Info();
+            pins.Add(new LinkPin(path, ifIndex, direction, info.ProgramId, info.IsDefunct));
+        }
+        return pins;
     }
 
     /// <summary>Makes the pinned link of (ifindex, direction) run <paramref name="program"/>:

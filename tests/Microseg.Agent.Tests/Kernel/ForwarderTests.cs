@@ -128,7 +128,7 @@ public sealed class ForwarderTests
         var lab = guard.Lab;
         var variant = RepoPaths.BpfObject("forwarder.variant.bpf.o");
         Assert.True(File.Exists(variant), $"{variant} is missing: run 'make build'");
-        var env = new Dictionary<string, string> { [ForwarderObject.OverrideVariable] = variant };
+        var env = new Dictionary<string, string> { [Microseg.Agent.Subsystems.EmbeddedObject.OverrideVariable("forwarder")] = variant };
         var r = lab.MicrosegResult(env, "apply");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("forwarder: programs upgraded", r.Stdout);
