@@ -89,10 +89,8 @@ public sealed partial class ApiServer : IAsyncDisposable
         return new ApiServer(app, address, endpoints.Routes, tokens);
     }
 
-    /// <summary>Completes when the server was stopped (SIGTERM, SIGINT or <see cref="StopAsync"/>).</summary>
+    /// <summary>Completes when the server was stopped (SIGTERM or SIGINT).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancel = default) => app.WaitForShutdownAsync(cancel);
-
-    public Task StopAsync() => app.StopAsync();
 
     public async ValueTask DisposeAsync()
     {

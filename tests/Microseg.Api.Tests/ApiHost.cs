@@ -121,6 +121,18 @@ public sealed class ApiHost : IAsyncDisposable
     }
 }
 
+/// <summary>The `microseg` CLI in this process, as the tests compare the API with it.</summary>
+public static class MicrosegCli
+{
+    public static (int Exit, string Out, string Err) Run(string configDir, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var exit = Microseg.Cli.Program.Run([.. args, "--config-dir", configDir], stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+}
+
 public static class Json
 {
     public static string? Str(this JsonElement e, string name) =>

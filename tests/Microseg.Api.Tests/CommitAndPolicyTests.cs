@@ -2,7 +2,6 @@
 // what the CLI answers for the same config.
 using System.Net;
 using System.Text.Json;
-using Microseg.Cli;
 using Microseg.Policy;
 
 namespace Microseg.Api.Tests;
@@ -102,10 +101,8 @@ public sealed class CommitAndPolicyTests
 
     private static JsonElement Cli(ApiHost api, params string[] args)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var exit = Program.Run([.. args, "--config-dir", api.ConfigDir], stdout, stderr);
+        var (exit, stdout, stderr) = MicrosegCli.Run(api.ConfigDir, args);
         Assert.True(exit == 0, $"microseg {string.Join(' ', args)}: exit {exit}: {stderr}");
-        return JsonDocument.Parse(stdout.ToString()).RootElement.Clone();
+        return JsonDocument.Parse(stdout).RootElement.Clone();
     }
 }

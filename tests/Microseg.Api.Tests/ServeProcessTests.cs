@@ -127,11 +127,9 @@ public sealed class ServeProcessTests
             (new[] { "--tls-cert", "/nonexistent.pem" }, "--tls-cert and --tls-key go together"),
         })
         {
-            var stdout = new StringWriter();
-            var stderr = new StringWriter();
-            var exit = Microseg.Cli.Program.Run(["serve", .. args, "--config-dir", dir.Path], stdout, stderr);
+            var (exit, _, stderr) = MicrosegCli.Run(dir.Path, ["serve", .. args]);
             Assert.Equal(1, exit);
-            Assert.Contains(message, stderr.ToString());
+            Assert.Contains(message, stderr);
         }
     }
 }

@@ -9,62 +9,61 @@ namespace Microseg.Api.Editing;
 
 public sealed class ConfigCache(ConfigStore store)
 {
-    private sealed class Entry(byte[] bytes, PolicyConfig config, string digest)
+    /// <summary>One parsed version of a file: its bytes, what they parse to, and the engine of
+    /// that config, resolved on first use.</summary>
+    private sealed class Entry<T>(byte[] bytes, T value, PolicyConfig config)
     {
         private readonly Lazy<PolicyEngine> engine = new(() => Resolve(config));
 
         public byte[] Bytes { get; } = bytes;
-        public PolicyConfig Config { get; } = config;
-        public string Digest { get; } = digest;
-        public long Version { get; init; }
+        public T Value { get; } = value;
 
         /// <summary>Throws the config's ConfigException each time it is asked, when it is invalid.</summary>
         public PolicyEngine Engine => engine.Value;
     }
 
-    private volatile Entry? pending;
-    private volatile Entry? running;
+    private Entry<PendingConfig>? pending;
+    private Entry<Snapshot>? running;
     // After a write, many readers see the new bytes at once: one parses, the others wait for it.
     private readonly object parseLock = new();
 
-    public ConfigStore Store => store;
-
-    public PendingConfig ReadPending()
-    {
-        var e = Pending();
-        return new PendingConfig(e.Config, e.Digest);
-    }
+    public PendingConfig ReadPending() => Pending().Value;
 
     /// <summary>The committed snapshot, or null when nothing was committed yet.</summary>
-    public Snapshot? ReadRunning() => Running() is { } e ? new Snapshot(e.Version, e.Config) : null;
+    public Snapshot? ReadRunning() => Running()?.Value;
 
     /// <summary>The engine of the pending config (marks a commit would assign included) or of
     /// the snapshot (null when nothing was committed); ConfigException when that config is invalid.</summary>
     public PolicyEngine? Engine(bool committed) => committed ? Running()?.Engine : Pending().Engine;
 
-    private Entry Pending()
-    {
-        var bytes = ReadAllOrEmpty(store.PendingPath) ?? [];
-        if (pending is { } e && bytes.AsSpan().SequenceEqual(e.Bytes)) return e;
-        lock (parseLock)
+    // A missing pending file is an empty config, as ConfigStore reads it.
+    private Entry<PendingConfig> Pending() =>
+        Current(ref pending, ReadOrNull(store.PendingPath) ?? [], bytes =>
         {
-            if (pending is { } again && bytes.AsSpan().SequenceEqual(again.Bytes)) return again;
-            var fresh = new Entry(bytes, SectionConfig.Parse(bytes, store.PendingPath), ConfigStore.DigestOf(bytes));
-            pending = fresh;
-            return fresh;
-        }
+            var config = SectionConfig.Parse(bytes, store.PendingPath);
+            return (new PendingConfig(config, ConfigStore.DigestOf(bytes)), config);
+        });
+
+    private Entry<Snapshot>? Running()
+    {
+        if (ReadOrNull(store.RunningPath) is not { } bytes) return null;
+        return Current(ref running, bytes, b =>
+        {
+            var snapshot = SnapshotFormat.Read(b, store.RunningPath);
+            return (snapshot, snapshot.Config);
+        });
     }
 
-    private Entry? Running()
+    /// <summary>The cached entry when it was parsed from these bytes, else a new one, parsed once.</summary>
+    private Entry<T> Current<T>(ref Entry<T>? slot, byte[] bytes, Func<byte[], (T Value, PolicyConfig Config)> parse)
     {
-        if (ReadAllOrEmpty(store.RunningPath) is not { } bytes) return null;
-        if (running is { } e && bytes.AsSpan().SequenceEqual(e.Bytes)) return e;
+        if (Volatile.Read(ref slot) is { } e && bytes.AsSpan().SequenceEqual(e.Bytes)) return e;
         lock (parseLock)
         {
-            if (running is { } again && bytes.AsSpan().SequenceEqual(again.Bytes)) return again;
-            var snapshot = SnapshotFormat.Read(bytes, store.RunningPath);
-            var fresh = new Entry(bytes, snapshot.Config, ConfigStore.DigestOf(bytes)) { Version = snapshot.Version };
-            running = fresh;
+            if (slot is { } again && bytes.AsSpan().SequenceEqual(again.Bytes)) return again;
+            var (value, config) = parse(bytes);
+            var fresh = new Entry<T>(bytes, value, config);
+            Volatile.Write(ref slot, fresh);
             return fresh;
         }
     }
@@ -77,7 +76,7 @@ public sealed class ConfigCache(ConfigStore store)
     }
 
     /// <summary>The file's bytes; null when it does not exist.</summary>
-    private static byte[]? ReadAllOrEmpty(string path)
+    private static byte[]? ReadOrNull(string path)
     {
         try { return File.ReadAllBytes(path); }
         catch (FileNotFoundException) { return null; }

@@ -176,9 +176,9 @@ internal static class ObjectEdits
         if (vmid is { } v && v is < Names.MinVmid or > Names.MaxVmid) f.Error("vmid", $"{v} is out of range {Names.MinVmid}..{Names.MaxVmid}");
         if (iface is { } i && i is < Names.MinIface or > Names.MaxIface) f.Error("iface", $"{i} is out of range {Names.MinIface}..{Names.MaxIface}");
         f.ThrowIfErrors("invalid assignment");
+        // An unknown group is Validation's to refuse, under "group", as for a rule's parent.
         return config =>
         {
-            if (!config.Groups.ContainsKey(group!)) throw ApiException.Invalid("group", $"unknown group '{RequestFields.Clip(group!)}'");
             var assignment = new Assignment(vmid!.Value, iface!.Value, group!);
             if (config.Assignments.ContainsKey(assignment.Id))
                 throw ApiException.Invalid("vmid", $"assignment '{assignment.Id}' already exists (move it with PUT .../assignment/{assignment.Id})");
@@ -197,7 +197,6 @@ internal static class ObjectEdits
         return config =>
         {
             var assignment = Existing<Assignment>(config, ObjectType.Assignment, id);
-            if (group is not null && !config.Groups.ContainsKey(group)) throw ApiException.Invalid("group", $"unknown group '{RequestFields.Clip(group)}'");
             var updated = assignment with { Group = group ?? assignment.Group };
             return (config.Put(updated), updated);
         };
@@ -241,10 +240,8 @@ internal static class ObjectEdits
         f.RejectUnknown(["id", "router", "physical", "mode", Digest]);
         var id = f.String("id", required: true);
         if (id is not null && Names.GroupNameProblem(id) is { } problem) f.Error("id", problem.Replace("group name", "forwarder name"));
-        var router = f.String("router", required: true);
-        if (router is not null && Names.InterfaceNameProblem(router) is { } rp) f.Error("router", rp);
-        var physical = f.List("physical", required: true);
-        if (physical is { Count: 0 }) f.Error("physical", "needs at least one interface (or '*')");
+        var router = Router(f, required: true);
+        var physical = Physical(f, required: true);
         var mode = Mode(f) ?? ForwarderMode.Skb;
         f.ThrowIfErrors("invalid forwarder");
         return config =>
@@ -258,10 +255,8 @@ internal static class ObjectEdits
     private static ConfigEdit UpdateForwarder(string id, RequestFields f)
     {
         f.RejectUnknown(["router", "physical", "mode", "delete", Digest]);
-        var router = f.String("router");
-        if (router is not null && Names.InterfaceNameProblem(router) is { } rp) f.Error("router", rp);
-        var physical = f.List("physical");
-        if (physical is { Count: 0 }) f.Error("physical", "needs at least one interface (or '*')");
+        var router = Router(f, required: false);
+        var physical = Physical(f, required: false);
         var mode = Mode(f);
         var deletes = f.Deletes(["mode"]);
         f.ThrowIfErrors($"invalid update of forwarder '{id}'");
@@ -276,6 +271,20 @@ internal static class ObjectEdits
             };
             return (config.Put(updated), updated);
         };
+    }
+
+    private static string? Router(RequestFields f, bool required)
+    {
+        var router = f.String("router", required);
+        if (router is not null && Names.InterfaceNameProblem(router) is { } problem) f.Error("router", problem);
+        return router;
+    }
+
+    private static ValueList<string>? Physical(RequestFields f, bool required)
+    {
+        var physical = f.List("physical", required);
+        if (physical is { Count: 0 }) f.Error("physical", "needs at least one interface (or '*')");
+        return physical;
     }
 
     private static ForwarderMode? Mode(RequestFields f)

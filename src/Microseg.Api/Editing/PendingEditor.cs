@@ -134,18 +134,7 @@ public sealed class PendingEditor(ConfigStore store)
                         throw new DigestConflictException(store.PendingPath, q.ExpectedDigest, digest);
                 }
                 var (after, obj) = q.Edit(config);
-                if (problems is not null)
-                {
-                    var afterProblems = Validation.Check(after);
-                    var added = afterProblems.Where(p => !problems.Contains(Key(p))).ToList();
-                    if (added.Count > 0)
-                    {
-                        throw ApiException.Invalid(
-                            $"refused: {q.What} would leave the config invalid: " + string.Join("; ", added.Select(p => $"{p.ObjectRef}: {p.Message}")),
-                            FieldErrors(added, obj, deleting: obj is null));
-                    }
-                    problems = afterProblems.Select(Key).ToHashSet();
-                }
+                if (problems is not null) problems = RefuseAddedProblems(q.What, problems, after, obj);
                 config = after;
                 q.Result = obj;
                 changed = true;
@@ -157,6 +146,19 @@ public sealed class PendingEditor(ConfigStore store)
             }
         }
         return (config, changed);
+    }
+
+    /// <summary>The problems of <paramref name="after"/>; throws when it has one that
+    /// <paramref name="before"/> did not.</summary>
+    private static HashSet<string> RefuseAddedProblems(string what, HashSet<string> before, PolicyConfig after, IConfigObject? obj)
+    {
+        var problems = Validation.Check(after);
+        var added = problems.Where(p => !before.Contains(Key(p))).ToList();
+        if (added.Count > 0)
+            throw ApiException.Invalid(
+                $"refused: {what} would leave the config invalid: " + string.Join("; ", added.Select(p => $"{p.ObjectRef}: {p.Message}")),
+                FieldErrors(added, obj, deleting: obj is null));
+        return problems.Select(Key).ToHashSet();
     }
 
     private sealed class NothingToWrite : Exception;

@@ -20,10 +20,6 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
 
     public IReadOnlyList<ApiRoute> Routes => routes;
 
-    private ConfigStore Store => editor.Store;
-
-    private PendingConfig ReadPending() => cache.ReadPending();
-
     public void MapTo(IEndpointRouteBuilder app)
     {
         Map(app, "GET", Base, Privilege.Audit, Index);
@@ -102,55 +98,57 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
 
     private Task List(HttpContext ctx, ObjectType type)
     {
-        var pending = ReadPending();
+        var pending = cache.ReadPending();
         return ApiJson.WriteAsync(ctx, w =>
         {
             w.WriteStartArray();
-            foreach (var o in ConfigObjects.Of(pending.Config, type)) SnapshotFormat.WriteObject(w, o);
+            foreach (var o in pending.Config.Objects.Where(o => o.Type == type)) SnapshotFormat.WriteObject(w, o);
             w.WriteEndArray();
         }, w => w.WriteString("digest", pending.Digest));
     }
 
     private Task Read(HttpContext ctx, ObjectType type, string id)
     {
-        var pending = ReadPending();
+        var pending = cache.ReadPending();
         var obj = ObjectEdits.Existing<IConfigObject>(pending.Config, type, id);
         return ApiJson.WriteAsync(ctx, w => ApiJson.WriteObject(w, obj, pending.Digest));
     }
 
     private async Task Create(HttpContext ctx, ObjectType type)
     {
-        var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
-        var digest = Digest(fields);
-        var edit = ObjectEdits.Create(type, fields);
-        var (obj, newDigest) = await editor.EditAsync($"creating a {type.Name()}", edit, digest, ctx.RequestAborted);
-        await ApiJson.WriteAsync(ctx, w => ApiJson.WriteObject(w, obj!, newDigest));
+        var (obj, digest) = await EditAsync(ctx, $"creating this {type.Name()}", f => ObjectEdits.Create(type, f));
+        await ApiJson.WriteAsync(ctx, w => ApiJson.WriteObject(w, obj!, digest));
     }
 
     private async Task Update(HttpContext ctx, ObjectType type, string id)
     {
-        var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
-        var digest = Digest(fields);
-        var edit = ObjectEdits.Update(type, id, fields);
-        var (obj, newDigest) = await editor.EditAsync($"updating {type.Name()} '{id}'", edit, digest, ctx.RequestAborted);
-        await ApiJson.WriteAsync(ctx, w => ApiJson.WriteObject(w, obj!, newDigest));
+        var (obj, digest) = await EditAsync(ctx, $"updating {type.Name()} '{id}'", f => ObjectEdits.Update(type, id, f));
+        await ApiJson.WriteAsync(ctx, w => ApiJson.WriteObject(w, obj!, digest));
     }
 
     private async Task Delete(HttpContext ctx, ObjectType type, string id)
     {
-        var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
-        var digest = Digest(fields);
-        var edit = ObjectEdits.Delete(type, id, fields);
-        var (_, newDigest) = await editor.EditAsync($"deleting {type.Name()} '{id}'", edit, digest, ctx.RequestAborted);
+        var (_, digest) = await EditAsync(ctx, $"deleting {type.Name()} '{id}'", f => ObjectEdits.Delete(type, id, f));
         await ApiJson.WriteAsync(ctx, w =>
         {
             w.WriteStartObject();
             w.WriteString("type", type.Name());
             w.WriteString("id", id);
             w.WriteBoolean("deleted", true);
-            w.WriteString("digest", newDigest);
+            w.WriteString("digest", digest);
             w.WriteEndObject();
         });
+    }
+
+    /// <summary>The path every write shares: the request's parameters become an edit (field
+    /// errors are thrown before the file is touched), which the editor runs against the digest
+    /// the request gave.</summary>
+    private async Task<(IConfigObject? Object, string Digest)> EditAsync(HttpContext ctx, string what, Func<RequestFields, ConfigEdit> parse)
+    {
+        var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
+        var digest = Digest(fields);
+        var edit = parse(fields);
+        return await editor.EditAsync(what, edit, digest, ctx.RequestAborted);
     }
 
     private static string? Digest(RequestFields fields)
@@ -165,7 +163,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
 
     private Task Pending(HttpContext ctx)
     {
-        var pending = ReadPending();
+        var pending = cache.ReadPending();
         var running = cache.ReadRunning();
         var changes = PendingDiff.Compute(pending.Config, running?.Config);
         return ApiJson.WriteAsync(ctx, w =>
@@ -207,7 +205,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
             w.WriteNumber("version", result.Snapshot.Version);
             w.WriteBoolean("changed", result.Changed);
             w.WriteString("digest", result.PendingDigest);
-            w.WriteString("running_config", Store.RunningPath);
+            w.WriteString("running_config", editor.Store.RunningPath);
             w.WriteStartArray("marks_assigned");
             foreach (var g in result.MarksAssigned)
             {
@@ -232,7 +230,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
         var running = fields.String("running") is "1" or "true";
         fields.ThrowIfErrors("invalid request");
         return cache.Engine(committed: running)
-            ?? throw new ApiException(StatusCodes.Status404NotFound, $"nothing committed yet: {Store.RunningPath} does not exist");
+            ?? throw new ApiException(StatusCodes.Status404NotFound, $"nothing committed yet: {editor.Store.RunningPath} does not exist");
     }
 
     private async Task Explain(HttpContext ctx)
@@ -262,7 +260,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
 
     private Task Status(HttpContext ctx)
     {
-        var pending = ReadPending();
+        var pending = cache.ReadPending();
         Snapshot? running = null;
         string? runningProblem = null;
         try { running = cache.ReadRunning(); }

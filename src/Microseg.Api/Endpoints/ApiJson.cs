@@ -62,6 +62,4 @@ internal static class ApiJson
         node["digest"] = digest;
         node.WriteTo(w);
     }
-
-    public static string Word(RuleAction action) => PolicyJson.Word(action);
 }

@@ -14,18 +14,15 @@ public static class PendingDiff
     {
         running ??= PolicyConfig.Empty;
         var changes = new List<ObjectChange>();
-        foreach (var type in ObjectTypes.All)
+        var keys = pending.Objects.Concat(running.Objects).Select(o => (o.Type, o.Id)).Distinct()
+            .OrderBy(k => k.Type).ThenBy(k => k.Id, StringComparer.Ordinal);
+        foreach (var (type, id) in keys)
         {
-            var ids = ConfigObjects.Of(pending, type).Concat(ConfigObjects.Of(running, type)).Select(o => o.Id)
-                .Distinct().Order(StringComparer.Ordinal);
-            foreach (var id in ids)
-            {
-                var p = pending.Find(type, id);
-                var r = running.Find(type, id);
-                if (p is not null && r is null) changes.Add(new ObjectChange(type, id, ChangeKind.Added, p, null));
-                else if (p is null && r is not null) changes.Add(new ObjectChange(type, id, ChangeKind.Deleted, null, r));
-                else if (!Equals(p, r)) changes.Add(new ObjectChange(type, id, ChangeKind.Modified, p, r));
-            }
+            var p = pending.Find(type, id);
+            var r = running.Find(type, id);
+            if (p is not null && r is null) changes.Add(new ObjectChange(type, id, ChangeKind.Added, p, null));
+            else if (p is null && r is not null) changes.Add(new ObjectChange(type, id, ChangeKind.Deleted, null, r));
+            else if (!Equals(p, r)) changes.Add(new ObjectChange(type, id, ChangeKind.Modified, p, r));
         }
         return changes;
     }
@@ -35,18 +32,5 @@ public static class PendingDiff
         ChangeKind.Added => "added",
         ChangeKind.Modified => "modified",
         _ => "deleted",
-    };
-}
-
-public static class ConfigObjects
-{
-    /// <summary>The objects of one type, by id.</summary>
-    public static IEnumerable<IConfigObject> Of(PolicyConfig config, ObjectType type) => type switch
-    {
-        ObjectType.Group => config.Groups.Values,
-        ObjectType.Rule => config.Rules.Values,
-        ObjectType.Assignment => config.Assignments.Values,
-        ObjectType.Bridge => config.Bridges.Values,
-        _ => config.Forwarders.Values,
     };
 }

@@ -64,8 +64,6 @@ internal sealed class RequestFields
         errors[field] = errors.TryGetValue(field, out var earlier) ? $"{earlier}; {message}" : message;
     }
 
-    public bool HasErrors => errors.Count > 0;
-
     /// <summary>Refuses parameters this request does not take (a typo must not be ignored).</summary>
     public void RejectUnknown(IEnumerable<string> allowed)
     {

@@ -62,8 +62,8 @@ internal static class StatusJson
 
         w.WriteStartObject("pending");
         w.WriteString("digest", pending.Digest);
-        foreach (var type in ObjectTypes.All)
-            w.WriteNumber(type.Name() + "s", ConfigObjects.Of(pending.Config, type).Count());
+        var counts = pending.Config.Objects.CountBy(o => o.Type).ToDictionary();
+        foreach (var type in ObjectTypes.All) w.WriteNumber(type.Name() + "s", counts.GetValueOrDefault(type));
         w.WriteNumber("changes", changes);
         w.WriteEndObject();
 

@@ -4,6 +4,8 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Microseg.Policy;
 
 namespace Microseg.Api.Hosting;
 
@@ -49,8 +51,8 @@ public static class TlsCertificates
         var now = DateTimeOffset.UtcNow;
         using var cert = request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(2));
 
-        Microseg.Policy.AtomicFile.Write(keyPath, System.Text.Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem()), Microseg.Policy.AtomicFile.OwnerOnly);
-        Microseg.Policy.AtomicFile.Write(certPath, System.Text.Encoding.ASCII.GetBytes(cert.ExportCertificatePem() + "\n"));
+        AtomicFile.Write(keyPath, Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem()), AtomicFile.OwnerOnly);
+        AtomicFile.Write(certPath, Encoding.ASCII.GetBytes(cert.ExportCertificatePem() + "\n"));
         return Load(certPath, keyPath);
     }
 }

@@ -35,8 +35,6 @@ internal sealed class UiAssets
         if (!assets.ContainsKey("/index.html")) throw new InvalidOperationException("the web UI is missing from the build (wwwroot/index.html)");
     }
 
-    public IEnumerable<string> Paths => assets.Keys;
-
     public void MapTo(IEndpointRouteBuilder app)
     {
         app.MapGet("/", ctx => Serve(ctx, assets["/index.html"]));
