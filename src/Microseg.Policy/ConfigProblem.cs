@@ -39,7 +39,8 @@ public sealed class DigestConflictException(string path, string expected, string
     public string Actual { get; } = actual;
 }
 
-internal static class Text
+/// <summary>Keeps user text short in messages.</summary>
+public static class Text
 {
     /// <summary>Keeps user text short in messages (a 10 MB line must not become a 10 MB error).</summary>
     public static string Clip(string s, int max = 64) =>

@@ -41,14 +41,19 @@ public sealed class ConfigStore
     /// <summary>Read-modify-write of the pending file under the directory lock. When
     /// <paramref name="expectedDigest"/> is given, the edit is refused unless the file still
     /// has it. Returns the new digest.</summary>
-    public string EditPending(Func<PolicyConfig, PolicyConfig> edit, string? expectedDigest = null)
+    public string EditPending(Func<PolicyConfig, PolicyConfig> edit, string? expectedDigest = null) =>
+        EditPendingWithDigest(pending => edit(pending.Config), expectedDigest);
+
+    /// <summary>As above, handing the edit the digest of the bytes it was read from (for callers
+    /// that check several digests against one read, as the API's write batches do).</summary>
+    public string EditPendingWithDigest(Func<PendingConfig, PolicyConfig> edit, string? expectedDigest = null)
     {
         using var _ = Lock();
         var bytes = ReadAllOrEmpty(PendingPath);
         var digest = DigestOf(bytes);
         if (expectedDigest is not null && !string.Equals(expectedDigest, digest, StringComparison.OrdinalIgnoreCase))
             throw new DigestConflictException(PendingPath, expectedDigest, digest);
-        var edited = edit(SectionConfig.Parse(bytes, PendingPath));
+        var edited = edit(new PendingConfig(SectionConfig.Parse(bytes, PendingPath), digest));
         var output = SectionConfig.WriteBytes(edited);
         if (output.AsSpan().SequenceEqual(bytes)) return digest;
         AtomicFile.Write(PendingPath, output);

@@ -32,6 +32,10 @@ public static partial class Names
             ? s == Untagged ? $"'{Untagged}' is reserved (it names mark 0)" : null
             : $"invalid group name '{Text.Clip(s)}' (a letter, then up to 63 letters, digits, '_' or '-')";
 
+    /// <summary>Forwarder names follow the group-name rules.</summary>
+    public static string? ForwarderNameProblem(string s) =>
+        IsGroupName(s) ? null : $"invalid forwarder name '{Text.Clip(s)}' (a letter, then up to 63 letters, digits, '_' or '-')";
+
     public static string? InterfaceNameProblem(string s) =>
         IsInterfaceName(s) ? null : $"invalid interface name '{Text.Clip(s)}' (1..15 characters, no '/', ':' or whitespace)";
 

@@ -33,6 +33,13 @@ public static class SnapshotFormat
     public static void WriteObject(Utf8JsonWriter w, IConfigObject obj)
     {
         w.WriteStartObject();
+        WriteFields(w, obj);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The object's properties, into an object the caller has open (so that it can add its own).</summary>
+    public static void WriteFields(Utf8JsonWriter w, IConfigObject obj)
+    {
         w.WriteString("type", obj.Type.Name());
         w.WriteString("id", obj.Id);
         switch (obj)
@@ -62,7 +69,6 @@ public static class SnapshotFormat
                 w.WriteString("mode", f.Mode == ForwarderMode.Native ? "native" : "skb");
                 break;
         }
-        w.WriteEndObject();
     }
 
     private static void WriteList(Utf8JsonWriter w, string name, IEnumerable<string> items)

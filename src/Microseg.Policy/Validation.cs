@@ -83,7 +83,7 @@ public static class Validation
         }
         foreach (var f in config.Forwarders.Values)
         {
-            if (Names.GroupNameProblem(f.Name) is { } fp) Add(ObjectType.Forwarder, f.Id, fp.Replace("group name", "forwarder name"));
+            if (Names.ForwarderNameProblem(f.Name) is { } fp) Add(ObjectType.Forwarder, f.Id, fp);
             if (Names.InterfaceNameProblem(f.Router) is { } rp) Add(ObjectType.Forwarder, f.Id, "router: " + rp);
             var wildcard = f.Physical.Count == 1 && f.Physical[0] == "*";
             if (!wildcard)
@@ -106,6 +106,17 @@ public static class Validation
 
         return problems;
     }
+
+    /// <summary>The problems <paramref name="after"/> has that <paramref name="before"/> did not
+    /// (compared by object and message: an edit moves lines). Editors refuse an edit that adds
+    /// any, while problems a hand-edited file already had do not block unrelated edits.</summary>
+    public static IReadOnlyList<ConfigProblem> AddedProblems(IEnumerable<ConfigProblem> before, IEnumerable<ConfigProblem> after)
+    {
+        var known = before.Select(Key).ToHashSet();
+        return [.. after.Where(p => !known.Contains(Key(p)))];
+    }
+
+    private static string Key(ConfigProblem p) => $"{p.ObjectRef}|{p.Message}";
 
     /// <summary>Throws <see cref="ConfigException"/> with every problem, if there is any.</summary>
     public static void Ensure(PolicyConfig config)

@@ -121,8 +121,8 @@ internal static class ObjectEdits
         f.ThrowIfErrors("invalid rule");
         return config =>
         {
-            if (src is not null && !config.Groups.ContainsKey(src)) throw ApiException.Invalid("src", $"unknown group '{RequestFields.Clip(src)}'");
-            if (!config.Groups.ContainsKey(dst!)) throw ApiException.Invalid("dst", $"unknown group '{RequestFields.Clip(dst!)}'");
+            if (src is not null && !config.Groups.ContainsKey(src)) throw ApiException.Invalid("src", $"unknown group '{Text.Clip(src)}'");
+            if (!config.Groups.ContainsKey(dst!)) throw ApiException.Invalid("dst", $"unknown group '{Text.Clip(dst!)}'");
             // The id needs both marks; a hand-written group without one gets it now, as commit would.
             (config, _) = Marks.AssignMissing(config);
             var id = config.DerivedRuleId(src, dst!)!;
@@ -161,7 +161,7 @@ internal static class ObjectEdits
         var text = f.String("action", required);
         if (text is null) return null;
         if (SectionConfig.TryParseAction(text, out var action)) return action;
-        f.Error("action", $"'{RequestFields.Clip(text)}' is not 'allow' or 'deny'");
+        f.Error("action", $"'{Text.Clip(text)}' is not 'allow' or 'deny'");
         return null;
     }
 
@@ -239,7 +239,7 @@ internal static class ObjectEdits
     {
         f.RejectUnknown(["id", "router", "physical", "mode", Digest]);
         var id = f.String("id", required: true);
-        if (id is not null && Names.GroupNameProblem(id) is { } problem) f.Error("id", problem.Replace("group name", "forwarder name"));
+        if (id is not null && Names.ForwarderNameProblem(id) is { } problem) f.Error("id", problem);
         var router = Router(f, required: true);
         var physical = Physical(f, required: true);
         var mode = Mode(f) ?? ForwarderMode.Skb;
@@ -295,7 +295,7 @@ internal static class ObjectEdits
             case "skb": return ForwarderMode.Skb;
             case "native": return ForwarderMode.Native;
             case var other:
-                f.Error("mode", $"'{RequestFields.Clip(other)}' is not 'skb' or 'native'");
+                f.Error("mode", $"'{Text.Clip(other)}' is not 'skb' or 'native'");
                 return null;
         }
     }
@@ -303,7 +303,7 @@ internal static class ObjectEdits
     // ---- shared -----------------------------------------------------------------------------
 
     public static T Existing<T>(PolicyConfig config, ObjectType type, string id) where T : class, IConfigObject =>
-        config.Find(type, id) as T ?? throw ApiException.NotFound($"{type.Name()} '{RequestFields.Clip(id)}' does not exist in the pending config");
+        config.Find(type, id) as T ?? throw ApiException.NotFound($"{type.Name()} '{Text.Clip(id)}' does not exist in the pending config");
 
     private static void EnsureFreeId(PolicyConfig config, ObjectType type, string id, string field)
     {

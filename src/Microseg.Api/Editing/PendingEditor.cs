@@ -82,7 +82,7 @@ public sealed class PendingEditor(ConfigStore store)
         string digest;
         try
         {
-            digest = store.EditPending(config => ApplyInOrder(config, batch));
+            digest = store.EditPendingWithDigest(pending => ApplyInOrder(pending, batch));
         }
         catch (NothingToWrite)
         {
@@ -103,23 +103,24 @@ public sealed class PendingEditor(ConfigStore store)
         }
     }
 
-    private PolicyConfig ApplyInOrder(PolicyConfig initial, List<QueuedEdit> batch)
+    private PolicyConfig ApplyInOrder(PendingConfig initial, List<QueuedEdit> batch)
     {
-        var before = Validation.Check(initial).Select(Key).ToHashSet();
+        var before = Validation.Check(initial.Config);
         // Validating the whole config after every edit costs O(config) each: first try the
         // batch with one check at its end. Only when the batch as a whole adds a problem is each
         // edit checked on its own, so that exactly the edits that add problems are refused.
         var (config, changed) = Apply(initial, batch, null);
-        if (changed && Validation.Check(config).Any(p => !before.Contains(Key(p))))
+        if (changed && Validation.AddedProblems(before, Validation.Check(config)).Count > 0)
             (config, changed) = Apply(initial, batch, before);
         return changed ? config : throw new NothingToWrite();
     }
 
     /// <summary>Applies the edits in order; with <paramref name="problems"/> (the problems of
     /// <paramref name="config"/>), refuses each edit that adds one.</summary>
-    private (PolicyConfig Config, bool Changed) Apply(PolicyConfig config, List<QueuedEdit> batch, HashSet<string>? problems)
+    private (PolicyConfig Config, bool Changed) Apply(PendingConfig initial, List<QueuedEdit> batch, IReadOnlyList<ConfigProblem>? problems)
     {
-        string? digest = null;       // of the file as it would be now; computed when an edit asks
+        var config = initial.Config;
+        string? digest = initial.Digest; // of the file as it would be now; computed when an edit asks
         var changed = false;
         foreach (var q in batch)
         {
@@ -129,7 +130,7 @@ public sealed class PendingEditor(ConfigStore store)
             {
                 if (q.ExpectedDigest is not null)
                 {
-                    digest ??= changed ? ConfigStore.DigestOf(SectionConfig.WriteBytes(config)) : FileDigest();
+                    digest ??= ConfigStore.DigestOf(SectionConfig.WriteBytes(config));
                     if (!string.Equals(q.ExpectedDigest, digest, StringComparison.OrdinalIgnoreCase))
                         throw new DigestConflictException(store.PendingPath, q.ExpectedDigest, digest);
                 }
@@ -150,26 +151,18 @@ public sealed class PendingEditor(ConfigStore store)
 
     /// <summary>The problems of <paramref name="after"/>; throws when it has one that
     /// <paramref name="before"/> did not.</summary>
-    private static HashSet<string> RefuseAddedProblems(string what, HashSet<string> before, PolicyConfig after, IConfigObject? obj)
+    private static IReadOnlyList<ConfigProblem> RefuseAddedProblems(string what, IReadOnlyList<ConfigProblem> before, PolicyConfig after, IConfigObject? obj)
     {
         var problems = Validation.Check(after);
-        var added = problems.Where(p => !before.Contains(Key(p))).ToList();
+        var added = Validation.AddedProblems(before, problems);
         if (added.Count > 0)
             throw ApiException.Invalid(
                 $"refused: {what} would leave the config invalid: " + string.Join("; ", added.Select(p => $"{p.ObjectRef}: {p.Message}")),
                 FieldErrors(added, obj, deleting: obj is null));
-        return problems.Select(Key).ToHashSet();
+        return problems;
     }
 
     private sealed class NothingToWrite : Exception;
-
-    /// <summary>The digest of the file's bytes (called under the store's lock, inside the edit).</summary>
-    private string FileDigest()
-    {
-        try { return ConfigStore.DigestOf(File.ReadAllBytes(store.PendingPath)); }
-        catch (FileNotFoundException) { return ConfigStore.DigestOf([]); }
-        catch (DirectoryNotFoundException) { return ConfigStore.DigestOf([]); }
-    }
 
     /// <summary>Commit runs under the same gate: it may write marks back to the pending file.</summary>
     public async Task<CommitResult> CommitAsync(string? expectedDigest, CancellationToken cancel)
@@ -184,8 +177,6 @@ public sealed class PendingEditor(ConfigStore store)
             gate.Release();
         }
     }
-
-    private static string Key(ConfigProblem p) => $"{p.ObjectRef}|{p.Message}";
 
     /// <summary>Which request field a validation problem is about, from what it says. A problem
     /// of another object (a rule left pointing at a deleted group) names that object; after a

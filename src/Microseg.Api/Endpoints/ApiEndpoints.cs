@@ -248,7 +248,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
     }
 
     private static string UnknownGroup(PolicyEngine engine, string name, string role) =>
-        $"unknown {role} group '{RequestFields.Clip(name)}' (groups: {string.Join(", ", engine.Groups.Take(20))}{(engine.Groups.Count > 20 ? ", …" : "")})";
+        $"unknown {role} group '{Text.Clip(name)}' (groups: {string.Join(", ", engine.Groups.Take(20))}{(engine.Groups.Count > 20 ? ", …" : "")})";
 
     private async Task Matrix(HttpContext ctx)
     {

@@ -2,7 +2,6 @@
 // with Utf8JsonWriter in the shapes the CLI's --json uses.
 using System.Buffers;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Microseg.Policy;
 using Microsoft.AspNetCore.Http;
 
@@ -56,10 +55,9 @@ internal static class ApiJson
     /// <summary>An object as the snapshot holds it, plus the digest of the pending file.</summary>
     public static void WriteObject(Utf8JsonWriter w, IConfigObject obj, string digest)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var inner = new Utf8JsonWriter(buffer, Options)) SnapshotFormat.WriteObject(inner, obj);
-        var node = JsonNode.Parse(buffer.WrittenSpan)!.AsObject();
-        node["digest"] = digest;
-        node.WriteTo(w);
+        w.WriteStartObject();
+        SnapshotFormat.WriteFields(w, obj);
+        w.WriteString("digest", digest);
+        w.WriteEndObject();
     }
 }

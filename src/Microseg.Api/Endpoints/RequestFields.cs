@@ -103,7 +103,7 @@ internal sealed class RequestFields
         var s = String(name, required);
         if (s is null) return null;
         if (long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed)) return parsed;
-        Error(name, $"'{Clip(s)}' is not a whole number");
+        Error(name, $"'{Text.Clip(s)}' is not a whole number");
         return null;
     }
 
@@ -121,7 +121,7 @@ internal sealed class RequestFields
         if (s is null) return null;
         if (s.Trim().Length == 0) return ValueList<string>.Empty;
         if (SectionConfig.TryParseList(s, out var items)) return items;
-        Error(name, $"'{Clip(s)}' has an empty item");
+        Error(name, $"'{Text.Clip(s)}' has an empty item");
         return null;
     }
 
@@ -142,10 +142,8 @@ internal sealed class RequestFields
         var allowed = deletable.ToHashSet(StringComparer.Ordinal);
         foreach (var d in list.Where(d => !allowed.Contains(d)))
             Error("delete", allowed.Count == 0
-                ? $"'{Clip(d)}' cannot be deleted (nothing of this type can)"
-                : $"'{Clip(d)}' cannot be deleted (deletable: {string.Join(", ", allowed.Order(StringComparer.Ordinal))})");
+                ? $"'{Text.Clip(d)}' cannot be deleted (nothing of this type can)"
+                : $"'{Text.Clip(d)}' cannot be deleted (deletable: {string.Join(", ", allowed.Order(StringComparer.Ordinal))})");
         return list.ToHashSet(StringComparer.Ordinal);
     }
-
-    public static string Clip(string s, int max = 64) => s.Length <= max ? s : string.Concat(s.AsSpan(0, max), "…");
 }

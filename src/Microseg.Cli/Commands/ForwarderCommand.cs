@@ -39,7 +39,7 @@ public sealed class ForwarderCommand : Command
         cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
         {
             var n = parse.GetValue(name)!;
-            if (Names.GroupNameProblem(n) is { } problem) throw new UserException(problem.Replace("group name", "forwarder name"));
+            if (Names.ForwarderNameProblem(n) is { } problem) throw new UserException(problem);
             Microseg.Policy.Forwarder? existing = null;
             if (add) PendingEdit.EnsureFreeId(config, ObjectType.Forwarder, n);
             else existing = PendingEdit.Existing<Microseg.Policy.Forwarder>(config, ObjectType.Forwarder, n);

@@ -20,9 +20,9 @@ internal static class PendingEdit
         string done = "";
         var digest = store.EditPending(config =>
         {
-            var before = Keys(Validation.Check(config));
+            var before = Validation.Check(config);
             var (after, message) = edit(config);
-            var added = Validation.Check(after).Where(p => !before.Contains(Key(p))).ToList();
+            var added = Validation.AddedProblems(before, Validation.Check(after));
             if (added.Count > 0)
                 throw new UserException($"refused: '{message}' would leave the config invalid:\n  " + string.Join("\n  ", added));
             done = message;
@@ -31,10 +31,6 @@ internal static class PendingEdit
         io.Out.WriteLine($"{done} (digest {digest})");
         return ExitCodes.Ok;
     }
-
-    private static string Key(ConfigProblem p) => $"{p.ObjectRef}|{p.Message}";
-
-    private static HashSet<string> Keys(IEnumerable<ConfigProblem> problems) => problems.Select(Key).ToHashSet();
 
     public static T Existing<T>(PolicyConfig config, ObjectType type, string id) where T : class, IConfigObject =>
         config.Find(type, id) as T ?? throw new UserException($"{type.Name()} '{id}' does not exist in the pending config");
