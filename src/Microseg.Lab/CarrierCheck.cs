@@ -26,7 +26,7 @@ public static class CarrierCheck
     public static CarrierReport Run(Lab lab, IReadOnlyList<LabGuest>? guests = null)
     {
         guests ??= lab.Spec.Guests;
-        var (config, _) = Marks.AssignMissing(lab.Committed());
+        var config = lab.Committed(); // every group has its mark: commit assigns the missing ones
         var marks = config.Groups.Values.Where(g => g.Mark.HasValue).OrderBy(g => g.Mark).Select(g => (ushort)g.Mark!.Value).ToList();
         ushort Own(LabGuest g) => LabCheck.GroupOf(config, g) is { } group ? (ushort)config.Groups[group].Mark!.Value : (ushort)0;
         // The forgery claims a group that is not the guest's own: the first other one.
@@ -54,7 +54,7 @@ public static class CarrierCheck
             var header = new List<string> { "guest", "host", "group" };
             if (claims) header.Add("claims");
             header.AddRange(hosts.Select(h => $"{h} sees"));
-            var lines = new List<List<string>> { header };
+            var lines = new List<IReadOnlyList<string>> { header };
             foreach (var guest in rows.Select(r => r.Guest).Distinct())
             {
                 var own = rows.First(r => r.Guest == guest).Expected;
@@ -69,9 +69,7 @@ public static class CarrierCheck
                 }
                 lines.Add(line);
             }
-            var widths = Enumerable.Range(0, header.Count).Select(i => lines.Max(l => l[i].Length)).ToList();
-            foreach (var l in lines)
-                sb.AppendLine("  " + string.Join("  ", l.Select((c, i) => c.PadRight(widths[i]))).TrimEnd());
+            TextTable.Write(sb, lines, indent: "  ");
         }
         sb.AppendLine($"Groups across hosts ({lab.Spec.Carrier.Name()}): every guest sends a datagram to every other host, which reads its mark (SO_RCVMARK); '!' marks a group that is not the guest's own.");
         Table(report.Plain, claims: false);

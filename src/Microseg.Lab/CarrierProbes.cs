@@ -19,21 +19,22 @@ public sealed record OwnSrv6Packet(ushort ClaimedTag, IReadOnlyList<ExtensionHea
 public sealed class CarrierProbes(Lab lab)
 {
     public const int GroupPort = 7103;
+    private const int Attempts = 2;
 
     /// <summary>For every guest and every other host: the group (low 16 bits of the mark) that
     /// host saw on a datagram from the guest; null when nothing arrived.</summary>
-    public Dictionary<(string Guest, string Host), ushort?> ObservedGroups(IReadOnlyList<LabGuest> guests, OwnSrv6Packet? ownPacket = null, int attempts = 2) =>
-        ObservedGroups(guests, _ => ownPacket, attempts);
+    public Dictionary<(string Guest, string Host), ushort?> ObservedGroups(IReadOnlyList<LabGuest> guests, OwnSrv6Packet? ownPacket = null) =>
+        ObservedGroups(guests, _ => ownPacket);
 
     /// <summary>As above, each guest sending a plain datagram (null) or its own SRv6 packet.</summary>
-    public Dictionary<(string Guest, string Host), ushort?> ObservedGroups(IReadOnlyList<LabGuest> guests, Func<LabGuest, OwnSrv6Packet?> ownPacket, int attempts = 2)
+    public Dictionary<(string Guest, string Host), ushort?> ObservedGroups(IReadOnlyList<LabGuest> guests, Func<LabGuest, OwnSrv6Packet?> ownPacket)
     {
         var hosts = lab.Spec.Hosts.Where(h => lab.Spec.HostIp(h) is not null).ToList();
         var receivers = hosts.ToDictionary(h => h.Name, h => new MarkReceiver(lab.Namespace(h.Name), lab.Spec.HostIp(h)!, GroupPort));
         try
         {
             var pairs = guests.SelectMany(g => hosts.Where(h => h.Name != g.Host).Select(h => (Guest: g, Host: h))).ToList();
-            for (int i = 0; i < attempts; i++)
+            for (int i = 0; i < Attempts; i++)
                 foreach (var (g, h) in pairs)
                 {
                     if (ownPacket(g) is { } packet) SendOwnSrv6(g, h, lab.Spec.HostIp(h)!, GroupPort, packet, Encoding.ASCII.GetBytes(g.Name));
@@ -59,7 +60,7 @@ public sealed class CarrierProbes(Lab lab)
     }
 
     /// <summary>One UDP datagram from inside the guest.</summary>
-    public void SendDatagram(LabGuest from, IPAddress to, int port, byte[] payload) =>
+    private void SendDatagram(LabGuest from, IPAddress to, int port, byte[] payload) =>
         NetworkNamespace.Run(lab.Namespace(from.Name), () =>
         {
             using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -73,37 +74,6 @@ public sealed class CarrierProbes(Lab lab)
         if (lab.Spec.Carrier != LabCarrier.Srv6) throw new LabException($"lab {lab.Spec.Name} does not carry SRv6 (carrier {lab.Spec.Carrier.Name()})");
         var frame = Srv6Frame.Build(from.Mac, LabNetwork.BridgeMac(lab.Spec.HostIndex(from.Host)), LabNetwork.GuestIpv6(from),
             LabNetwork.Dx4Sid(lab.Spec.HostIndex(to.Name)), packet.ClaimedTag, packet.Before, from.Ip, innerDestination, (ushort)port, payload);
-        SendFrame(from, frame);
+        RawFrames.Send(lab.Namespace(from.Name), from.GuestNic, frame);
     }
-
-    /// <summary>A raw Ethernet frame out of the guest's NIC (AF_PACKET).</summary>
-    public void SendFrame(LabGuest from, byte[] frame) =>
-        NetworkNamespace.Run(lab.Namespace(from.Name), () =>
-        {
-            int ifIndex;
-            using (var netlink = new RtNetlink())
-                ifIndex = (netlink.GetLink(from.GuestNic) ?? throw new LabException($"guest {from.Name} has no {from.GuestNic}")).IfIndex;
-            using var s = new Socket(AddressFamily.Packet, SocketType.Raw, ProtocolType.Unspecified);
-            s.SendTo(frame, new LinkLayerEndPoint(ifIndex));
-        });
-}
-
-/// <summary>struct sockaddr_ll for sending on one interface: the frame carries its own header.</summary>
-public sealed class LinkLayerEndPoint(int ifIndex) : EndPoint
-{
-    public int IfIndex { get; } = ifIndex;
-
-    public override AddressFamily AddressFamily => AddressFamily.Packet;
-
-    public override SocketAddress Serialize()
-    {
-        // sll_family (2), sll_protocol (2, big-endian), sll_ifindex (4), sll_hatype (2),
-        // sll_pkttype (1), sll_halen (1), sll_addr (8).
-        var address = new SocketAddress(AddressFamily.Packet, 20);
-        var index = BitConverter.GetBytes(IfIndex);
-        for (int i = 0; i < 4; i++) address[4 + i] = index[i];
-        return address;
-    }
-
-    public override EndPoint Create(SocketAddress socketAddress) => this;
 }

@@ -11,6 +11,7 @@
 //     decapsulation (ingress); the kernel clears it when the packet crosses into the other
 //     host's namespace.
 using System.Globalization;
+using System.Net;
 using Microseg.Netlink;
 using Microseg.Policy;
 
@@ -32,7 +33,7 @@ public sealed class Lab
 
     public string Directory => Path.Combine(RunRoot, Spec.Name);
     public string ConfigDirectory => Path.Combine(Directory, "config");
-    public string Namespace(string member) => $"msl-{Spec.Name}-{member}";
+    public string Namespace(string member) => NamespacePrefix(Spec.Name) + member;
     public string BpffsMount(LabHost host) => Path.Combine(Directory, host.Name, "bpffs");
     public string BpffsRoot(LabHost host) => Path.Combine(BpffsMount(host), "microseg");
     public string RunDirectory(LabHost host) => Path.Combine(Directory, host.Name, "run");
@@ -76,13 +77,12 @@ public sealed class Lab
         foreach (var host in Spec.Hosts) CreateCarrier(host);
         foreach (var guest in Spec.Guests) CreateGuest(guest);
         SetNeighbours();
-        File.WriteAllText(Path.Combine(ConfigDirectory, ConfigStore.PendingFileName), Spec.PolicyText);
-        var commit = new ConfigStore(ConfigDirectory).Commit();
+        var snapshot = Commit(Spec.PolicyText);
         var carrier = Spec.IsMultiHost ? $", carrier {Spec.Carrier.Name()} over {LabNetwork.UnderlayInterface}" : "";
-        log.WriteLine($"lab {Spec.Name}: {Spec.Hosts.Count} host(s), {Spec.Guests.Count} guests{carrier}; committed policy version {commit.Snapshot.Version}");
+        log.WriteLine($"lab {Spec.Name}: {Spec.Hosts.Count} host(s), {Spec.Guests.Count} guests{carrier}; committed policy version {snapshot.Version}");
         if (Spec.Carrier == LabCarrier.Srv6)
         {
-            var bridges = commit.Snapshot.Config.Bridges.Values;
+            var bridges = snapshot.Config.Bridges.Values;
             foreach (var host in Spec.Hosts.Where(h => !bridges.Any(b => b.Name == LabNetwork.UnderlayInterface && b.AppliesTo(h.Name))))
                 log.WriteLine($"note: the policy has no 'bridge: {LabNetwork.UnderlayInterface}' for {host.Name}: groups will not cross SRv6 from or to it");
         }
@@ -91,37 +91,26 @@ public sealed class Lab
     /// <summary>`microseg apply` on every host (the second half of <see cref="Up"/>).</summary>
     public void ApplyAll(TextWriter log)
     {
-        foreach (var host in Spec.Hosts)
-        {
-            var output = Microseg(host, "apply");
-            log.WriteLine($"[{host.Name}] microseg apply");
-            foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries)) log.WriteLine($"  {line}");
-        }
+        foreach (var host in Spec.Hosts) Agent(host).Show(log, ["apply"]);
     }
 
-    /// <summary>Runs `microseg ARGS` inside the host's namespace with the host's state paths.</summary>
-    public string Microseg(LabHost host, params string[] args)
-    {
-        var r = MicrosegResult(host, args);
-        if (r.ExitCode != 0) throw new LabException($"[{host.Name}] microseg {string.Join(' ', args)}: exit {r.ExitCode}: {r.Stderr.Trim()}");
-        return r.Stdout;
-    }
+    /// <summary>Runs `microseg ARGS` inside the host's namespace with the host's state paths;
+    /// throws unless it exits 0.</summary>
+    public string Microseg(LabHost host, params string[] args) => Agent(host).Run(args);
 
-    public ShellResult MicrosegResult(LabHost host, params string[] args) => MicrosegResult(host, null, args);
+    /// <summary>As <see cref="Microseg"/>, and writes "[host] microseg ARGS" and the output, indented, to <paramref name="log"/>.</summary>
+    public void Show(LabHost host, TextWriter log, params string[] args) => Agent(host).Show(log, args);
+
+    public ShellResult MicrosegResult(LabHost host, params string[] args) => Agent(host).Result(null, args);
 
     /// <summary>`microseg ARGS` in the host's namespace, with extra environment variables.</summary>
-    public ShellResult MicrosegResult(LabHost host, IReadOnlyDictionary<string, string>? env, params string[] args) =>
-        Shell.RunWith(env, "ip", ["netns", "exec", Namespace(host.Name), MicrosegBinary, .. args, .. StateArgs(host)]);
+    public ShellResult MicrosegResult(LabHost host, IReadOnlyDictionary<string, string>? env, params string[] args) => Agent(host).Result(env, args);
 
-    public string[] StateArgs(LabHost host) =>
-        ["--config-dir", ConfigDirectory, "--bpffs", BpffsRoot(host), "--run-dir", RunDirectory(host), "--node", host.Name];
+    private LabAgent Agent(LabHost host) =>
+        new(MicrosegBinary, Namespace(host.Name), ConfigDirectory, BpffsRoot(host), RunDirectory(host), host.Name);
 
     /// <summary>Replaces the committed policy (and commits it), without applying.</summary>
-    public Snapshot Commit(string policyText)
-    {
-        File.WriteAllText(Path.Combine(ConfigDirectory, ConfigStore.PendingFileName), policyText);
-        return new ConfigStore(ConfigDirectory).Commit().Snapshot;
-    }
+    public Snapshot Commit(string policyText) => LabAgent.Commit(ConfigDirectory, policyText);
 
     public PolicyConfig Committed() =>
         new ConfigStore(ConfigDirectory).ReadRunning()?.Config ?? throw new LabException($"lab {Spec.Name} has no committed policy");
@@ -129,17 +118,14 @@ public sealed class Lab
     private void CreateHost(LabHost host)
     {
         var ns = Namespace(host.Name);
-        Shell.Ip("netns", "add", ns);
-        Shell.Ip("-n", ns, "link", "set", "lo", "up");
+        LabNamespaces.Add(ns);
         Shell.Ip("-n", ns, "link", "add", host.Bridge, "type", "bridge");
         if (Spec.IsMultiHost)
             Shell.Ip("-n", ns, "link", "set", host.Bridge, "address", LabNetwork.BridgeMac(Spec.HostIndex(host.Name)));
         Shell.Ip("-n", ns, "link", "set", host.Bridge, "up");
         if (Spec.HostAddress(host) is { } address)
             Shell.Ip("-n", ns, "addr", "add", address, "dev", host.Bridge);
-        // The host's own bpffs, outside /sys (ip netns exec remounts /sys).
-        System.IO.Directory.CreateDirectory(BpffsMount(host));
-        Shell.Check("mount", "-t", "bpf", "bpffs", BpffsMount(host));
+        LabNamespaces.MountBpffs(BpffsMount(host));
     }
 
     /// <summary>The underlay switch: a namespace with one bridge; each host's und0 is a veth
@@ -147,8 +133,7 @@ public sealed class Lab
     private void CreateUnderlay()
     {
         var ul = UnderlayNamespace;
-        Shell.Ip("netns", "add", ul);
-        Shell.Ip("-n", ul, "link", "set", "lo", "up");
+        LabNamespaces.Add(ul);
         Shell.Ip("-n", ul, "link", "add", LabNetwork.UnderlayBridge, "type", "bridge", "mcast_snooping", "0");
         Shell.Ip("-n", ul, "link", "set", LabNetwork.UnderlayBridge, "up");
         var mtu = LabNetwork.UnderlayMtu.ToString(CultureInfo.InvariantCulture);
@@ -225,8 +210,7 @@ public sealed class Lab
         var host = Host(guest.Host);
         var hostNs = Namespace(host.Name);
         var ns = Namespace(guest.Name);
-        Shell.Ip("netns", "add", ns);
-        Shell.Ip("-n", ns, "link", "set", "lo", "up");
+        LabNamespaces.Add(ns);
         Shell.Ip("link", "add", guest.HostNic, "netns", hostNs, "type", "veth", "peer", "name", guest.GuestNic, "netns", ns);
         Shell.Ip("-n", ns, "link", "set", guest.GuestNic, "address", guest.Mac);
         Shell.Ip("-n", ns, "addr", "add", guest.Address, "dev", guest.GuestNic);
@@ -244,35 +228,27 @@ public sealed class Lab
     public void SetNeighbours()
     {
         bool routed = Spec.Carrier == LabCarrier.Srv6;
-        IEnumerable<LabGuest> Segment(LabGuest g) => Spec.Guests.Where(o => o != g && (!routed || o.Host == g.Host));
+        bool SameSegment(LabGuest g, string host) => !routed || g.Host == host;
+        var hosts = Spec.IsMultiHost
+            ? Spec.Hosts.Select(h => (Host: h, Ip: Spec.HostIp(h))).Where(h => h.Ip is not null).ToList()
+            : [];
+        void Neighbour(string member, string device, IPAddress ip, string mac) =>
+            Shell.Ip("-n", Namespace(member), "neigh", "replace", ip.ToString(), "lladdr", mac, "dev", device, "nud", "permanent");
         foreach (var g in Spec.Guests)
         {
-            foreach (var other in Segment(g))
-                Shell.Ip("-n", Namespace(g.Name), "neigh", "replace", other.Ip.ToString(), "lladdr", other.Mac, "dev", g.GuestNic, "nud", "permanent");
-            foreach (var host in Spec.Hosts.Where(h => (!routed || h.Name == g.Host) && Spec.IsMultiHost && Spec.HostIp(h) is not null))
-                Shell.Ip("-n", Namespace(g.Name), "neigh", "replace", Spec.HostIp(host)!.ToString(), "lladdr", LabNetwork.BridgeMac(Spec.HostIndex(host.Name)), "dev", g.GuestNic, "nud", "permanent");
+            foreach (var other in Spec.Guests.Where(o => o != g && SameSegment(o, g.Host)))
+                Neighbour(g.Name, g.GuestNic, other.Ip, other.Mac);
+            foreach (var (host, ip) in hosts.Where(h => SameSegment(g, h.Host.Name)))
+                Neighbour(g.Name, g.GuestNic, ip!, LabNetwork.BridgeMac(Spec.HostIndex(host.Name)));
         }
-        if (!Spec.IsMultiHost) return;
-        foreach (var host in Spec.Hosts.Where(h => Spec.HostIp(h) is not null))
-            foreach (var g in Spec.Guests.Where(g => !routed || g.Host == host.Name))
-                Shell.Ip("-n", Namespace(host.Name), "neigh", "replace", g.Ip.ToString(), "lladdr", g.Mac, "dev", host.Bridge, "nud", "permanent");
+        foreach (var (host, _) in hosts)
+            foreach (var g in Spec.Guests.Where(g => SameSegment(g, host.Name)))
+                Neighbour(host.Name, host.Bridge, g.Ip, g.Mac);
     }
 
     /// <summary>Removes everything a lab of this name made: agent state, namespaces, bpffs
     /// mounts, directories. Safe to run on a half-built or absent lab.</summary>
-    public static void Down(string name)
-    {
-        var prefix = $"msl-{name}-";
-        var dir = Path.Combine(RunRoot, name);
-        if (System.IO.Directory.Exists("/run/netns"))
-            foreach (var ns in System.IO.Directory.GetFiles("/run/netns").Select(Path.GetFileName).Where(n => n!.StartsWith(prefix, StringComparison.Ordinal)))
-                Shell.Run("ip", "netns", "del", ns!);
-        if (!System.IO.Directory.Exists(dir)) return;
-        foreach (var hostDir in System.IO.Directory.GetDirectories(dir))
-        {
-            var mount = Path.Combine(hostDir, "bpffs");
-            if (System.IO.Directory.Exists(mount)) Shell.Run("umount", mount);
-        }
-        System.IO.Directory.Delete(dir, recursive: true);
-    }
+    public static void Down(string name) => LabNamespaces.RemoveAll(NamespacePrefix(name), Path.Combine(RunRoot, name));
+
+    private static string NamespacePrefix(string name) => $"msl-{name}-";
 }

@@ -32,7 +32,7 @@ public static class LabCheck
     public static CheckReport Run(Lab lab, IReadOnlyList<LabGuest>? guests = null)
     {
         guests ??= lab.Spec.Guests;
-        var (config, _) = Marks.AssignMissing(lab.Committed());
+        var config = lab.Committed();
         var engine = new PolicyEngine(config);
         var probes = new Probes(lab);
         var udp = probes.OneWayUdp(guests);
@@ -57,22 +57,9 @@ public static class LabCheck
         string Label(LabGuest g) => $"{g.Name}({GroupOf(config, g) ?? "untagged"})";
         var sb = new StringBuilder();
         sb.AppendLine("One-way UDP, row = sender, column = receiver: observed/expected (allow or deny); '!' marks a difference.");
-        var width = Math.Max(10, guests.Max(g => Label(g).Length));
-        var header = new StringBuilder("".PadRight(width));
-        foreach (var d in guests) header.Append("  ").Append(Label(d).PadRight(width));
-        sb.AppendLine(header.ToString().TrimEnd());
-        foreach (var s in guests)
-        {
-            var row = new StringBuilder(Label(s).PadRight(width));
-            foreach (var d in guests)
-            {
-                var cell = "-";
-                if (report.Udp.FirstOrDefault(p => p.Src == s && p.Dst == d) is { } p)
-                    cell = $"{Word(p.Observed)}/{Word(p.Expected)}{(p.Matches ? "" : " !")}";
-                row.Append("  ").Append(cell.PadRight(width));
-            }
-            sb.AppendLine(row.ToString().TrimEnd());
-        }
+        string Cell(LabGuest s, LabGuest d) =>
+            report.Udp.FirstOrDefault(p => p.Src == s && p.Dst == d) is { } p ? $"{Word(p.Observed)}/{Word(p.Expected)}{(p.Matches ? "" : " !")}" : "-";
+        TextTable.Write(sb, [["", .. guests.Select(Label)], .. guests.Select(s => (string[])[Label(s), .. guests.Select(d => Cell(s, d))])]);
         foreach (var (name, pairs) in new[] { ("TCP connect", report.Tcp), ("ICMP echo", report.Icmp) })
         {
             var bad = pairs.Where(p => !p.Matches).ToList();

@@ -151,6 +151,8 @@ public sealed record LabSpec(string Name, string PolicyText, IReadOnlyList<LabHo
     {
         var name = form.Name ?? "demo";
         if (!Names.IsGroupName(name) || name.Length > 12) throw new LabException($"{source}: lab name '{name}' must be a short name (letters, digits, '-', up to 12)");
+        // Forwarder labs keep their state in RunRoot/msf-NAME: a lab of that name would share it.
+        if (name.StartsWith("msf-", StringComparison.Ordinal)) throw new LabException($"{source}: lab name '{name}' is reserved for forwarder labs (msf-…)");
         var hosts = form.Hosts ?? [];
         var guests = form.Guests ?? [];
         if (hosts.Count == 0) throw new LabException($"{source}: a lab needs at least one host");

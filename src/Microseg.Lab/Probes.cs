@@ -9,10 +9,11 @@ namespace Microseg.Lab;
 
 public sealed class Probes(Lab lab)
 {
-    private const int UdpPort = 7101, TcpPort = 7102;
+    private const int UdpPort = 7101, TcpPort = 7102, UdpAttempts = 3;
+    private static readonly TimeSpan TcpTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>For every ordered pair of guests: did a UDP datagram from src reach dst?</summary>
-    public Dictionary<(string Src, string Dst), bool> OneWayUdp(IReadOnlyList<LabGuest> guests, int attempts = 3)
+    public Dictionary<(string Src, string Dst), bool> OneWayUdp(IReadOnlyList<LabGuest> guests)
     {
         var receivers = guests.ToDictionary(g => g.Name, g => InGuest(g, () =>
         {
@@ -23,7 +24,7 @@ public sealed class Probes(Lab lab)
         var senders = guests.ToDictionary(g => g.Name, g => InGuest(g, () => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp)));
         try
         {
-            for (int i = 0; i < attempts; i++)
+            for (int i = 0; i < UdpAttempts; i++)
                 foreach (var src in guests)
                     foreach (var dst in guests.Where(d => d != src))
                         senders[src.Name].SendTo(Encoding.ASCII.GetBytes(src.Name), new IPEndPoint(dst.Ip, UdpPort));
@@ -52,9 +53,8 @@ public sealed class Probes(Lab lab)
     }
 
     /// <summary>For every ordered pair: did a TCP connect from src to dst complete within the timeout?</summary>
-    public Dictionary<(string Src, string Dst), bool> TcpConnect(IReadOnlyList<LabGuest> guests, TimeSpan? timeout = null)
+    public Dictionary<(string Src, string Dst), bool> TcpConnect(IReadOnlyList<LabGuest> guests)
     {
-        var wait = timeout ?? TimeSpan.FromSeconds(1);
         var listeners = guests.ToDictionary(g => g.Name, g => InGuest(g, () =>
         {
             var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -72,7 +72,7 @@ public sealed class Probes(Lab lab)
                     var client = InGuest(src, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
                     attempts.Add((src.Name, dst.Name, client, client.ConnectAsync(new IPEndPoint(dst.Ip, TcpPort))));
                 }
-            Task.WaitAll([.. attempts.Select(a => Task.WhenAny(a.Item4, Task.Delay(wait)))]);
+            Task.WaitAll([.. attempts.Select(a => Task.WhenAny(a.Item4, Task.Delay(TcpTimeout)))]);
             return attempts.ToDictionary(a => (a.Item1, a.Item2), a => a.Item4.IsCompletedSuccessfully);
         }
         finally

@@ -1,0 +1,35 @@
+// `microseg` as one lab member runs it: inside the member's namespace, with the lab's config
+// directory and the member's own bpffs, run dir and node name.
+using Microseg.Policy;
+
+namespace Microseg.Lab;
+
+internal sealed record LabAgent(string Binary, string Namespace, string ConfigDirectory, string BpffsRoot, string RunDirectory, string Node)
+{
+    public ShellResult Result(IReadOnlyDictionary<string, string>? env, string[] args) =>
+        Shell.RunWith(env, "ip", ["netns", "exec", Namespace, Binary, .. args,
+            "--config-dir", ConfigDirectory, "--bpffs", BpffsRoot, "--run-dir", RunDirectory, "--node", Node]);
+
+    /// <summary>Throws <see cref="LabException"/> unless it exits 0.</summary>
+    public string Run(string[] args)
+    {
+        var r = Result(null, args);
+        if (r.ExitCode != 0) throw new LabException($"[{Node}] microseg {string.Join(' ', args)}: exit {r.ExitCode}: {r.Stderr.Trim()}");
+        return r.Stdout;
+    }
+
+    /// <summary>Runs and writes "[node] microseg ARGS" and the output, indented, to <paramref name="log"/>.</summary>
+    public void Show(TextWriter log, string[] args)
+    {
+        var output = Run(args);
+        log.WriteLine($"[{Node}] microseg {string.Join(' ', args)}");
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries)) log.WriteLine($"  {line}");
+    }
+
+    /// <summary>Replaces the committed policy of <paramref name="configDirectory"/> (and commits it), without applying.</summary>
+    public static Snapshot Commit(string configDirectory, string policyText)
+    {
+        File.WriteAllText(Path.Combine(configDirectory, ConfigStore.PendingFileName), policyText);
+        return new ConfigStore(configDirectory).Commit().Snapshot;
+    }
+}
