@@ -84,7 +84,7 @@ public static class SectionConfig
             case Forwarder f:
                 yield return ("router", f.Router);
                 yield return ("physical", string.Join(',', f.Physical));
-                yield return ("mode", f.Mode == ForwarderMode.Native ? "native" : "skb");
+                yield return ("mode", Word(f.Mode));
                 break;
         }
     }
@@ -95,6 +95,19 @@ public static class SectionConfig
         var parts = value.Split(',').Select(p => p.Trim()).ToArray();
         items = new ValueList<string>(parts);
         return parts.All(p => p.Length > 0);
+    }
+
+    /// <summary>"skb" or "native", as the config, the snapshot, the CLI and the API write it.</summary>
+    public static string Word(ForwarderMode mode) => mode == ForwarderMode.Native ? "native" : "skb";
+
+    public static bool TryParseMode(string value, out ForwarderMode mode)
+    {
+        switch (value)
+        {
+            case "skb": mode = ForwarderMode.Skb; return true;
+            case "native": mode = ForwarderMode.Native; return true;
+            default: mode = default; return false;
+        }
     }
 
     public static bool TryParseAction(string value, out RuleAction action)
@@ -322,11 +335,8 @@ public static class SectionConfig
                     var router = Required("router");
                     var physicalText = Required("physical");
                     var mode = ForwarderMode.Skb;
-                    if (Get("mode") is { } m)
-                    {
-                        if (m == "native") mode = ForwarderMode.Native;
-                        else if (m != "skb") Error(LineOf("mode"), $"mode '{Text.Clip(m)}' is not 'skb' or 'native'", what);
-                    }
+                    if (Get("mode") is { } m && !TryParseMode(m, out mode))
+                        Error(LineOf("mode"), $"mode '{Text.Clip(m)}' is not 'skb' or 'native'", what);
                     if (router is null || physicalText is null) return null;
                     if (!TryParseList(physicalText, out var physical))
                         Error(LineOf("physical"), $"physical '{Text.Clip(physicalText)}' has an empty item", what);

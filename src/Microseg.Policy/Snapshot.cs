@@ -66,7 +66,7 @@ public static class SnapshotFormat
             case Forwarder f:
                 w.WriteString("router", f.Router);
                 WriteList(w, "physical", f.Physical);
-                w.WriteString("mode", f.Mode == ForwarderMode.Native ? "native" : "skb");
+                w.WriteString("mode", SectionConfig.Word(f.Mode));
                 break;
         }
     }
@@ -247,11 +247,8 @@ public static class SnapshotFormat
                     var router = Str("router", required: true);
                     var physical = List("physical", required: true);
                     var mode = ForwarderMode.Skb;
-                    if (Str("mode") is { } m)
-                    {
-                        if (m == "native") mode = ForwarderMode.Native;
-                        else if (m != "skb") Error(id, $"mode '{Text.Clip(m)}' is not 'skb' or 'native'");
-                    }
+                    if (Str("mode") is { } m && !SectionConfig.TryParseMode(m, out mode))
+                        Error(id, $"mode '{Text.Clip(m)}' is not 'skb' or 'native'");
                     if (router is not null && physical is not null) obj = new Forwarder(id, router, physical, mode);
                     break;
                 }

@@ -289,15 +289,10 @@ internal static class ObjectEdits
 
     private static ForwarderMode? Mode(RequestFields f)
     {
-        switch (f.String("mode"))
-        {
-            case null: return null;
-            case "skb": return ForwarderMode.Skb;
-            case "native": return ForwarderMode.Native;
-            case var other:
-                f.Error("mode", $"'{Text.Clip(other)}' is not 'skb' or 'native'");
-                return null;
-        }
+        if (f.String("mode") is not { } text) return null;
+        if (SectionConfig.TryParseMode(text, out var mode)) return mode;
+        f.Error("mode", $"'{Text.Clip(text)}' is not 'skb' or 'native'");
+        return null;
     }
 
     // ---- shared -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ public sealed class ForwarderCommand : Command
         Subcommands.Add(new ForwarderLabCommand(io));
     }
 
-    private static string Word(ForwarderMode mode) => mode == ForwarderMode.Native ? "native" : "skb";
+    private static string Word(ForwarderMode mode) => SectionConfig.Word(mode);
 
     private static Command Edit(Io io, string verb, string description)
     {
@@ -49,12 +49,9 @@ public sealed class ForwarderCommand : Command
             var list = existing?.Physical ?? ValueList<string>.Empty;
             if (parse.GetValue(physical) is { } text && !SectionConfig.TryParseList(text, out list))
                 throw new UserException($"--physical '{text}' has an empty item");
-            var m = parse.GetValue(mode) switch
-            {
-                "native" => ForwarderMode.Native,
-                "skb" => ForwarderMode.Skb,
-                _ => existing?.Mode ?? ForwarderMode.Skb,
-            };
+            var m = parse.GetValue(mode) is { } given && SectionConfig.TryParseMode(given, out var parsed)
+                ? parsed
+                : existing?.Mode ?? ForwarderMode.Skb;
             var f = new Microseg.Policy.Forwarder(n, routerName, list, m);
             return (config.Put(f), $"{(add ? "added" : "updated")} forwarder {n} (router {f.Router}, physical {f.Physical}, mode {Word(f.Mode)})");
         }));
@@ -84,9 +81,9 @@ internal sealed class ForwarderLabCommand : Command
             return ExitCodes.Ok;
         });
 
-        var check = new Command("check", "Ping every outside namespace from the router over its VLAN and check that no frame crosses between outsides");
+        var check = new Command("check", "Send raw frames between every outside namespace and the router over its VLAN; check that each arrives where it should and none crosses between outsides");
         check.Arguments.Add(name);
-        check.SetAction(parse => Check(io, ForwarderLab.Existing(parse.GetValue(name)!, Binary(), NativePeer.AttachPass)));
+        check.SetAction(parse => Check(io, ForwarderLab.Existing(parse.GetValue(name)!, MicrosegBinary.Path, NativePeer.AttachPass)));
 
         var down = new Command("down", "Remove the lab: agent state, namespaces, mounts");
         down.Arguments.Add(name);
@@ -106,8 +103,7 @@ internal sealed class ForwarderLabCommand : Command
             try
             {
                 io.Out.WriteLine();
-                io.Out.WriteLine("[driver] microseg status");
-                foreach (var line in lab.Microseg("status").Split('\n', StringSplitOptions.RemoveEmptyEntries)) io.Out.WriteLine($"  {line}");
+                lab.Show(io.Out, "status");
                 io.Out.WriteLine();
                 return Check(io, lab);
             }
@@ -125,7 +121,7 @@ internal sealed class ForwarderLabCommand : Command
     }
 
     private static ForwarderLab Create(string name, string mode, int outsides) =>
-        new(name, Binary(), mode == "native" ? ForwarderMode.Native : ForwarderMode.Skb, outsides, NativePeer.AttachPass);
+        new(name, MicrosegBinary.Path, SectionConfig.TryParseMode(mode, out var parsed) ? parsed : ForwarderMode.Skb, outsides, NativePeer.AttachPass);
 
     private static int Check(Io io, ForwarderLab lab)
     {
@@ -134,5 +130,5 @@ internal sealed class ForwarderLabCommand : Command
         return report.AllAsExpected ? ExitCodes.Ok : ExitCodes.Invalid;
     }
 
-    private static string Binary() => Environment.ProcessPath ?? throw new UserException("cannot tell where the microseg executable is");
+
 }

@@ -18,7 +18,7 @@ public sealed class LabCommand : Command
         up.Arguments.Add(file);
         up.SetAction(parse =>
         {
-            var lab = new Lab.Lab(Spec(parse.GetValue(file)), Binary());
+            var lab = new Lab.Lab(Spec(parse.GetValue(file)), MicrosegBinary.Path);
             lab.Up(io.Out);
             io.Out.WriteLine($"lab {lab.Spec.Name} is up; 'microseg lab check {lab.Spec.Name}' sends traffic, 'microseg lab down {lab.Spec.Name}' removes it");
             return ExitCodes.Ok;
@@ -27,7 +27,7 @@ public sealed class LabCommand : Command
         var name = new Argument<string>("NAME") { Description = "Lab name", Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "demo" };
         var check = new Command("check", "Send traffic between every pair of guests; print observed beside expected; exit 1 on any difference");
         check.Arguments.Add(name);
-        check.SetAction(parse => Check(io, Lab.Lab.Existing(parse.GetValue(name)!, Binary())));
+        check.SetAction(parse => Check(io, Lab.Lab.Existing(parse.GetValue(name)!, MicrosegBinary.Path)));
 
         var down = new Command("down", "Remove the lab: agent state, namespaces, mounts");
         down.Arguments.Add(name);
@@ -60,7 +60,7 @@ public sealed class LabCommand : Command
 
     private static int Demo(Io io, LabSpec spec)
     {
-        var lab = new Lab.Lab(spec, Binary());
+        var lab = new Lab.Lab(spec, MicrosegBinary.Path);
         io.Out.WriteLine($"=== lab {spec.Name}: {(spec.IsMultiHost ? $"{spec.Hosts.Count} hosts joined by {spec.Carrier.Name()}" : "one host")}");
         lab.Up(io.Out);
         try
@@ -70,10 +70,8 @@ public sealed class LabCommand : Command
             Program.Run(["matrix", "--running", "--config-dir", lab.ConfigDirectory], io.Out, io.Err);
             if (spec.IsMultiHost)
             {
-                var host = spec.Hosts[^1];
                 io.Out.WriteLine();
-                io.Out.WriteLine($"[{host.Name}] microseg status");
-                foreach (var line in lab.Microseg(host, "status").Split('\n', StringSplitOptions.RemoveEmptyEntries)) io.Out.WriteLine($"  {line}");
+                lab.Show(spec.Hosts[^1], io.Out, "status");
             }
             io.Out.WriteLine();
             return Check(io, lab);
@@ -104,6 +102,10 @@ public sealed class LabCommand : Command
         _ when !File.Exists(file) && LabSpec.BuiltInNames.Contains(file) => LabSpec.BuiltIn(file),
         _ => LabSpec.Load(file),
     };
+}
 
-    private static string Binary() => Environment.ProcessPath ?? throw new UserException("cannot tell where the microseg executable is");
+/// <summary>This executable, which the labs run inside their namespaces.</summary>
+internal static class MicrosegBinary
+{
+    public static string Path => Environment.ProcessPath ?? throw new UserException("cannot tell where the microseg executable is");
 }
