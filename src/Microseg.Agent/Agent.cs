@@ -184,3 +184,12 @@ public sealed class MicrosegAgent
 
 /// <summary>An operation the agent cannot do, with a message for the user.</summary>
 public sealed class AgentException(string message) : Exception(message);
+
+public static class AgentErrors
+{
+    /// <summary>Failures of an agent operation that are the host's or the input's, reported as
+    /// one line by the CLI and the API; anything else is a bug and propagates.</summary>
+    public static bool IsOperationFailure(Exception e) =>
+        e is AgentException or Microseg.Bpf.BpfException or NetlinkException or ConfigException or IOException
+            or UnauthorizedAccessException or DllNotFoundException or PlatformNotSupportedException;
+}

@@ -68,7 +68,7 @@ public sealed partial class LocalAgent(AgentOptions options, ILoggerFactory logs
                 [.. p.Failed.Select(f => new NicOutcome(f.Nic.Name, f.Nic.Group, f.Error))],
                 [.. outcome.Subsystems.Select(s => new SubsystemOutcome(s.Subsystem, s.Report.Summary, s.Report.Errors, s.Report.Warnings))]);
         }
-        catch (Exception e) when (IsOperationFailure(e))
+        catch (Exception e) when (AgentErrors.IsOperationFailure(e))
         {
             return new ApplyReport(at, snapshot.Version, options.Node, $"apply on {options.Node}: {e.Message}", null, [], [], []);
         }
@@ -78,13 +78,9 @@ public sealed partial class LocalAgent(AgentOptions options, ILoggerFactory logs
     public (AgentStatus? Status, string? Error) Status(PolicyConfig? committed)
     {
         try { return (new MicrosegAgent(options, logs).Status(committed), null); }
-        catch (Exception e) when (IsOperationFailure(e)) { return (null, e.Message); }
+        catch (Exception e) when (AgentErrors.IsOperationFailure(e)) { return (null, e.Message); }
     }
 
-    // What the CLI also reports as a one-line failure; anything else is a bug and propagates.
-    private static bool IsOperationFailure(Exception e) =>
-        e is AgentException or BpfException or NetlinkException or ConfigException or IOException
-            or UnauthorizedAccessException or DllNotFoundException or PlatformNotSupportedException;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "applied snapshot version {Version}: {Enforced} NICs enforced")]
     private static partial void LogApplied(ILogger log, long version, int enforced);

@@ -29,9 +29,8 @@ public static class Program
             foreach (var p in e.Problems) stderr.WriteLine($"microseg: {p}");
             return ExitCodes.Invalid;
         }
-        catch (Exception e) when (e is DigestConflictException or UserException or ArgumentException or IOException or UnauthorizedAccessException
-                                       or Microseg.Agent.AgentException or Microseg.Bpf.BpfException or Microseg.Netlink.NetlinkException
-                                       or Microseg.Lab.LabException)
+        catch (Exception e) when (Microseg.Agent.AgentErrors.IsOperationFailure(e)
+                                  || e is DigestConflictException or UserException or ArgumentException or Microseg.Lab.LabException)
         {
             stderr.WriteLine($"microseg: {e.Message}");
             return ExitCodes.Invalid;

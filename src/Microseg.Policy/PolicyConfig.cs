@@ -79,6 +79,18 @@ public sealed class PolicyConfig
     public IConfigObject? FindAnyType(string id) =>
         ObjectTypes.All.Select(t => Find(t, id)).FirstOrDefault(o => o is not null);
 
+    /// <summary>Why a new object of <paramref name="type"/> cannot take <paramref name="id"/>
+    /// (ids are unique across types), or null when it is free.</summary>
+    public string? IdTakenProblem(ObjectType type, string id) => FindAnyType(id) switch
+    {
+        null => null,
+        { } existing when existing.Type == type => $"{type.Name()} '{Text.Clip(id)}' already exists",
+        { } existing => $"id '{Text.Clip(id)}' is already used by a {existing.Type.Name()} (ids are unique across types)",
+    };
+
+    public static string MissingProblem(ObjectType type, string id) =>
+        $"{type.Name()} '{Text.Clip(id)}' does not exist in the pending config";
+
     /// <summary>Adds or replaces the object with this id (the id of a rule is the one it carries).</summary>
     public PolicyConfig Put(IConfigObject obj) => obj switch
     {

@@ -298,14 +298,11 @@ internal static class ObjectEdits
     // ---- shared -----------------------------------------------------------------------------
 
     public static T Existing<T>(PolicyConfig config, ObjectType type, string id) where T : class, IConfigObject =>
-        config.Find(type, id) as T ?? throw ApiException.NotFound($"{type.Name()} '{Text.Clip(id)}' does not exist in the pending config");
+        config.Find(type, id) as T ?? throw ApiException.NotFound(PolicyConfig.MissingProblem(type, id));
 
     private static void EnsureFreeId(PolicyConfig config, ObjectType type, string id, string field)
     {
-        if (config.FindAnyType(id) is { } existing)
-            throw ApiException.Invalid(field, existing.Type == type
-                ? $"{type.Name()} '{id}' already exists"
-                : $"id '{id}' is already used by a {existing.Type.Name()} (ids are unique across types)");
+        if (config.IdTakenProblem(type, id) is { } problem) throw ApiException.Invalid(field, problem);
     }
 
     private static string? NonEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();

@@ -33,14 +33,11 @@ internal static class PendingEdit
     }
 
     public static T Existing<T>(PolicyConfig config, ObjectType type, string id) where T : class, IConfigObject =>
-        config.Find(type, id) as T ?? throw new UserException($"{type.Name()} '{id}' does not exist in the pending config");
+        config.Find(type, id) as T ?? throw new UserException(PolicyConfig.MissingProblem(type, id));
 
     public static void EnsureFreeId(PolicyConfig config, ObjectType type, string id)
     {
-        if (config.FindAnyType(id) is { } existing)
-            throw new UserException(existing.Type == type
-                ? $"{type.Name()} '{id}' already exists"
-                : $"id '{id}' is already used by a {existing.Type.Name()} (ids are unique across types)");
+        if (config.IdTakenProblem(type, id) is { } problem) throw new UserException(problem);
     }
 
     /// <summary>Comment text must stay on one line of the section-config file; the file keeps
