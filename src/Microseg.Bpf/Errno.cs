@@ -1,41 +1,43 @@
-// Linux errno values the BPF and bpffs calls return, with their names for error messages.
+// The errno values callers of Microseg.Bpf compare BpfException.Errno with. Names and text come
+// from the one shared table (src/Common/Interop/Unix/Interop.Errno.cs); only libbpf's own
+// 4000+ codes, which are not errno values, are described here.
 using System.Runtime.InteropServices;
 
 namespace Microseg.Bpf;
 
 public static class Errno
 {
-    public const int EPERM = 1;
-    public const int ENOENT = 2;
-    public const int EINTR = 4;
-    public const int EIO = 5;
-    public const int ENXIO = 6;
-    public const int E2BIG = 7;
-    public const int EBADF = 9;
-    public const int EAGAIN = 11;
-    public const int ENOMEM = 12;
-    public const int EACCES = 13;
-    public const int EFAULT = 14;
-    public const int EBUSY = 16;
-    public const int EEXIST = 17;
-    public const int EXDEV = 18;
-    public const int ENODEV = 19;
-    public const int ENOTDIR = 20;
-    public const int EISDIR = 21;
-    public const int EINVAL = 22;
-    public const int EMFILE = 24;
-    public const int ENOSPC = 28;
-    public const int ERANGE = 34;
-    public const int ENOSYS = 38;
-    public const int ENOTEMPTY = 39;
-    public const int ELOOP = 40;
-    public const int ENOLINK = 67;
-    public const int EPROTO = 71;
-    public const int EOVERFLOW = 75;
-    public const int EOPNOTSUPP = 95;
-    public const int EALREADY = 114;
+    public const int EPERM = Interop.Errno.EPERM;
+    public const int ENOENT = Interop.Errno.ENOENT;
+    public const int EINTR = Interop.Errno.EINTR;
+    public const int EIO = Interop.Errno.EIO;
+    public const int ENXIO = Interop.Errno.ENXIO;
+    public const int E2BIG = Interop.Errno.E2BIG;
+    public const int EBADF = Interop.Errno.EBADF;
+    public const int EAGAIN = Interop.Errno.EAGAIN;
+    public const int ENOMEM = Interop.Errno.ENOMEM;
+    public const int EACCES = Interop.Errno.EACCES;
+    public const int EFAULT = Interop.Errno.EFAULT;
+    public const int EBUSY = Interop.Errno.EBUSY;
+    public const int EEXIST = Interop.Errno.EEXIST;
+    public const int EXDEV = Interop.Errno.EXDEV;
+    public const int ENODEV = Interop.Errno.ENODEV;
+    public const int ENOTDIR = Interop.Errno.ENOTDIR;
+    public const int EISDIR = Interop.Errno.EISDIR;
+    public const int EINVAL = Interop.Errno.EINVAL;
+    public const int EMFILE = Interop.Errno.EMFILE;
+    public const int ENOSPC = Interop.Errno.ENOSPC;
+    public const int ERANGE = Interop.Errno.ERANGE;
+    public const int ENOSYS = Interop.Errno.ENOSYS;
+    public const int ENOTEMPTY = Interop.Errno.ENOTEMPTY;
+    public const int ELOOP = Interop.Errno.ELOOP;
+    public const int ENOLINK = Interop.Errno.ENOLINK;
+    public const int EPROTO = Interop.Errno.EPROTO;
+    public const int EOVERFLOW = Interop.Errno.EOVERFLOW;
+    public const int EOPNOTSUPP = Interop.Errno.EOPNOTSUPP;
+    public const int EALREADY = Interop.Errno.EALREADY;
     /// <summary>Kernel-internal "not supported" that bpf(2) leaks to user space.</summary>
-    public const int ENOTSUPP = 524;
+    public const int ENOTSUPP = Interop.Errno.ENOTSUPP;
 
     private const int LibbpfErrnoStart = 4000;
 
@@ -48,29 +50,19 @@ public static class Errno
     ];
 
     /// <summary>The symbolic name (<c>EEXIST</c>), or <c>errno N</c> when we do not know it.</summary>
-    public static string Name(int errno) => errno switch
-    {
-        EPERM => "EPERM", ENOENT => "ENOENT", EINTR => "EINTR", EIO => "EIO", ENXIO => "ENXIO",
-        E2BIG => "E2BIG", EBADF => "EBADF", EAGAIN => "EAGAIN", ENOMEM => "ENOMEM", EACCES => "EACCES",
-        EFAULT => "EFAULT", EBUSY => "EBUSY", EEXIST => "EEXIST", EXDEV => "EXDEV", ENODEV => "ENODEV",
-        ENOTDIR => "ENOTDIR", EISDIR => "EISDIR", EINVAL => "EINVAL", EMFILE => "EMFILE",
-        ENOSPC => "ENOSPC", ERANGE => "ERANGE", ENOSYS => "ENOSYS", ENOTEMPTY => "ENOTEMPTY",
-        ELOOP => "ELOOP", ENOLINK => "ENOLINK", EPROTO => "EPROTO", EOVERFLOW => "EOVERFLOW",
-        EOPNOTSUPP => "EOPNOTSUPP", EALREADY => "EALREADY", ENOTSUPP => "ENOTSUPP",
-        >= LibbpfErrnoStart and < LibbpfErrnoStart + 14 => libbpfNames[errno - LibbpfErrnoStart],
-        _ => $"errno {errno}",
-    };
+    public static string Name(int errno) => errno is >= LibbpfErrnoStart and < LibbpfErrnoStart + 14
+        ? libbpfNames[errno - LibbpfErrnoStart]
+        : Interop.Errno.Name(errno);
 
     /// <summary>The human text (strerror, or libbpf's own text for its 4000+ codes).</summary>
     public static unsafe string Describe(int errno)
     {
-        if (errno == ENOTSUPP) return "Operation is not supported";
         if (errno is >= LibbpfErrnoStart and < LibbpfErrnoStart + 100)
         {
             byte* buf = stackalloc byte[128];
             if (Interop.Libbpf.libbpf_strerror(errno, buf, 128) == 0)
                 return Marshal.PtrToStringUTF8((nint)buf) ?? "";
         }
-        return Marshal.GetPInvokeErrorMessage(errno);
+        return Interop.Errno.Text(errno);
     }
 }

@@ -18,9 +18,9 @@ public static class NetworkNamespace
     {
         ArgumentNullException.ThrowIfNull(work);
         string path = PathOf(name);
-        int fd = Interop.open(path, O_RDONLY | O_CLOEXEC, mode: 0);
+        int fd = Interop.Libc.open(path, O_RDONLY | O_CLOEXEC, mode: 0);
         if (fd < 0) throw NetlinkException.FromLastError($"open network namespace {path}");
-        using var handle = new SafeFileDescriptor(fd);
+        using var handle = new SafeFdHandle(fd);
 
         T result = default!;
         ExceptionDispatchInfo? failure = null;
@@ -28,7 +28,7 @@ public static class NetworkNamespace
         {
             try
             {
-                if (Interop.setns(handle, CLONE_NEWNET) != 0)
+                if (Interop.Libc.setns(handle, CLONE_NEWNET) != 0)
                     throw NetlinkException.FromLastError($"setns to network namespace {path}");
                 result = work();
             }

@@ -12,7 +12,7 @@ public sealed class RtNetlink : IDisposable
     // A dump restarts when links change under it; a table that changes this often is a bug to report.
     private const int MaxDumpAttempts = 10;
 
-    private readonly SafeFileDescriptor socket;
+    private readonly SafeFdHandle socket;
     private readonly Lock gate = new();
     private byte[] buffer = new byte[64 * 1024];
     private uint sequence;
@@ -24,9 +24,9 @@ public sealed class RtNetlink : IDisposable
     /// <exception cref="NetlinkException">the socket cannot be created or set up.</exception>
     public RtNetlink()
     {
-        int fd = Interop.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        int fd = Interop.Libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
         if (fd < 0) throw NetlinkException.FromLastError("open NETLINK_ROUTE socket");
-        socket = new SafeFileDescriptor(fd);
+        socket = new SafeFdHandle(fd);
         try
         {
             // Extended acks put the kernel's reason into the error; capped acks skip echoing our request.
@@ -113,7 +113,7 @@ public sealed class RtNetlink : IDisposable
         nint sent;
         fixed (byte* data = request)
         {
-            do sent = Interop.send(socket, data, (nuint)request.Length, 0);
+            do sent = Interop.Libc.send(socket, data, (nuint)request.Length, 0);
             while (sent < 0 && Marshal.GetLastPInvokeError() == Interop.Errno.EINTR);
         }
         if (sent < 0) throw NetlinkException.FromLastError($"{operation}: send");
@@ -142,7 +142,7 @@ public sealed class RtNetlink : IDisposable
         byte* address = stackalloc byte[Layout.sizeof_sockaddr_nl];
         uint addressLength = (uint)Layout.sizeof_sockaddr_nl;
         nint received;
-        do received = Interop.recvfrom(socket, data, (nuint)length, flags, address, &addressLength);
+        do received = Interop.Libc.recvfrom(socket, data, (nuint)length, flags, address, &addressLength);
         while (received < 0 && Marshal.GetLastPInvokeError() == Interop.Errno.EINTR);
         if (received < 0) throw NetlinkException.FromLastError($"{operation}: recvfrom");
         fromPort = *(uint*)(address + Layout.sockaddr_nl_nl_pid);
@@ -152,7 +152,7 @@ public sealed class RtNetlink : IDisposable
     private unsafe void SetOption(int option, string optionName)
     {
         int on = 1;
-        if (Interop.setsockopt(socket, SOL_NETLINK, option, &on, sizeof(int)) != 0)
+        if (Interop.Libc.setsockopt(socket, SOL_NETLINK, option, &on, sizeof(int)) != 0)
             throw NetlinkException.FromLastError($"setsockopt {optionName} on NETLINK_ROUTE socket");
     }
 
@@ -162,7 +162,7 @@ public sealed class RtNetlink : IDisposable
         byte* address = stackalloc byte[Layout.sizeof_sockaddr_nl];
         new Span<byte>(address, Layout.sizeof_sockaddr_nl).Clear();
         *(ushort*)(address + Layout.sockaddr_nl_nl_family) = AF_NETLINK;
-        if (Interop.bind(socket, address, (uint)Layout.sizeof_sockaddr_nl) != 0)
+        if (Interop.Libc.bind(socket, address, (uint)Layout.sizeof_sockaddr_nl) != 0)
             throw NetlinkException.FromLastError("bind NETLINK_ROUTE socket");
     }
 }

@@ -1,7 +1,7 @@
 // The forwarder's mirrored structs against the headers they mirror (STYLE: layout tier):
 // abi.h's forwarder section, libbpf 1.1's bpf_link_create_opts, the kernel's struct xdp_md.
 using Microseg.Bpf.Abi;
-using Libbpf = Microseg.Bpf.Interop.Libbpf;
+using Libbpf = Interop.Libbpf;
 
 namespace Microseg.Bpf.Tests;
 

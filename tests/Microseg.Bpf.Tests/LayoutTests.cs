@@ -1,7 +1,7 @@
 // Every struct mirrored from C against the header it mirrors (STYLE: layout tier).
 using Microseg.Bpf.Abi;
-using Libbpf = Microseg.Bpf.Interop.Libbpf;
-using Libc = Microseg.Bpf.Interop.Libc;
+using Libbpf = Interop.Libbpf;
+using Libc = Interop.Libc;
 
 namespace Microseg.Bpf.Tests;
 

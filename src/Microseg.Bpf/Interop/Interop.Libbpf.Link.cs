@@ -2,8 +2,6 @@
 // libbpf 1.1 and Debian 12's UAPI headers define without the tcx member.
 using System.Runtime.InteropServices;
 
-namespace Microseg.Bpf;
-
 internal static partial class Interop
 {
     internal static partial class Libbpf

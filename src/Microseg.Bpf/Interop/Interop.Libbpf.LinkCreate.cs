@@ -2,8 +2,6 @@
 // mode (generic skb or native driver) in opts.flags.
 using System.Runtime.InteropServices;
 
-namespace Microseg.Bpf;
-
 internal static partial class Interop
 {
     internal static partial class Libbpf

@@ -1,8 +1,6 @@
 // libbpf's map element wrappers (bpf.h): update, lookup, delete, iterate.
 using System.Runtime.InteropServices;
 
-namespace Microseg.Bpf;
-
 internal static partial class Interop
 {
     internal static partial class Libbpf

@@ -1,8 +1,6 @@
 // libbpf's bpf(2) wrappers that work on any BPF object fd: pin, get pinned, get info.
 using System.Runtime.InteropServices;
 
-namespace Microseg.Bpf;
-
 internal static partial class Interop
 {
     internal static partial class Libbpf

@@ -1,8 +1,6 @@
 // libbpf's object API (libbpf.h): open an ELF, set pin paths, load, find programs and maps.
 using System.Runtime.InteropServices;
 
-namespace Microseg.Bpf;
-
 internal static partial class Interop
 {
     internal static partial class Libbpf

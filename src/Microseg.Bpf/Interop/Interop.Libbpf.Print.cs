@@ -1,8 +1,6 @@
 // libbpf's log hook (libbpf.h) and the libc formatter its messages need.
 using System.Runtime.InteropServices;
 
-namespace Microseg.Bpf;
-
 internal static partial class Interop
 {
     internal static partial class Libbpf

@@ -1,8 +1,6 @@
 // BPF_PROG_LOAD of raw instructions, for feature probes that need a program but no object file.
 using System.Runtime.InteropServices;
 
-namespace Microseg.Bpf;
-
 internal static partial class Interop
 {
     internal static partial class Libbpf

@@ -1,8 +1,6 @@
 // BPF_PROG_TEST_RUN through libbpf's bpf_prog_test_run_opts (bpf.h).
 using System.Runtime.InteropServices;
 
-namespace Microseg.Bpf;
-
 internal static partial class Interop
 {
     internal static partial class Libbpf

@@ -3,7 +3,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Microseg.TestSupport;
-using Libbpf = Microseg.Bpf.Interop.Libbpf;
+using Libbpf = Interop.Libbpf;
 
 namespace Microseg.Bpf.Tests.Kernel;
 

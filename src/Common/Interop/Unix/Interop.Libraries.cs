@@ -1,5 +1,5 @@
-namespace Microseg.Bpf;
-
+// The one place that names the native libraries Microseg.Bpf and Microseg.Netlink call.
+// Shared source (src/Common), compiled into each assembly as an internal type.
 internal static partial class Interop
 {
     internal static class Libraries
