@@ -34,6 +34,10 @@ public sealed class NetlinkException : IOException
     internal static NetlinkException FromLastError(string operation) =>
         new(operation, Marshal.GetLastPInvokeError(), kernelMessage: null, detail: null);
 
+    /// <summary>A libc call failed with <paramref name="errno"/>, read by the caller.</summary>
+    internal static NetlinkException FromErrno(string operation, int errno) =>
+        new(operation, errno, kernelMessage: null, detail: null);
+
     /// <summary>We detected the failure ourselves and name the closest errno.</summary>
     internal static NetlinkException Failed(string operation, int errno, string detail) =>
         new(operation, errno, kernelMessage: null, detail);

@@ -12,9 +12,8 @@ public sealed class RtNetlink : IDisposable
     // A dump restarts when links change under it; a table that changes this often is a bug to report.
     private const int MaxDumpAttempts = 10;
 
-    private readonly SafeFdHandle socket;
+    private readonly NetlinkSocket socket;
     private readonly Lock gate = new();
-    private byte[] buffer = new byte[64 * 1024];
     private uint sequence;
 
     /// <summary>Dumps thrown away because the kernel flagged them NLM_F_DUMP_INTR (for tests).</summary>
@@ -24,21 +23,7 @@ public sealed class RtNetlink : IDisposable
     /// <exception cref="NetlinkException">the socket cannot be created or set up.</exception>
     public RtNetlink()
     {
-        int fd = Interop.Libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-        if (fd < 0) throw NetlinkException.FromLastError("open NETLINK_ROUTE socket");
-        socket = new SafeFdHandle(fd);
-        try
-        {
-            // Extended acks put the kernel's reason into the error; capped acks skip echoing our request.
-            SetOption(NETLINK_EXT_ACK, "NETLINK_EXT_ACK");
-            SetOption(NETLINK_CAP_ACK, "NETLINK_CAP_ACK");
-            Bind();
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        socket = new NetlinkSocket(groups: 0);
         // Distinct sequence numbers per socket make a stray reply easy to tell apart.
         sequence = (uint)Random.Shared.Next();
     }
@@ -100,69 +85,10 @@ public sealed class RtNetlink : IDisposable
 
     private LinkReply Exchange(byte[] request, string operation)
     {
-        ObjectDisposedException.ThrowIf(socket.IsClosed, this);
-        Send(request, operation);
+        socket.Send(request, operation);
         var reply = new LinkReply(MemoryMarshal.Read<uint>(request.AsSpan(Layout.nlmsghdr_nlmsg_seq)));
         while (!reply.IsComplete)
-            reply.Accept(buffer.AsSpan(0, Receive(operation)));
+            reply.Accept(socket.Buffer.AsSpan(0, socket.Receive(operation)));
         return reply;
-    }
-
-    private unsafe void Send(byte[] request, string operation)
-    {
-        nint sent;
-        fixed (byte* data = request)
-        {
-            do sent = Interop.Libc.send(socket, data, (nuint)request.Length, 0);
-            while (sent < 0 && Marshal.GetLastPInvokeError() == Interop.Errno.EINTR);
-        }
-        if (sent < 0) throw NetlinkException.FromLastError($"{operation}: send");
-        if (sent != request.Length)
-            throw NetlinkException.Failed($"{operation}: send", Interop.Errno.EIO, $"sent {sent} of {request.Length} bytes");
-    }
-
-    /// <summary>Receives the next datagram from the kernel into <see cref="buffer"/>, growing it to fit.</summary>
-    private unsafe int Receive(string operation)
-    {
-        while (true)
-        {
-            // MSG_PEEK|MSG_TRUNC reports the datagram's full size without consuming it.
-            nint size = RecvFrom(null, 0, MSG_PEEK | MSG_TRUNC, out _, operation);
-            if (size > buffer.Length) buffer = new byte[NetlinkMessageReader.Align((int)size)];
-            uint from;
-            fixed (byte* data = buffer)
-                size = RecvFrom(data, buffer.Length, 0, out from, operation);
-            // Only the kernel (port 0) answers our requests; anything else is not a reply.
-            if (from == 0) return (int)size;
-        }
-    }
-
-    private unsafe nint RecvFrom(byte* data, int length, int flags, out uint fromPort, string operation)
-    {
-        byte* address = stackalloc byte[Layout.sizeof_sockaddr_nl];
-        uint addressLength = (uint)Layout.sizeof_sockaddr_nl;
-        nint received;
-        do received = Interop.Libc.recvfrom(socket, data, (nuint)length, flags, address, &addressLength);
-        while (received < 0 && Marshal.GetLastPInvokeError() == Interop.Errno.EINTR);
-        if (received < 0) throw NetlinkException.FromLastError($"{operation}: recvfrom");
-        fromPort = *(uint*)(address + Layout.sockaddr_nl_nl_pid);
-        return received;
-    }
-
-    private unsafe void SetOption(int option, string optionName)
-    {
-        int on = 1;
-        if (Interop.Libc.setsockopt(socket, SOL_NETLINK, option, &on, sizeof(int)) != 0)
-            throw NetlinkException.FromLastError($"setsockopt {optionName} on NETLINK_ROUTE socket");
-    }
-
-    private unsafe void Bind()
-    {
-        // nl_pid 0: the kernel assigns our port id.
-        byte* address = stackalloc byte[Layout.sizeof_sockaddr_nl];
-        new Span<byte>(address, Layout.sizeof_sockaddr_nl).Clear();
-        *(ushort*)(address + Layout.sockaddr_nl_nl_family) = AF_NETLINK;
-        if (Interop.Libc.bind(socket, address, (uint)Layout.sizeof_sockaddr_nl) != 0)
-            throw NetlinkException.FromLastError("bind NETLINK_ROUTE socket");
     }
 }

@@ -12,9 +12,19 @@ internal static class Uapi
     public const int SOCK_CLOEXEC = 0x80000;
     public const int MSG_PEEK = 0x2;
     public const int MSG_TRUNC = 0x20;
+    public const int MSG_DONTWAIT = 0x40;
+    public const int SOL_SOCKET = 1;
+    public const int SO_RCVBUF = 8;
+    public const int SO_RCVBUFFORCE = 33;
+    public const byte AF_BRIDGE = 7;
     public const int O_RDONLY = 0;
     public const int O_CLOEXEC = 0x80000;
     public const int CLONE_NEWNET = 0x40000000;
+
+    // <poll.h>, <sys/eventfd.h>
+    public const short POLLIN = 0x1;
+    public const int EFD_CLOEXEC = 0x80000;
+    public const int EFD_NONBLOCK = 0x800;
 
     // <linux/netlink.h>
     public const int NETLINK_ROUTE = 0;
@@ -43,8 +53,11 @@ internal static class Uapi
 
     // <linux/rtnetlink.h>
     public const ushort RTM_NEWLINK = 16;
+    public const ushort RTM_DELLINK = 17;
     public const ushort RTM_GETLINK = 18;
     public const uint RTEXT_FILTER_SKIP_STATS = 1 << 3;
+    public const int RTNLGRP_LINK = 1;
+    public const uint RTMGRP_LINK = 1;
 
     // <linux/if_link.h>
     public const ushort IFLA_ADDRESS = 1;
@@ -128,5 +141,10 @@ internal static class Layout
     public const int sockaddr_nl_nl_family = 0;
     public const int sockaddr_nl_nl_pid = 4;
     public const int sockaddr_nl_nl_groups = 8;
+
+    public const int sizeof_pollfd = 8;
+    public const int pollfd_fd = 0;
+    public const int pollfd_events = 4;
+    public const int pollfd_revents = 6;
 }
 #pragma warning restore IDE1006

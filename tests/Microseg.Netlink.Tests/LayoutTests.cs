@@ -8,7 +8,7 @@ namespace Microseg.Netlink.Tests;
 
 public class LayoutTests
 {
-    private static readonly string[] Structs = ["sockaddr_nl", "nlmsghdr", "nlmsgerr", "nlattr", "ifinfomsg"];
+    private static readonly string[] Structs = ["sockaddr_nl", "nlmsghdr", "nlmsgerr", "nlattr", "ifinfomsg", "pollfd"];
 
     [Fact]
     public void Constants_offsets_and_errno_names_match_the_C_headers()
@@ -17,7 +17,9 @@ public class LayoutTests
             #define _GNU_SOURCE
             #include <errno.h>
             #include <fcntl.h>
+            #include <poll.h>
             #include <stddef.h>
+            #include <sys/eventfd.h>
             #include <sys/socket.h>
             #include <linux/if.h>
             #include <linux/if_link.h>

@@ -19,6 +19,9 @@ internal static partial class Interop
         internal static unsafe partial int setsockopt(SafeFdHandle sockfd, int level, int optname, void* optval, uint optlen);
 
         [LibraryImport(Libraries.Libc, SetLastError = true)]
+        internal static unsafe partial int getsockopt(SafeFdHandle sockfd, int level, int optname, void* optval, uint* optlen);
+
+        [LibraryImport(Libraries.Libc, SetLastError = true)]
         internal static unsafe partial nint send(SafeFdHandle sockfd, void* buf, nuint len, int flags);
 
         [LibraryImport(Libraries.Libc, SetLastError = true)]
