@@ -10,14 +10,21 @@ namespace Microseg.Netlink;
 public static class LinkMessageParser
 {
     /// <exception cref="NetlinkFormatException">the message is not a well-formed RTM_NEWLINK.</exception>
-    public static LinkInfo Parse(NetlinkMessage message)
+    public static LinkInfo Parse(NetlinkMessage message) => Parse(message, RTM_NEWLINK, "RTM_NEWLINK");
+
+    /// <summary>RTM_DELLINK carries the same ifinfomsg and attributes as RTM_NEWLINK: the link as it was.</summary>
+    /// <exception cref="NetlinkFormatException">the message is not a well-formed RTM_DELLINK.</exception>
+    internal static LinkInfo ParseDeleted(NetlinkMessage message) => Parse(message, RTM_DELLINK, "RTM_DELLINK");
+
+    /// <summary>ifi_family: AF_UNSPEC for the link itself, AF_BRIDGE for a bridge's view of its port.</summary>
+    /// <exception cref="NetlinkFormatException">the payload is too short for struct ifinfomsg.</exception>
+    internal static byte Family(NetlinkMessage message) => IfInfo(message, message.Type == RTM_DELLINK ? "RTM_DELLINK" : "RTM_NEWLINK")[Layout.ifinfomsg_ifi_family];
+
+    private static LinkInfo Parse(NetlinkMessage message, ushort type, string typeName)
     {
-        if (message.Type != RTM_NEWLINK)
-            throw new NetlinkFormatException($"message at offset {message.Offset}: type {message.Type} is not RTM_NEWLINK ({RTM_NEWLINK})");
-        var payload = message.Payload;
-        if (payload.Length < Layout.sizeof_ifinfomsg)
-            throw new NetlinkFormatException(
-                $"RTM_NEWLINK at offset {message.Offset}: payload is {payload.Length} bytes, struct ifinfomsg needs {Layout.sizeof_ifinfomsg}");
+        if (message.Type != type)
+            throw new NetlinkFormatException($"message at offset {message.Offset}: type {message.Type} is not {typeName} ({type})");
+        var payload = IfInfo(message, typeName);
         int ifIndex = MemoryMarshal.Read<int>(payload[Layout.ifinfomsg_ifi_index..]);
         try
         {
@@ -26,9 +33,15 @@ public static class LinkMessageParser
         }
         catch (NetlinkFormatException e)
         {
-            throw new NetlinkFormatException($"RTM_NEWLINK for ifindex {ifIndex} at offset {message.Offset}: {e.Message}");
+            throw new NetlinkFormatException($"{typeName} for ifindex {ifIndex} at offset {message.Offset}: {e.Message}");
         }
     }
+
+    private static ReadOnlySpan<byte> IfInfo(NetlinkMessage message, string typeName) =>
+        message.Payload.Length >= Layout.sizeof_ifinfomsg
+            ? message.Payload
+            : throw new NetlinkFormatException(
+                $"{typeName} at offset {message.Offset}: payload is {message.Payload.Length} bytes, struct ifinfomsg needs {Layout.sizeof_ifinfomsg}");
 
     private static LinkInfo Parse(int ifIndex, LinkFlags flags, NetlinkAttributeReader attributes)
     {

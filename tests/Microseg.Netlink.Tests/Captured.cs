@@ -17,6 +17,14 @@ internal static class Captured
     /// <summary>A dump refused under NETLINK_GET_STRICT_CHK: NLMSG_DONE with -EINVAL and an extended-ack message.</summary>
     public static byte[] DumpRefused => Read("links-dump-extack.bin");
 
+    /// <summary>RTNLGRP_LINK notifications (capture-events.sh): br0 and veth0/veth1 created, veth0
+    /// enslaved to br0, set up, freed and deleted; AF_BRIDGE port messages among them.</summary>
+    public static byte[] LinkEvents => Read("link-events.bin");
+
+    /// <summary>The ifindexes `ip` gave br0, veth0 and veth1 in the events capture.</summary>
+    public static IReadOnlyDictionary<string, int> LinkEventIfIndexes =>
+        JsonSerializer.Deserialize<Dictionary<string, int>>(Read("link-events.json"))!;
+
     /// <summary>`ip -d -j link show` in the capture namespace.</summary>
     public static JsonElement IpLinks => JsonDocument.Parse(Read("links.json")).RootElement;
 
