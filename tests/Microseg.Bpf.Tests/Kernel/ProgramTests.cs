@@ -96,15 +96,6 @@ public sealed class ProgramTests : IDisposable
     }
 
     [KernelFact]
-    public void A_garbage_object_fails_to_open_with_libbpfs_reason()
-    {
-        var e = Assert.Throws<BpfException>(() => BpfObject.OpenMemory("not an ELF file"u8, "garbage"));
-
-        Assert.StartsWith("open BPF object garbage (15 bytes): ", e.Message);
-        Assert.NotEqual(0, e.Errno);
-    }
-
-    [KernelFact]
     public void A_verifier_rejection_carries_the_log_and_its_last_line()
     {
         using var dir = new TempDirectory("microseg-bad-bpf-");
