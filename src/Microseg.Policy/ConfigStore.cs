@@ -118,28 +118,6 @@ public sealed class ConfigStore
     private IDisposable Lock() => FileLock.Exclusive(Path.Combine(Directory, ".microseg.cfg.lock"), LockTimeout);
 }
 
-/// <summary>An exclusive advisory lock between processes: flock(LOCK_EX | LOCK_NB), which .NET
-/// takes for FileShare.None on Unix, retried until a deadline.</summary>
-public static class FileLock
-{
-    public static IDisposable Exclusive(string path, TimeSpan timeout)
-    {
-        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(Random.Shared.Next(2, 10));
-            }
-        }
-    }
-}
-
 public static class AtomicFile
 {
     public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
