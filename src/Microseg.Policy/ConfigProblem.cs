@@ -30,9 +30,10 @@ public sealed class ConfigException : Exception
     public IReadOnlyList<ConfigProblem> Problems { get; }
 }
 
-/// <summary>The pending file changed since the digest the edit was based on.</summary>
+/// <summary>The pending config changed since the digest the edit was based on. Path is how
+/// the store names the pending config (the file, for the directory store).</summary>
 public sealed class DigestConflictException(string path, string expected, string actual)
-    : Exception($"{path} changed since it was read (digest {Text.Clip(expected, 16)}, now {actual[..16]}): re-read it and apply the edit again")
+    : Exception($"{path} changed since it was read (digest {Text.Clip(expected, 16)}, now {(actual.Length > 16 ? actual[..16] : actual)}): re-read it and apply the edit again")
 {
     public string Path { get; } = path;
     public string Expected { get; } = expected;

@@ -205,7 +205,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
             w.WriteNumber("version", result.Snapshot.Version);
             w.WriteBoolean("changed", result.Changed);
             w.WriteString("digest", result.PendingDigest);
-            w.WriteString("running_config", editor.Store.RunningPath);
+            w.WriteString("running_config", editor.Store.RunningLocation);
             w.WriteStartArray("marks_assigned");
             foreach (var g in result.MarksAssigned)
             {
@@ -230,7 +230,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
         var running = fields.String("running") is "1" or "true";
         fields.ThrowIfErrors("invalid request");
         return cache.Engine(committed: running)
-            ?? throw new ApiException(StatusCodes.Status404NotFound, $"nothing committed yet: {editor.Store.RunningPath} does not exist");
+            ?? throw new ApiException(StatusCodes.Status404NotFound, $"nothing committed yet: {editor.Store.RunningLocation} does not exist");
     }
 
     private async Task Explain(HttpContext ctx)
