@@ -1,9 +1,14 @@
 // Config errors: each names where (file:line or the object) and what is wrong.
 namespace Microseg.Policy;
 
-/// <summary>One problem in a configuration. Where is "file:line", "file" or empty.</summary>
-public sealed record ConfigProblem(string Where, string? ObjectRef, string Message)
+/// <summary>One problem in a configuration. Where is "file:line", "file" or empty; Field is the
+/// property it is about ("mark", "parent", "src", ...), null when it is about the object as a
+/// whole (its id) or the file.</summary>
+public sealed record ConfigProblem(string Where, string? ObjectRef, string Message, string? Field = null)
 {
+    /// <summary>The same problem wherever it stands (an edit moves lines): what editors compare.</summary>
+    public ConfigProblem Unplaced => this with { Where = "" };
+
     public override string ToString()
     {
         var parts = new List<string>(3);

@@ -186,36 +186,20 @@ public sealed class PendingEditor(IConfigStore store)
         }
     }
 
-    /// <summary>Which request field a validation problem is about, from what it says. A problem
-    /// of another object (a rule left pointing at a deleted group) names that object; after a
-    /// delete, whose only parameter is the id, every problem is the id's.</summary>
+    /// <summary>Which request field each problem is about: the property it names, or the id
+    /// (the object as a whole). A problem of another object (a rule left pointing at a deleted
+    /// group) names that object; after a delete, whose only parameter is the id, every problem
+    /// is the id's.</summary>
     internal static SortedDictionary<string, string> FieldErrors(IEnumerable<ConfigProblem> problems, IConfigObject? target, bool deleting = false)
     {
         var errors = new SortedDictionary<string, string>(StringComparer.Ordinal);
         var self = target is null ? null : ConfigProblem.Describe(target.Type, target.Id);
         foreach (var p in problems)
         {
-            var field = deleting ? "id" : FieldOf(p.Message);
+            var field = deleting ? "id" : p.Field ?? "id";
             var message = p.ObjectRef is not null && p.ObjectRef != self ? $"{p.ObjectRef}: {p.Message}" : p.Message;
             errors[field] = errors.TryGetValue(field, out var earlier) ? $"{earlier}; {message}" : message;
         }
         return errors;
-    }
-
-    private static string FieldOf(string message)
-    {
-        bool Starts(params string[] prefixes) => prefixes.Any(p => message.StartsWith(p, StringComparison.Ordinal));
-        if (Starts("mark ", "no free mark")) return "mark";
-        if (Starts("is its own parent", "unknown parent", "parent cycle")) return "parent";
-        if (Starts("comment ")) return "comment";
-        if (Starts("unknown src")) return "src";
-        if (Starts("unknown dst") || (Starts("rule '") && message.Contains("already covers", StringComparison.Ordinal))) return "dst";
-        if (Starts("vmid ")) return "vmid";
-        if (Starts("iface ")) return "iface";
-        if (Starts("unknown group")) return "group";
-        if (Starts("router")) return "router";
-        if (Starts("physical")) return "physical";
-        if (Starts("invalid node name", "nodes ")) return "nodes";
-        return "id";
     }
 }
