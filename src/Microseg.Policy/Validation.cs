@@ -18,10 +18,7 @@ public static class Validation
             if (Names.GroupNameProblem(g.Name) is { } nameProblem) Add(ObjectType.Group, g.Id, null, nameProblem);
             if (g.Mark is { } mark)
             {
-                if (mark is < Names.MinMark or > Names.MaxMark)
-                    Add(ObjectType.Group, g.Id, "mark", mark == 0
-                        ? "mark 0 is reserved for untagged traffic (use 1..65535)"
-                        : $"mark {mark} is out of range 1..65535");
+                if (Names.MarkProblem(mark) is { } markProblem) Add(ObjectType.Group, g.Id, "mark", markProblem);
                 else if (byMark.TryGetValue(mark, out var other))
                     Add(ObjectType.Group, g.Id, "mark", $"mark {mark} is already used by group '{other}'");
                 else byMark[mark] = g.Name;
@@ -36,8 +33,8 @@ public static class Validation
         foreach (var cycle in ParentCycles(config))
             Add(ObjectType.Group, cycle[0], "parent", $"parent cycle: {string.Join(" -> ", cycle)} -> {cycle[0]}");
 
-        // Rules: known groups, one per (src, dst), derived id.
-        var byPair = new Dictionary<(string?, string), string>();
+        // Rules: known groups, one per key, derived id.
+        var byKey = new Dictionary<RuleKey, string>();
         foreach (var r in config.Rules.Values)
         {
             bool known = true;
@@ -53,10 +50,10 @@ public static class Validation
             }
             if (r.Comment is { } c && c.Any(char.IsControl)) Add(ObjectType.Rule, r.Id, "comment", "comment contains a control character");
             if (!known) continue;
-            if (byPair.TryGetValue((r.Src, r.Dst), out var other))
-                Add(ObjectType.Rule, r.Id, "dst", $"rule '{other}' already covers {r.Src ?? Names.Untagged} -> {r.Dst}");
-            else byPair[(r.Src, r.Dst)] = r.Id;
-            if (config.DerivedRuleId(r.Src, r.Dst) is { } derived && derived != r.Id)
+            if (byKey.TryGetValue(r.Key, out var other))
+                Add(ObjectType.Rule, r.Id, "dst", $"rule '{other}' already covers {r.Key}");
+            else byKey[r.Key] = r.Id;
+            if (config.DerivedRuleId(r.Key) is { } derived && derived != r.Id)
                 Add(ObjectType.Rule, r.Id, null, $"id does not match the derived id '{derived}' (p{{src_mark}}-{{dst_mark}}, src_mark 0 for untagged)");
         }
 
