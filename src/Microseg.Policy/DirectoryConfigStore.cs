@@ -55,6 +55,10 @@ public sealed class DirectoryConfigStore : IConfigStore
 
     public static string DigestOf(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
+    public string? DigestProblem(string digest) =>
+        digest.Length == 64 && digest.All(Uri.IsHexDigit) ? null
+        : "must be the 64 hex digits of a SHA-256 digest, as read from the pending config";
+
     /// <summary>A missing file is an empty config (with the digest of no bytes).</summary>
     public PendingConfig ReadPending() => Pending(ReadOrNull(PendingPath) ?? []).Value;
 

@@ -34,6 +34,10 @@ public interface IConfigStore
     /// <summary>The token records as messages name them.</summary>
     string TokensLocation { get; }
 
+    /// <summary>Why <paramref name="digest"/> cannot be a digest of this store (a caller's
+    /// typo, checked before anything is read), or null.</summary>
+    string? DigestProblem(string digest);
+
     /// <summary>The pending config and its digest; nothing stored yet is an empty config.
     /// Reads of unchanged content may return the same instances, so callers may key what they
     /// derive from a config (an engine) on the instance.</summary>

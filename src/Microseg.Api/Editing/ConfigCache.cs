@@ -12,8 +12,6 @@ public sealed class ConfigCache(IConfigStore store)
     // Keyed by the config instance: an entry goes with the version it was built from.
     private readonly ConditionalWeakTable<PolicyConfig, Lazy<PolicyEngine>> engines = new();
 
-    public IConfigStore Store => store;
-
     public PendingConfig ReadPending() => store.ReadPending();
 
     /// <summary>The committed snapshot, or null when nothing was committed yet.</summary>

@@ -151,11 +151,10 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
         return await editor.EditAsync(what, edit, digest, ctx.RequestAborted);
     }
 
-    private static string? Digest(RequestFields fields)
+    private string? Digest(RequestFields fields)
     {
         var digest = fields.String("digest");
-        if (digest is not null && (digest.Length != 64 || !digest.All(Uri.IsHexDigit)))
-            fields.Error("digest", "must be the 64 hex digits of a SHA-256 digest, as read from the pending config");
+        if (digest is not null && editor.Store.DigestProblem(digest) is { } problem) fields.Error("digest", problem);
         return digest;
     }
 
