@@ -72,8 +72,8 @@ public sealed partial class ApiServer : IAsyncDisposable
 
         var app = builder.Build();
         var logs = app.Services.GetRequiredService<ILoggerFactory>();
-        var store = new ConfigStore(options.ConfigDirectory, options.RunningConfigPath);
-        var tokens = new TokenStore(options.ConfigDirectory);
+        var store = new DirectoryConfigStore(options.ConfigDirectory, options.RunningConfigPath);
+        var tokens = new TokenStore(store);
         var endpoints = new ApiEndpoints(new PendingEditor(store), new ConfigCache(store), tokens, new LocalAgent(options.Agent, logs));
 
         app.Use(Unexpected(logs.CreateLogger("microseg.api")));

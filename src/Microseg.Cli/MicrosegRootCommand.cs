@@ -11,7 +11,7 @@ public sealed class MicrosegRootCommand : RootCommand
     {
         Description = "Config directory holding microseg.cfg and running-config.json [env MICROSEG_CONFIG_DIR]",
         Recursive = true,
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MICROSEG_CONFIG_DIR") is { Length: > 0 } dir ? dir : ConfigStore.DefaultDirectory,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MICROSEG_CONFIG_DIR") is { Length: > 0 } dir ? dir : DirectoryConfigStore.DefaultDirectory,
     };
 
     public static readonly Option<string?> RunningConfig = new("--running-config")
@@ -42,6 +42,7 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new TokenCommand(io));
     }
 
-    public static ConfigStore Store(ParseResult parse) =>
-        new(parse.GetValue(ConfigDir)!, parse.GetValue(RunningConfig));
+    /// <summary>The config store every command reads and edits through.</summary>
+    public static IConfigStore Store(ParseResult parse) =>
+        new DirectoryConfigStore(parse.GetValue(ConfigDir)!, parse.GetValue(RunningConfig));
 }

@@ -146,7 +146,7 @@ public sealed class ForwarderLab
     }
 
     /// <summary>Replaces the committed config (and commits it), without applying.</summary>
-    public Snapshot Commit(string policyText) => LabAgent.Commit(ConfigDirectory, policyText);
+    public Snapshot Commit(string policyText) => LabAgent.Commit(LabAgent.Store(ConfigDirectory), policyText);
 
     /// <summary>`microseg ARGS` in the driver namespace with the lab's state paths; throws unless it exits 0.</summary>
     public string Microseg(params string[] args) => Agent.Run(args);

@@ -110,10 +110,12 @@ public sealed class Lab
         new(MicrosegBinary, Namespace(host.Name), ConfigDirectory, BpffsRoot(host), RunDirectory(host), host.Name);
 
     /// <summary>Replaces the committed policy (and commits it), without applying.</summary>
-    public Snapshot Commit(string policyText) => LabAgent.Commit(ConfigDirectory, policyText);
+    public Snapshot Commit(string policyText) => LabAgent.Commit(Store, policyText);
 
     public PolicyConfig Committed() =>
-        new ConfigStore(ConfigDirectory).ReadRunning()?.Config ?? throw new LabException($"lab {Spec.Name} has no committed policy");
+        Store.ReadRunning()?.Config ?? throw new LabException($"lab {Spec.Name} has no committed policy");
+
+    public IConfigStore Store => LabAgent.Store(ConfigDirectory);
 
     private void CreateHost(LabHost host)
     {

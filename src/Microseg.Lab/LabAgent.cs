@@ -26,10 +26,13 @@ internal sealed record LabAgent(string Binary, string Namespace, string ConfigDi
         foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries)) log.WriteLine($"  {line}");
     }
 
-    /// <summary>Replaces the committed policy of <paramref name="configDirectory"/> (and commits it), without applying.</summary>
-    public static Snapshot Commit(string configDirectory, string policyText)
+    /// <summary>The store of a lab's config directory, which its members' `microseg --config-dir` read.</summary>
+    public static IConfigStore Store(string configDirectory) => new DirectoryConfigStore(configDirectory);
+
+    /// <summary>Replaces the pending policy of the store and commits it, without applying.</summary>
+    public static Snapshot Commit(IConfigStore store, string policyText)
     {
-        File.WriteAllText(Path.Combine(configDirectory, ConfigStore.PendingFileName), policyText);
-        return new ConfigStore(configDirectory).Commit().Snapshot;
+        store.EditPending(_ => SectionConfig.Parse(policyText, store.PendingLocation));
+        return store.Commit().Snapshot;
     }
 }

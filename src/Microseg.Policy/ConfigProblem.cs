@@ -1,9 +1,14 @@
 // Config errors: each names where (file:line or the object) and what is wrong.
 namespace Microseg.Policy;
 
-/// <summary>One problem in a configuration. Where is "file:line", "file" or empty.</summary>
-public sealed record ConfigProblem(string Where, string? ObjectRef, string Message)
+/// <summary>One problem in a configuration. Where is "file:line", "file" or empty; Field is the
+/// property it is about ("mark", "parent", "src", ...), null when it is about the object as a
+/// whole (its id) or the file.</summary>
+public sealed record ConfigProblem(string Where, string? ObjectRef, string Message, string? Field = null)
 {
+    /// <summary>The same problem wherever it stands (an edit moves lines): what editors compare.</summary>
+    public ConfigProblem Unplaced => this with { Where = "" };
+
     public override string ToString()
     {
         var parts = new List<string>(3);
@@ -30,9 +35,10 @@ public sealed class ConfigException : Exception
     public IReadOnlyList<ConfigProblem> Problems { get; }
 }
 
-/// <summary>The pending file changed since the digest the edit was based on.</summary>
+/// <summary>The pending config changed since the digest the edit was based on. Path is how
+/// the store names the pending config (the file, for the directory store).</summary>
 public sealed class DigestConflictException(string path, string expected, string actual)
-    : Exception($"{path} changed since it was read (digest {Text.Clip(expected, 16)}, now {actual[..16]}): re-read it and apply the edit again")
+    : Exception($"{path} changed since it was read (digest {Text.Clip(expected, 16)}, now {(actual.Length > 16 ? actual[..16] : actual)}): re-read it and apply the edit again")
 {
     public string Path { get; } = path;
     public string Expected { get; } = expected;

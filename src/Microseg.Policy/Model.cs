@@ -72,11 +72,33 @@ public sealed record Group(string Name, int? Mark = null, string? Parent = null,
     public string Id => Name;
 }
 
-/// <summary>(src, dst) → action. Src null = untagged traffic. Id is the one the file gives;
-/// <see cref="PolicyConfig.DerivedRuleId"/> says what it must be.</summary>
-public sealed record Rule(string Id, string? Src, string Dst, RuleAction Action, string? Comment = null) : IConfigObject
+/// <summary>What a rule is about, and so what makes it itself: at most one rule per key, and
+/// its id derives from the key. Src null = untagged traffic. Everything that asks "which rule is
+/// this" (ids, duplicate checks, the engine's index) asks the key, so a rule that also matches
+/// a service (protocol, ports) extends this record and the parser, not the code that uses it.</summary>
+public sealed record RuleKey(string? Src, string Dst)
 {
+    /// <summary>The rule's id from the marks of its groups: p{src_mark}-{dst_mark}, src_mark 0
+    /// for untagged.</summary>
+    public string Id(int srcMark, int dstMark) => $"p{srcMark}-{dstMark}";
+
+    /// <summary>The groups of a rule whose key is this one: the engine's index.</summary>
+    public (string? Src, string Dst) Groups => (Src, Dst);
+
+    /// <summary>As messages name it: "db -> web", "untagged -> web".</summary>
+    public override string ToString() => $"{Src ?? Names.Untagged} -> {Dst}";
+}
+
+/// <summary>key → action. Id is the one the file gives; <see cref="PolicyConfig.DerivedRuleId"/>
+/// says what it must be.</summary>
+public sealed record Rule(string Id, RuleKey Key, RuleAction Action, string? Comment = null) : IConfigObject
+{
+    public Rule(string Id, string? Src, string Dst, RuleAction Action, string? Comment = null)
+        : this(Id, new RuleKey(Src, Dst), Action, Comment) { }
+
     public ObjectType Type => ObjectType.Rule;
+    public string? Src => Key.Src;
+    public string Dst => Key.Dst;
 }
 
 /// <summary>Binds guest NIC (vmid, iface) to a group; the id is derived.</summary>

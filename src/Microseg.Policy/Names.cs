@@ -27,6 +27,12 @@ public static partial class Names
         s.Length is >= 1 and <= 15 && s != "." && s != ".." &&
         !s.Any(c => c == '/' || c == ':' || char.IsWhiteSpace(c) || char.IsControl(c) || c > 0x7e);
 
+    /// <summary>Why a group cannot have this mark, or null (1..65535; 0 means untagged).</summary>
+    public static string? MarkProblem(long mark) =>
+        mark is >= MinMark and <= MaxMark ? null
+        : mark == 0 ? "mark 0 is reserved for untagged traffic (use 1..65535)"
+        : $"mark {mark} is out of range 1..65535";
+
     public static string? GroupNameProblem(string s) =>
         IsGroupName(s)
             ? s == Untagged ? $"'{Untagged}' is reserved (it names mark 0)" : null

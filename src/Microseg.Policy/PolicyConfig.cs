@@ -133,24 +133,27 @@ public sealed class PolicyConfig
         var config = this;
         foreach (var rule in Rules.Values.Where(r => r.Src == group || r.Dst == group))
         {
-            if (config.DerivedRuleId(rule.Src, rule.Dst) is not { } id || id == rule.Id) continue;
+            if (config.DerivedRuleId(rule.Key) is not { } id || id == rule.Id) continue;
             config = config.RenameRule(rule.Id, id);
         }
         return config;
     }
 
-    /// <summary>The id a rule must have: p{src_mark}-{dst_mark}, src_mark 0 for untagged.
-    /// Null while a group it names has no mark yet or does not exist.</summary>
-    public string? DerivedRuleId(string? src, string dst)
+    /// <summary>The id a rule with this key must have (<see cref="RuleKey.Id"/>). Null while a
+    /// group it names has no mark yet or does not exist.</summary>
+    public string? DerivedRuleId(RuleKey key)
     {
         int srcMark = 0;
-        if (src is not null)
+        if (key.Src is not null)
         {
-            if (Groups.GetValueOrDefault(src)?.Mark is not { } s) return null;
+            if (Groups.GetValueOrDefault(key.Src)?.Mark is not { } s) return null;
             srcMark = s;
         }
-        return Groups.GetValueOrDefault(dst)?.Mark is { } d ? RuleIds.Derive(srcMark, d) : null;
+        return Groups.GetValueOrDefault(key.Dst)?.Mark is { } d ? key.Id(srcMark, d) : null;
     }
+
+    /// <summary>The rule with this key, or null (a damaged config may have more than one: the first by id).</summary>
+    public Rule? RuleWithKey(RuleKey key) => Rules.Values.FirstOrDefault(r => r.Key == key);
 
     private PolicyConfig Copy(Action<PolicyConfig> change)
     {
@@ -162,9 +165,4 @@ public sealed class PolicyConfig
         change(copy);
         return copy;
     }
-}
-
-public static class RuleIds
-{
-    public static string Derive(int srcMark, int dstMark) => $"p{srcMark}-{dstMark}";
 }

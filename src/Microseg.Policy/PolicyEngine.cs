@@ -18,7 +18,7 @@ public sealed class PolicyEngine
     private readonly ushort[] marks;
     private readonly int[] topoOrder;             // parents before children
     private readonly List<Rule>[] rulesToDst;     // rules whose dst is the group
-    private readonly Dictionary<(int Src, int Dst), List<Rule>> rulesByPair = new();
+    private readonly Dictionary<(int Src, int Dst), List<Rule>> rulesByPair = new(); // by the groups of each rule's key
 
     /// <summary>Builds the engine from a config whose groups all have marks and whose parent
     /// links are known and acyclic (validate first). Duplicate rules for a pair are allowed:
@@ -44,9 +44,10 @@ public sealed class PolicyEngine
         topoOrder = TopologicalOrder();
         foreach (var r in config.Rules.Values)
         {
-            if (!index.TryGetValue(r.Dst, out var dst)) throw new InvalidOperationException($"rule '{r.Id}' names unknown dst '{r.Dst}'; validate before resolving");
+            var (srcName, dstName) = r.Key.Groups;
+            if (!index.TryGetValue(dstName, out var dst)) throw new InvalidOperationException($"rule '{r.Id}' names unknown dst '{dstName}'; validate before resolving");
             int src = -1;
-            if (r.Src is not null && !index.TryGetValue(r.Src, out src)) throw new InvalidOperationException($"rule '{r.Id}' names unknown src '{r.Src}'; validate before resolving");
+            if (srcName is not null && !index.TryGetValue(srcName, out src)) throw new InvalidOperationException($"rule '{r.Id}' names unknown src '{srcName}'; validate before resolving");
             rulesToDst[dst].Add(r);
             if (!rulesByPair.TryGetValue((src, dst), out var list)) rulesByPair[(src, dst)] = list = [];
             list.Add(r);
@@ -85,7 +86,7 @@ public sealed class PolicyEngine
         var tied = candidates.TakeWhile(c => c.DstDistance == best.DstDistance && c.SrcDistance == best.SrcDistance).ToList();
         if (tied.Count == 1)
             return new Explanation(src, dst, best.Rule.Action, best.Rule, candidates,
-                $"rule {best.Rule.Id} ({best.Rule.Src ?? Names.Untagged} -> {best.Rule.Dst} {Word(best.Rule.Action)}) is closest: dst distance {best.DstDistance}, src distance {best.SrcDistance}");
+                $"rule {best.Rule.Id} ({best.Rule.Key} {Word(best.Rule.Action)}) is closest: dst distance {best.DstDistance}, src distance {best.SrcDistance}");
         var denier = tied.FirstOrDefault(c => c.Rule.Action == RuleAction.Deny);
         var decider = denier ?? tied[0];
         return new Explanation(src, dst, decider.Rule.Action, decider.Rule, candidates,

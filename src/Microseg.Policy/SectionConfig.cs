@@ -164,8 +164,8 @@ public static class SectionConfig
                 .WithSource(new SourceInfo(file, lines));
         }
 
-        private void Error(int line, string message, string? objectRef = null) =>
-            problems.Add(new ConfigProblem($"{file}:{line}", objectRef, message));
+        private void Error(int line, string message, string? objectRef = null, string? field = null) =>
+            problems.Add(new ConfigProblem($"{file}:{line}", objectRef, message, field));
 
         private void Line(ReadOnlySpan<char> line, int lineNo)
         {
@@ -224,17 +224,17 @@ public static class SectionConfig
             var what = ConfigProblem.Describe(current.Type, current.Id);
             if (!Keys[current.Type].Contains(key))
             {
-                Error(lineNo, $"unknown key '{Text.Clip(key)}' (a {current.Type.Name()} has {string.Join(", ", Keys[current.Type])})", what);
+                Error(lineNo, $"unknown key '{Text.Clip(key)}' (a {current.Type.Name()} has {string.Join(", ", Keys[current.Type])})", what, key);
                 return;
             }
             if (current.Props.TryGetValue(key, out var first))
             {
-                Error(lineNo, $"duplicate key '{key}' (first on line {first.Line})", what);
+                Error(lineNo, $"duplicate key '{key}' (first on line {first.Line})", what, key);
                 return;
             }
             if (value.Length == 0)
             {
-                Error(lineNo, $"key '{key}' has no value", what);
+                Error(lineNo, $"key '{key}' has no value", what, key);
                 return;
             }
             current.Props[key] = (value, lineNo);
@@ -272,7 +272,7 @@ public static class SectionConfig
             string? Required(string key)
             {
                 var v = Get(key);
-                if (v is null) Error(s.Line, $"missing required key '{key}'", what);
+                if (v is null) Error(s.Line, $"missing required key '{key}'", what, key);
                 return v;
             }
             long? Integer(string key, bool required)
@@ -280,7 +280,7 @@ public static class SectionConfig
                 var v = required ? Required(key) : Get(key);
                 if (v is null) return null;
                 if (long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n <= int.MaxValue) return n;
-                Error(LineOf(key), $"{key} '{Text.Clip(v)}' is not a whole number in range", what);
+                Error(LineOf(key), $"{key} '{Text.Clip(v)}' is not a whole number in range", what, key);
                 return null;
             }
 
@@ -298,18 +298,18 @@ public static class SectionConfig
                     var actionText = Get("action");
                     var allowText = Get("allow");
                     if (actionText is not null && allowText is not null)
-                        Error(LineOf("allow"), "give either 'action' or 'allow', not both", what);
+                        Error(LineOf("allow"), "give either 'action' or 'allow', not both", what, "allow");
                     else if (actionText is not null)
                     {
                         if (!TryParseAction(actionText, out action))
-                            Error(LineOf("action"), $"action '{Text.Clip(actionText)}' is not 'allow' or 'deny'", what);
+                            Error(LineOf("action"), $"action '{Text.Clip(actionText)}' is not 'allow' or 'deny'", what, "action");
                     }
                     else if (allowText is not null)
                     {
                         if (allowText is "1" or "0") action = allowText == "1" ? RuleAction.Allow : RuleAction.Deny;
-                        else Error(LineOf("allow"), $"allow '{Text.Clip(allowText)}' is not 1 or 0", what);
+                        else Error(LineOf("allow"), $"allow '{Text.Clip(allowText)}' is not 1 or 0", what, "allow");
                     }
-                    else Error(s.Line, "missing required key 'action'", what);
+                    else Error(s.Line, "missing required key 'action'", what, "action");
                     return dst is null ? null : new Rule(s.Id, Get("src"), dst, action, Get("comment"));
                 }
                 case ObjectType.Assignment:
@@ -327,7 +327,7 @@ public static class SectionConfig
                 {
                     var nodes = ValueList<string>.Empty;
                     if (Get("nodes") is { } n && !TryParseList(n, out nodes))
-                        Error(LineOf("nodes"), $"nodes '{Text.Clip(n)}' has an empty item", what);
+                        Error(LineOf("nodes"), $"nodes '{Text.Clip(n)}' has an empty item", what, "nodes");
                     return new Bridge(s.Id, nodes);
                 }
                 case ObjectType.Forwarder:
@@ -336,10 +336,10 @@ public static class SectionConfig
                     var physicalText = Required("physical");
                     var mode = ForwarderMode.Skb;
                     if (Get("mode") is { } m && !TryParseMode(m, out mode))
-                        Error(LineOf("mode"), $"mode '{Text.Clip(m)}' is not 'skb' or 'native'", what);
+                        Error(LineOf("mode"), $"mode '{Text.Clip(m)}' is not 'skb' or 'native'", what, "mode");
                     if (router is null || physicalText is null) return null;
                     if (!TryParseList(physicalText, out var physical))
-                        Error(LineOf("physical"), $"physical '{Text.Clip(physicalText)}' has an empty item", what);
+                        Error(LineOf("physical"), $"physical '{Text.Clip(physicalText)}' has an empty item", what, "physical");
                     return new Forwarder(s.Id, router, physical, mode);
                 }
                 default:

@@ -8,90 +8,87 @@ public static class Validation
     public static IReadOnlyList<ConfigProblem> Check(PolicyConfig config)
     {
         var problems = new List<ConfigProblem>();
-        void Add(ObjectType type, string id, string message) =>
-            problems.Add(new ConfigProblem(config.Source?.Locate(type, id) ?? "", ConfigProblem.Describe(type, id), message));
+        void Add(ObjectType type, string id, string? field, string message) =>
+            problems.Add(new ConfigProblem(config.Source?.Locate(type, id) ?? "", ConfigProblem.Describe(type, id), message, field));
 
         // Groups: names, marks, parents.
         var byMark = new Dictionary<int, string>();
         foreach (var g in config.Groups.Values)
         {
-            if (Names.GroupNameProblem(g.Name) is { } nameProblem) Add(ObjectType.Group, g.Id, nameProblem);
+            if (Names.GroupNameProblem(g.Name) is { } nameProblem) Add(ObjectType.Group, g.Id, null, nameProblem);
             if (g.Mark is { } mark)
             {
-                if (mark is < Names.MinMark or > Names.MaxMark)
-                    Add(ObjectType.Group, g.Id, mark == 0
-                        ? "mark 0 is reserved for untagged traffic (use 1..65535)"
-                        : $"mark {mark} is out of range 1..65535");
+                if (Names.MarkProblem(mark) is { } markProblem) Add(ObjectType.Group, g.Id, "mark", markProblem);
                 else if (byMark.TryGetValue(mark, out var other))
-                    Add(ObjectType.Group, g.Id, $"mark {mark} is already used by group '{other}'");
+                    Add(ObjectType.Group, g.Id, "mark", $"mark {mark} is already used by group '{other}'");
                 else byMark[mark] = g.Name;
             }
             if (g.Parent is { } parent)
             {
-                if (parent == g.Name) Add(ObjectType.Group, g.Id, "is its own parent");
-                else if (!config.Groups.ContainsKey(parent)) Add(ObjectType.Group, g.Id, $"unknown parent group '{Text.Clip(parent)}'");
+                if (parent == g.Name) Add(ObjectType.Group, g.Id, "parent", "is its own parent");
+                else if (!config.Groups.ContainsKey(parent)) Add(ObjectType.Group, g.Id, "parent", $"unknown parent group '{Text.Clip(parent)}'");
             }
-            if (g.Comment is { } c && c.Any(char.IsControl)) Add(ObjectType.Group, g.Id, "comment contains a control character");
+            if (g.Comment is { } c && c.Any(char.IsControl)) Add(ObjectType.Group, g.Id, "comment", "comment contains a control character");
         }
         foreach (var cycle in ParentCycles(config))
-            Add(ObjectType.Group, cycle[0], $"parent cycle: {string.Join(" -> ", cycle)} -> {cycle[0]}");
+            Add(ObjectType.Group, cycle[0], "parent", $"parent cycle: {string.Join(" -> ", cycle)} -> {cycle[0]}");
 
-        // Rules: known groups, one per (src, dst), derived id.
-        var byPair = new Dictionary<(string?, string), string>();
+        // Rules: known groups, one per key, derived id.
+        var byKey = new Dictionary<RuleKey, string>();
         foreach (var r in config.Rules.Values)
         {
             bool known = true;
             if (r.Src is { } src && !config.Groups.ContainsKey(src))
             {
-                Add(ObjectType.Rule, r.Id, $"unknown src group '{Text.Clip(src)}'");
+                Add(ObjectType.Rule, r.Id, "src", $"unknown src group '{Text.Clip(src)}'");
                 known = false;
             }
             if (!config.Groups.ContainsKey(r.Dst))
             {
-                Add(ObjectType.Rule, r.Id, $"unknown dst group '{Text.Clip(r.Dst)}'");
+                Add(ObjectType.Rule, r.Id, "dst", $"unknown dst group '{Text.Clip(r.Dst)}'");
                 known = false;
             }
-            if (r.Comment is { } c && c.Any(char.IsControl)) Add(ObjectType.Rule, r.Id, "comment contains a control character");
+            if (r.Comment is { } c && c.Any(char.IsControl)) Add(ObjectType.Rule, r.Id, "comment", "comment contains a control character");
             if (!known) continue;
-            if (byPair.TryGetValue((r.Src, r.Dst), out var other))
-                Add(ObjectType.Rule, r.Id, $"rule '{other}' already covers {r.Src ?? Names.Untagged} -> {r.Dst}");
-            else byPair[(r.Src, r.Dst)] = r.Id;
-            if (config.DerivedRuleId(r.Src, r.Dst) is { } derived && derived != r.Id)
-                Add(ObjectType.Rule, r.Id, $"id does not match the derived id '{derived}' (p{{src_mark}}-{{dst_mark}}, src_mark 0 for untagged)");
+            if (byKey.TryGetValue(r.Key, out var other))
+                Add(ObjectType.Rule, r.Id, "dst", $"rule '{other}' already covers {r.Key}");
+            else byKey[r.Key] = r.Id;
+            if (config.DerivedRuleId(r.Key) is { } derived && derived != r.Id)
+                Add(ObjectType.Rule, r.Id, null, $"id does not match the derived id '{derived}' (p{{src_mark}}-{{dst_mark}}, src_mark 0 for untagged)");
         }
 
         // Assignments: ranges, known group, one per NIC.
         var byNic = new Dictionary<(long, long), string>();
         foreach (var (id, a) in config.Assignments)
         {
-            if (a.Vmid is < Names.MinVmid or > Names.MaxVmid) Add(ObjectType.Assignment, id, $"vmid {a.Vmid} is out of range {Names.MinVmid}..{Names.MaxVmid}");
-            if (a.Iface is < Names.MinIface or > Names.MaxIface) Add(ObjectType.Assignment, id, $"iface {a.Iface} is out of range {Names.MinIface}..{Names.MaxIface}");
-            if (!config.Groups.ContainsKey(a.Group)) Add(ObjectType.Assignment, id, $"unknown group '{Text.Clip(a.Group)}'");
+            if (a.Vmid is < Names.MinVmid or > Names.MaxVmid) Add(ObjectType.Assignment, id, "vmid", $"vmid {a.Vmid} is out of range {Names.MinVmid}..{Names.MaxVmid}");
+            if (a.Iface is < Names.MinIface or > Names.MaxIface) Add(ObjectType.Assignment, id, "iface", $"iface {a.Iface} is out of range {Names.MinIface}..{Names.MaxIface}");
+            if (!config.Groups.ContainsKey(a.Group)) Add(ObjectType.Assignment, id, "group", $"unknown group '{Text.Clip(a.Group)}'");
             if (byNic.TryGetValue((a.Vmid, a.Iface), out var other))
-                Add(ObjectType.Assignment, id, $"vmid {a.Vmid} iface {a.Iface} is already assigned by '{other}'");
+                Add(ObjectType.Assignment, id, "vmid", $"vmid {a.Vmid} iface {a.Iface} is already assigned by '{other}'");
             else byNic[(a.Vmid, a.Iface)] = id;
-            if (id != a.Id) Add(ObjectType.Assignment, id, $"id must be '{a.Id}' (derived from vmid and iface)");
+            if (id != a.Id) Add(ObjectType.Assignment, id, null, $"id must be '{a.Id}' (derived from vmid and iface)");
         }
 
         // Bridges and forwarders: interface and node names.
         foreach (var b in config.Bridges.Values)
         {
-            if (Names.InterfaceNameProblem(b.Name) is { } p) Add(ObjectType.Bridge, b.Id, p);
+            if (Names.InterfaceNameProblem(b.Name) is { } p) Add(ObjectType.Bridge, b.Id, null, p);
             foreach (var node in b.Nodes)
-                if (Names.NodeNameProblem(node) is { } np) Add(ObjectType.Bridge, b.Id, np);
-            if (b.Nodes.Distinct().Count() != b.Nodes.Count) Add(ObjectType.Bridge, b.Id, "nodes lists a node twice");
+                if (Names.NodeNameProblem(node) is { } np) Add(ObjectType.Bridge, b.Id, "nodes", np);
+            if (b.Nodes.Distinct().Count() != b.Nodes.Count) Add(ObjectType.Bridge, b.Id, "nodes", "nodes lists a node twice");
         }
         foreach (var f in config.Forwarders.Values)
         {
-            if (Names.ForwarderNameProblem(f.Name) is { } fp) Add(ObjectType.Forwarder, f.Id, fp);
-            if (Names.InterfaceNameProblem(f.Router) is { } rp) Add(ObjectType.Forwarder, f.Id, "router: " + rp);
+            if (Names.ForwarderNameProblem(f.Name) is { } fp) Add(ObjectType.Forwarder, f.Id, null, fp);
+            if (Names.InterfaceNameProblem(f.Router) is { } rp) Add(ObjectType.Forwarder, f.Id, "router", "router: " + rp);
             var wildcard = f.Physical.Count == 1 && f.Physical[0] == "*";
             if (!wildcard)
             {
                 foreach (var phys in f.Physical)
-                    if (Names.InterfaceNameProblem(phys) is { } pp) Add(ObjectType.Forwarder, f.Id, "physical: " + pp);
-                if (f.Physical.Contains(f.Router)) Add(ObjectType.Forwarder, f.Id, $"router '{f.Router}' is also listed as physical");
-                if (f.Physical.Distinct().Count() != f.Physical.Count) Add(ObjectType.Forwarder, f.Id, "physical lists an interface twice");
+                    if (Names.InterfaceNameProblem(phys) is { } pp) Add(ObjectType.Forwarder, f.Id, "physical", "physical: " + pp);
+                if (f.Physical.Contains(f.Router)) Add(ObjectType.Forwarder, f.Id, "router", $"router '{f.Router}' is also listed as physical");
+                if (f.Physical.Distinct().Count() != f.Physical.Count) Add(ObjectType.Forwarder, f.Id, "physical", "physical lists an interface twice");
             }
         }
         // An interface belongs to one forwarder at most, as router or as physical NIC.
@@ -100,7 +97,7 @@ public static class Validation
             foreach (var itf in f.Physical.Where(p => p != "*").Prepend(f.Router).Distinct())
             {
                 if (owner.TryGetValue(itf, out var other))
-                    Add(ObjectType.Forwarder, f.Id, $"interface '{itf}' already belongs to forwarder '{other}'");
+                    Add(ObjectType.Forwarder, f.Id, null, $"interface '{itf}' already belongs to forwarder '{other}'");
                 else owner[itf] = f.Id;
             }
 
@@ -108,15 +105,14 @@ public static class Validation
     }
 
     /// <summary>The problems <paramref name="after"/> has that <paramref name="before"/> did not
-    /// (compared by object and message: an edit moves lines). Editors refuse an edit that adds
-    /// any, while problems a hand-edited file already had do not block unrelated edits.</summary>
+    /// (compared as records, object, field and message, wherever they stand: an edit moves
+    /// lines). Editors refuse an edit that adds any, while problems a hand-edited file already
+    /// had do not block unrelated edits.</summary>
     public static IReadOnlyList<ConfigProblem> AddedProblems(IEnumerable<ConfigProblem> before, IEnumerable<ConfigProblem> after)
     {
-        var known = before.Select(Key).ToHashSet();
-        return [.. after.Where(p => !known.Contains(Key(p)))];
+        var known = before.Select(p => p.Unplaced).ToHashSet();
+        return [.. after.Where(p => !known.Contains(p.Unplaced))];
     }
-
-    private static string Key(ConfigProblem p) => $"{p.ObjectRef}|{p.Message}";
 
     /// <summary>Throws <see cref="ConfigException"/> with every problem, if there is any.</summary>
     public static void Ensure(PolicyConfig config)
@@ -168,7 +164,7 @@ public static class Marks
             while (used.Contains(next)) next++;
             if (next > Names.MaxMark)
                 throw new ConfigException([new ConfigProblem(config.Source?.Locate(ObjectType.Group, g.Id) ?? "",
-                    ConfigProblem.Describe(ObjectType.Group, g.Id), "no free mark left (all of 1..65535 are taken)")]);
+                    ConfigProblem.Describe(ObjectType.Group, g.Id), "no free mark left (all of 1..65535 are taken)", "mark")]);
             var withMark = g with { Mark = next };
             used.Add(next);
             assigned.Add(withMark);
@@ -183,6 +179,6 @@ public static class Marks
         var used = config.Groups.Values.Where(g => g.Mark.HasValue).Select(g => g.Mark!.Value).ToHashSet();
         for (int m = Names.MinMark; m <= Names.MaxMark; m++)
             if (!used.Contains(m)) return m;
-        throw new ConfigException("", "no free mark left (all of 1..65535 are taken)");
+        throw new ConfigException([new ConfigProblem("", null, "no free mark left (all of 1..65535 are taken)", "mark")]);
     }
 }

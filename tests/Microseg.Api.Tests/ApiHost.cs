@@ -47,15 +47,15 @@ public sealed class ApiHost : IAsyncDisposable
     public string ConfigDir { get; }
     public AgentOptions Agent { get; }
     public Uri Address => Server.Address;
-    public ConfigStore Store => new(ConfigDir);
+    public DirectoryConfigStore Store => new(ConfigDir);
 
     /// <summary>Tokens: Admin has both privileges; Reader only SDN.Audit; Writer only SDN.Allocate.</summary>
     public string Admin { get; private set; } = "";
     public string Reader { get; private set; } = "";
     public string Writer { get; private set; } = "";
 
-    public string PendingPath => Path.Combine(ConfigDir, ConfigStore.PendingFileName);
-    public string RunningPath => Path.Combine(ConfigDir, ConfigStore.RunningFileName);
+    public string PendingPath => Path.Combine(ConfigDir, DirectoryConfigStore.PendingFileName);
+    public string RunningPath => Path.Combine(ConfigDir, DirectoryConfigStore.RunningFileName);
     public string PendingDigest => Store.ReadPending().Digest;
 
     public static Task<ApiHost> StartAsync(string? pending = null) => StartAsync(pending, null);
@@ -65,7 +65,7 @@ public sealed class ApiHost : IAsyncDisposable
         var dir = new TempDirectory("microseg-api-test-");
         var configDir = Path.Combine(dir.Path, "config");
         Directory.CreateDirectory(configDir);
-        if (pending is not null) File.WriteAllText(Path.Combine(configDir, ConfigStore.PendingFileName), pending);
+        if (pending is not null) File.WriteAllText(Path.Combine(configDir, DirectoryConfigStore.PendingFileName), pending);
         if (agent is null)
         {
             var blocker = Path.Combine(dir.Path, "not-a-directory");

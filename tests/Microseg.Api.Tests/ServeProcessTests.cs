@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microseg.Api.Auth;
+using Microseg.Policy;
 using Microseg.Api.Hosting;
 using Microseg.TestSupport;
 
@@ -63,7 +64,7 @@ public sealed class ServeProcessTests
     public async Task Serve_answers_over_http_and_stops_on_sigterm()
     {
         using var dir = new TempDirectory();
-        var secret = new TokenStore(dir.Path).Add("root@pam!t", new HashSet<Privilege> { Privilege.Audit, Privilege.Allocate });
+        var secret = new TokenStore(new DirectoryConfigStore(dir.Path)).Add("root@pam!t", new HashSet<Privilege> { Privilege.Audit, Privilege.Allocate });
         using var serve = new ServeProcess(dir.Path);
         Assert.Matches(@"^microseg: serving http://127\.0\.0\.1:\d+/ \(config ", serve.FirstLine);
 
@@ -82,7 +83,7 @@ public sealed class ServeProcessTests
     public async Task Serve_with_a_self_signed_certificate_keeps_it_for_the_next_start()
     {
         using var dir = new TempDirectory();
-        var secret = new TokenStore(dir.Path).Add("root@pam!t", new HashSet<Privilege> { Privilege.Audit });
+        var secret = new TokenStore(new DirectoryConfigStore(dir.Path)).Add("root@pam!t", new HashSet<Privilege> { Privilege.Audit });
         string firstHash;
         using (var serve = new ServeProcess(dir.Path, "--tls-self-signed"))
         {

@@ -3,6 +3,7 @@
 using System.Net;
 using System.Text.Json;
 using Microseg.Api.Auth;
+using Microseg.Policy;
 using Microseg.TestSupport;
 
 namespace Microseg.Api.Tests;
@@ -19,7 +20,7 @@ public sealed class TokenTests
         Assert.Matches("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", secret);
         Assert.Contains("PVEAPIToken=root@pam!ui=SECRET", add.Err);
 
-        var file = Path.Combine(dir.Path, TokenStore.FileName);
+        var file = Path.Combine(dir.Path, DirectoryConfigStore.TokensFileName);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
         Assert.DoesNotContain(secret, File.ReadAllText(file));
         Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
@@ -33,7 +34,7 @@ public sealed class TokenTests
         Assert.Equal("web UI", token.Str("comment"));
         Assert.Contains("root@pam!ui  SDN.Audit,SDN.Allocate", MicrosegCli.Run(dir.Path, "token", "list").Out);
 
-        var store = new TokenStore(dir.Path);
+        var store = new TokenStore(new DirectoryConfigStore(dir.Path));
         Assert.NotNull(store.Verify("root@pam!ui", secret));
         Assert.Null(store.Verify("root@pam!ui", secret.Replace(secret[0], secret[0] == 'a' ? 'b' : 'a')));
         Assert.Null(store.Verify("root@pam!other", secret));
@@ -55,7 +56,7 @@ public sealed class TokenTests
         Assert.Equal(1, r.Exit);
         Assert.Contains(message, r.Err);
         Assert.Equal("", r.Out);
-        Assert.False(File.Exists(Path.Combine(dir.Path, TokenStore.FileName)));
+        Assert.False(File.Exists(Path.Combine(dir.Path, DirectoryConfigStore.TokensFileName)));
     }
 
     [Fact]

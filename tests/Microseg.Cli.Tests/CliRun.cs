@@ -21,9 +21,9 @@ public sealed class ConfigDir : IDisposable
 
     public string Path => dir.Path;
 
-    public string PendingPath => dir.File(ConfigStore.PendingFileName);
+    public string PendingPath => dir.File(DirectoryConfigStore.PendingFileName);
 
-    public string RunningPath => dir.File(ConfigStore.RunningFileName);
+    public string RunningPath => dir.File(DirectoryConfigStore.RunningFileName);
 
     public static string ExamplePath => System.IO.Path.Combine(AppContext.BaseDirectory, "examples", "microseg.cfg");
 

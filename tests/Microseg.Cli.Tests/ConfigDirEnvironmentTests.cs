@@ -30,10 +30,10 @@ public sealed class ConfigDirEnvironmentTests : IDisposable
     {
         var r = Cli.Run("group", "add", "web");
         Assert.True(r.Exit == 0, r.ToString());
-        Assert.Equal("group: web\n\tmark 1\n", File.ReadAllText(envDir.File(ConfigStore.PendingFileName)));
+        Assert.Equal("group: web\n\tmark 1\n", File.ReadAllText(envDir.File(DirectoryConfigStore.PendingFileName)));
         r = Cli.Run("commit");
         Assert.True(r.Exit == 0, r.ToString());
-        Assert.True(File.Exists(envDir.File(ConfigStore.RunningFileName)));
+        Assert.True(File.Exists(envDir.File(DirectoryConfigStore.RunningFileName)));
         Assert.Contains("web", Cli.Run("group", "list").Out);
     }
 
@@ -42,7 +42,7 @@ public sealed class ConfigDirEnvironmentTests : IDisposable
     {
         var r = Cli.Run("group", "add", "web", "--config-dir", optionDir.Path);
         Assert.True(r.Exit == 0, r.ToString());
-        Assert.True(File.Exists(optionDir.File(ConfigStore.PendingFileName)));
-        Assert.False(File.Exists(envDir.File(ConfigStore.PendingFileName)));
+        Assert.True(File.Exists(optionDir.File(DirectoryConfigStore.PendingFileName)));
+        Assert.False(File.Exists(envDir.File(DirectoryConfigStore.PendingFileName)));
     }
 }

@@ -274,4 +274,21 @@ public sealed class GroupCommandTests : IDisposable
         dir.Refused("assignment", "del", "vm100i0", "--digest", stale);
         dir.Refused("bridge", "add", "eth1", "--digest", stale);
     }
+
+    [Fact]
+    public void A_mark_in_use_is_refused_naming_the_group_that_has_it_as_the_api_does()
+    {
+        dir.Ok("group", "add", "web", "--mark", "5");
+        var pending = dir.Pending;
+        // "app" sorts before "web": a check of the whole config would blame web instead.
+        var add = dir.Refused("group", "add", "app", "--mark", "5");
+        Assert.Contains("mark 5 is already used by group 'web'", add.Err);
+        Assert.Equal(pending, dir.Pending);
+
+        dir.Ok("group", "add", "db", "--mark", "6");
+        pending = dir.Pending;
+        var set = dir.Refused("group", "set", "db", "--mark", "5");
+        Assert.Contains("mark 5 is already used by group 'web'", set.Err);
+        Assert.Equal(pending, dir.Pending);
+    }
 }

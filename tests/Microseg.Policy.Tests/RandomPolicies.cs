@@ -45,7 +45,7 @@ internal static class RandomPolicies
             string? src = rng.Next(5) == 0 ? null : names[rng.Next(n)];
             string dst = names[rng.Next(n)];
             var action = rng.Next(2) == 0 ? RuleAction.Allow : RuleAction.Deny;
-            var id = RuleIds.Derive(src is null ? 0 : markOf[src], markOf[dst]);
+            var id = new RuleKey(src, dst).Id(src is null ? 0 : markOf[src], markOf[dst]);
             if (pairs.Add((src, dst))) rules[id] = new Rule(id, src, dst, action);
             else if (ties && rng.Next(2) == 0)
             {

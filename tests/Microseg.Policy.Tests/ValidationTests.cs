@@ -299,4 +299,43 @@ public sealed class ValidationTests
         // '*' is every interface but the routers: two wildcard forwarders do not clash by name.
         Assert.Empty(Check("forwarder: a\n\trouter eth9\n\tphysical *\n\nforwarder: b\n\trouter eth8\n\tphysical eth1\n"));
     }
+
+    [Theory]
+    [InlineData("group: a\n\tmark 5\n\ngroup: b\n\tmark 5\n", "mark 5 is already used", "mark")]
+    [InlineData("group: a\n\tmark 1\n\tparent nope\n", "unknown parent", "parent")]
+    [InlineData("group: a\n\tmark 1\n\tparent b\n\ngroup: b\n\tmark 2\n\tparent a\n", "parent cycle", "parent")]
+    [InlineData("group: a\n\tmark 1\n\nrule: p9-1\n\tsrc nope\n\tdst a\n\taction allow\n", "unknown src", "src")]
+    [InlineData("group: a\n\tmark 1\n\nrule: p0-1\n\tdst a\n\taction allow\n\nrule: x\n\tdst a\n\taction deny\n", "already covers", "dst")]
+    [InlineData("group: a\n\tmark 1\n\nrule: p7-7\n\tdst a\n\taction allow\n", "derived id", null)]
+    [InlineData("assignment: vm1i0\n\tvmid 1\n\tiface 0\n\tgroup nope\n", "vmid 1 is out of range", "vmid")]
+    [InlineData("assignment: vm100i0\n\tvmid 100\n\tiface 0\n\tgroup nope\n", "unknown group", "group")]
+    [InlineData("bridge: eth1\n\tnodes bad_node\n", "invalid node name", "nodes")]
+    [InlineData("bridge: a/b\n", "invalid interface name", null)]
+    [InlineData("forwarder: f\n\trouter r0\n\tphysical r0\n", "also listed as physical", "router")]
+    public void Each_problem_names_the_property_it_is_about(string text, string fragment, string? field)
+    {
+        Assert.Equal(field, Problem(Check(text), fragment).Field);
+    }
+
+    [Fact]
+    public void Parse_problems_name_the_key()
+    {
+        var e = Assert.Throws<ConfigException>(() => SectionConfig.Parse("group: a\n\tmark x\n\tcolour red\n\nrule: r\n\tdst a\n", File));
+        Assert.Equal("mark", Problem(e.Problems, "not a whole number").Field);
+        Assert.Equal("colour", Problem(e.Problems, "unknown key").Field);
+        Assert.Equal("action", Problem(e.Problems, "missing required key 'action'").Field);
+    }
+
+    [Fact]
+    public void Added_problems_are_compared_as_records_wherever_they_stand()
+    {
+        var before = Check("group: a\n\tmark 5\n\ngroup: b\n\tmark 5\n");
+        // The same problem, moved down two lines by an edit above it: not added.
+        var after = Check("# an edit moved every line\n\ngroup: a\n\tmark 5\n\ngroup: b\n\tmark 5\n");
+        Assert.NotEqual(before[0].Where, after[0].Where);
+        Assert.Empty(Validation.AddedProblems(before, after));
+        // The same words about another property are another problem.
+        var other = before[0] with { Field = "parent" };
+        Assert.Equal([other], Validation.AddedProblems(before, [other]));
+    }
 }

@@ -1,9 +1,9 @@
-// API tokens (USER@REALM!NAME, as Proxmox names them) kept in CONFIG_DIR/api-tokens.json, mode
-// 0600. Only a salted SHA-256 of each secret is stored: the secret is 128 random bits, so a
+// API tokens (USER@REALM!NAME, as Proxmox names them): issued, listed, removed and verified
+// here, kept by the config store (CONFIG_DIR/api-tokens.json, mode 0600, for the directory
+// store). Only a salted SHA-256 of each secret is stored: the secret is 128 random bits, so a
 // slow password hash would add nothing but per-request cost.
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 
 using Microseg.Policy;
@@ -47,26 +47,17 @@ public sealed record ApiToken(string Id, IReadOnlySet<Privilege> Privileges, Dat
 /// <summary>A token operation that cannot be done, with a message for the user.</summary>
 public sealed class TokenStoreException(string message) : Exception(message);
 
-public sealed partial class TokenStore
+public sealed partial class TokenStore(IConfigStore store)
 {
-    public const string FileName = "api-tokens.json";
-    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(10);
-
     // Constant-time checks still need something to compare an unknown token id against.
     private static readonly byte[] DummySalt = RandomNumberGenerator.GetBytes(16);
     private static readonly byte[] DummyHash = RandomNumberGenerator.GetBytes(32);
 
+    /// <summary>Where the tokens are kept, as messages name it (the file, for the directory store).</summary>
+    public string Path => store.TokensLocation;
+
     private readonly object cacheLock = new();
-    private (DateTime WriteTime, long Length, IReadOnlyDictionary<string, ApiToken> Tokens)? cache;
-
-    public TokenStore(string configDirectory)
-    {
-        Directory = configDirectory;
-        Path = System.IO.Path.Combine(configDirectory, FileName);
-    }
-
-    public string Directory { get; }
-    public string Path { get; }
+    private (IReadOnlyList<StoredToken> Stored, IReadOnlyDictionary<string, ApiToken> Tokens)? cache;
 
     // Proxmox: user@realm, then '!' and the token name.
     [GeneratedRegex(@"^[A-Za-z0-9._-]{1,64}@[A-Za-z][A-Za-z0-9._-]{0,31}![A-Za-z][A-Za-z0-9._-]{0,63}$")]
@@ -84,22 +75,25 @@ public sealed partial class TokenStore
         if (comment is not null && comment.Any(char.IsControl)) throw new TokenStoreException("a comment must be one line of text");
         var secret = NewSecret();
         var salt = RandomNumberGenerator.GetBytes(16);
-        using var _ = Lock();
-        var tokens = Load().ToDictionary(t => t.Id, StringComparer.Ordinal);
-        if (tokens.ContainsKey(id)) throw new TokenStoreException($"token '{id}' already exists (delete it first to issue a new secret)");
-        tokens[id] = new ApiToken(id, privileges, DateTimeOffset.UtcNow, comment, salt, HashOf(salt, secret));
-        Save(tokens.Values);
+        Edit(stored =>
+        {
+            if (stored.Any(t => t.Id == id)) throw new TokenStoreException($"token '{id}' already exists (delete it first to issue a new secret)");
+            var names = new ValueList<string>(privileges.Order().Select(p => p.Name()));
+            return [.. stored, new StoredToken(id, names, DateTimeOffset.UtcNow, comment, salt, HashOf(salt, secret))];
+        });
         return secret;
     }
 
     /// <summary>Removes a token; false when there was none.</summary>
     public bool Remove(string id)
     {
-        using var _ = Lock();
-        var tokens = Load().ToDictionary(t => t.Id, StringComparer.Ordinal);
-        if (!tokens.Remove(id)) return false;
-        Save(tokens.Values);
-        return true;
+        var removed = false;
+        Edit(stored =>
+        {
+            removed = stored.Any(t => t.Id == id);
+            return removed ? [.. stored.Where(t => t.Id != id)] : null;
+        });
+        return removed;
     }
 
     public IReadOnlyList<ApiToken> List() => [.. Current().Values.OrderBy(t => t.Id, StringComparer.Ordinal)];
@@ -114,19 +108,49 @@ public sealed partial class TokenStore
         return match && token is not null ? token : null;
     }
 
-    /// <summary>The tokens as the file holds them now; re-read only when the file changed, so
-    /// that `microseg token add|del` takes effect on a running server.</summary>
+    /// <summary>The tokens as the store holds them now, converted again only when the store
+    /// hands out other records, so that `microseg token add|del` takes effect on a running server.</summary>
     private IReadOnlyDictionary<string, ApiToken> Current()
     {
-        var info = new FileInfo(Path);
-        var stamp = info.Exists ? (info.LastWriteTimeUtc, info.Length) : (DateTime.MinValue, -1L);
+        var stored = Read(store.ReadTokens);
         lock (cacheLock)
         {
-            if (cache is { } c && c.WriteTime == stamp.Item1 && c.Length == stamp.Item2) return c.Tokens;
-            var tokens = Load().ToDictionary(t => t.Id, StringComparer.Ordinal);
-            cache = (stamp.Item1, stamp.Item2, tokens);
+            if (cache is { } c && ReferenceEquals(c.Stored, stored)) return c.Tokens;
+            var tokens = stored.Select(ToApiToken).ToDictionary(t => t.Id, StringComparer.Ordinal);
+            cache = (stored, tokens);
             return tokens;
         }
+    }
+
+    private ApiToken ToApiToken(StoredToken t)
+    {
+        try
+        {
+            return new ApiToken(t.Id, Privileges.Parse(string.Join(',', t.Privileges)), t.Created, t.Comment, t.Salt, t.Sha256);
+        }
+        catch (TokenStoreException e)
+        {
+            throw new TokenStoreException($"{store.TokensLocation}: unreadable token file: {e.Message}");
+        }
+    }
+
+    /// <summary>An edit of records that are all readable (an unreadable file is not overwritten).</summary>
+    private void Edit(Func<IReadOnlyList<StoredToken>, IReadOnlyList<StoredToken>?> edit) =>
+        Read(() =>
+        {
+            store.EditTokens(stored =>
+            {
+                foreach (var t in stored) ToApiToken(t);
+                return edit(stored);
+            });
+            return true;
+        });
+
+    /// <summary>A store that cannot read its token records says so in the user's words.</summary>
+    private static T Read<T>(Func<T> read)
+    {
+        try { return read(); }
+        catch (ConfigException e) { throw new TokenStoreException(e.Message); }
     }
 
     private static string NewSecret()
@@ -147,62 +171,4 @@ public sealed partial class TokenStore
         secretBytes.CopyTo(input, salt.Length);
         return SHA256.HashData(input);
     }
-
-    private List<ApiToken> Load()
-    {
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(Path); }
-        catch (FileNotFoundException) { return []; }
-        catch (DirectoryNotFoundException) { return []; }
-        try
-        {
-            using var doc = JsonDocument.Parse(bytes);
-            var list = new List<ApiToken>();
-            foreach (var t in doc.RootElement.GetProperty("tokens").EnumerateArray())
-            {
-                var comment = t.TryGetProperty("comment", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
-                list.Add(new ApiToken(
-                    t.GetProperty("id").GetString()!,
-                    Privileges.Parse(string.Join(',', t.GetProperty("privileges").EnumerateArray().Select(p => p.GetString()))),
-                    t.GetProperty("created").GetDateTimeOffset(),
-                    comment,
-                    Convert.FromBase64String(t.GetProperty("salt").GetString()!),
-                    Convert.FromBase64String(t.GetProperty("sha256").GetString()!)));
-            }
-            return list;
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or TokenStoreException)
-        {
-            throw new TokenStoreException($"{Path}: unreadable token file: {e.Message}");
-        }
-    }
-
-    private void Save(IEnumerable<ApiToken> tokens)
-    {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("tokens");
-            foreach (var t in tokens.OrderBy(t => t.Id, StringComparer.Ordinal))
-            {
-                w.WriteStartObject();
-                w.WriteString("id", t.Id);
-                w.WriteStartArray("privileges");
-                foreach (var p in t.Privileges.Order()) w.WriteStringValue(p.Name());
-                w.WriteEndArray();
-                w.WriteString("created", t.Created);
-                if (t.Comment is not null) w.WriteString("comment", t.Comment);
-                w.WriteString("salt", Convert.ToBase64String(t.Salt));
-                w.WriteString("sha256", Convert.ToBase64String(t.Hash));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        buffer.WriteByte((byte)'\n');
-        AtomicFile.Write(Path, buffer.ToArray(), AtomicFile.OwnerOnly);
-    }
-
-    private IDisposable Lock() => FileLock.Exclusive(System.IO.Path.Combine(Directory, ".api-tokens.lock"), LockTimeout);
 }

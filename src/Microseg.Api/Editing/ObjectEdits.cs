@@ -1,7 +1,7 @@
-// Create, update and delete of each object type from request parameters, with the same rules
-// as the CLI's editing commands: ids of groups, bridges and forwarders are given; rule ids
-// (p{src_mark}-{dst_mark}) and assignment ids (vm{vmid}i{iface}) are derived; a group without
-// a mark gets the lowest free one, stored in the file.
+// Create, update and delete of each object type from request parameters. The checks and the
+// construction are ConfigEdits', shared with the CLI; here the request's fields become its
+// arguments (every field error reported at once, before the file is touched) and its refusals
+// become 400 (under the field each is about) or 404.
 using Microseg.Api.Endpoints;
 using Microseg.Policy;
 
@@ -39,11 +39,7 @@ internal static class ObjectEdits
     {
         f.RejectUnknown([Digest]);
         f.ThrowIfErrors($"cannot delete {type.Name()} '{id}'");
-        return config =>
-        {
-            Existing<IConfigObject>(config, type, id);
-            return (config.Remove(type, id), null);
-        };
+        return Run<IConfigObject?>(config => (ConfigEdits.Delete(config, type, id), null));
     }
 
     // ---- groups -----------------------------------------------------------------------------
@@ -52,61 +48,24 @@ internal static class ObjectEdits
     {
         f.RejectUnknown(["id", "mark", "parent", "comment", Digest]);
         var id = f.String("id", required: true);
-        if (id is not null && Names.GroupNameProblem(id) is { } problem) f.Error("id", problem);
-        var mark = Mark(f);
+        var mark = f.Integer("mark");
         var parent = NonEmpty(f.String("parent"));
         var comment = f.Comment();
+        Report(f, ConfigEdits.GroupProblems(id, mark));
         f.ThrowIfErrors("invalid group");
-        return config =>
-        {
-            EnsureFreeId(config, ObjectType.Group, id!, "id");
-            var m = mark ?? Marks.NextFree(config);
-            EnsureMarkFree(config, m, id!);
-            var group = new Group(id!, m, parent, comment);
-            return (config.Put(group), group);
-        };
+        return Run(config => ConfigEdits.AddGroup(config, id!, (int?)mark, parent, comment));
     }
 
     private static ConfigEdit UpdateGroup(string id, RequestFields f)
     {
         f.RejectUnknown(["mark", "parent", "comment", "delete", Digest]);
-        var mark = Mark(f);
-        var parent = NonEmpty(f.String("parent"));
-        var commentGiven = f.Has("comment");
-        var comment = f.Comment();
-        var deletes = f.Deletes(["parent", "comment"]);
-        f.ThrowIfErrors($"invalid update of group '{id}'");
-        return config =>
-        {
-            var group = Existing<Group>(config, ObjectType.Group, id);
-            var updated = group with
-            {
-                Mark = mark ?? group.Mark,
-                Parent = deletes.Contains("parent") ? null : parent ?? group.Parent,
-                Comment = deletes.Contains("comment") ? null : commentGiven ? comment : group.Comment,
-            };
-            if (mark is { } m && m != group.Mark) EnsureMarkFree(config, m, id);
-            config = config.Put(updated);
-            if (updated.Mark != group.Mark) config = config.RederiveRuleIds(id);
-            return (config, updated);
-        };
-    }
-
-    private static int? Mark(RequestFields f)
-    {
         var mark = f.Integer("mark");
-        if (mark is { } m && m is < Names.MinMark or > Names.MaxMark)
-        {
-            f.Error("mark", m == 0 ? "0 is reserved for untagged traffic (use 1..65535)" : $"{m} is out of range 1..65535");
-            return null;
-        }
-        return (int?)mark;
-    }
-
-    private static void EnsureMarkFree(PolicyConfig config, int mark, string group)
-    {
-        if (config.Groups.Values.FirstOrDefault(g => g.Mark == mark && g.Name != group) is { } other)
-            throw ApiException.Invalid("mark", $"mark {mark} is already used by group '{other.Name}'");
+        var parent = NonEmpty(f.String("parent"));
+        var comment = f.Comment();
+        var deletes = CommentCleared(f, comment, f.Deletes(["parent", "comment"]));
+        Report(f, ConfigEdits.GroupProblems(null, mark));
+        f.ThrowIfErrors($"invalid update of group '{id}'");
+        return Run(config => ConfigEdits.UpdateGroup(config, id, (int?)mark, parent, comment, deletes));
     }
 
     // ---- rules ------------------------------------------------------------------------------
@@ -119,19 +78,7 @@ internal static class ObjectEdits
         var action = Action(f, required: true);
         var comment = f.Comment();
         f.ThrowIfErrors("invalid rule");
-        return config =>
-        {
-            if (src is not null && !config.Groups.ContainsKey(src)) throw ApiException.Invalid("src", $"unknown group '{Text.Clip(src)}'");
-            if (!config.Groups.ContainsKey(dst!)) throw ApiException.Invalid("dst", $"unknown group '{Text.Clip(dst!)}'");
-            // The id needs both marks; a hand-written group without one gets it now, as commit would.
-            (config, _) = Marks.AssignMissing(config);
-            var id = config.DerivedRuleId(src, dst!)!;
-            if (config.Rules.Values.FirstOrDefault(r => r.Src == src && r.Dst == dst) is { } existing)
-                throw ApiException.Invalid("dst", $"rule '{existing.Id}' already covers {src ?? Names.Untagged} -> {dst} (change it with PUT .../rule/{existing.Id})");
-            EnsureFreeId(config, ObjectType.Rule, id, "dst");
-            var rule = new Rule(id, src, dst!, action!.Value, comment);
-            return (config.Put(rule), rule);
-        };
+        return Run(config => ConfigEdits.AddRule(config, new RuleKey(src, dst!), action!.Value, comment));
     }
 
     private static ConfigEdit UpdateRule(string id, RequestFields f)
@@ -140,20 +87,10 @@ internal static class ObjectEdits
             if (f.Has(fixedField)) f.Error(fixedField, "cannot be changed: the rule id derives from src and dst (delete the rule and create another)");
         f.RejectUnknown(["src", "dst", "action", "comment", "delete", Digest]);
         var action = Action(f, required: false);
-        var commentGiven = f.Has("comment");
         var comment = f.Comment();
-        var deletes = f.Deletes(["comment"]);
+        var deletes = CommentCleared(f, comment, f.Deletes(["comment"]));
         f.ThrowIfErrors($"invalid update of rule '{id}'");
-        return config =>
-        {
-            var rule = Existing<Rule>(config, ObjectType.Rule, id);
-            var updated = rule with
-            {
-                Action = action ?? rule.Action,
-                Comment = deletes.Contains("comment") ? null : commentGiven ? comment : rule.Comment,
-            };
-            return (config.Put(updated), updated);
-        };
+        return Run(config => ConfigEdits.UpdateRule(config, id, action, comment, deletes));
     }
 
     private static RuleAction? Action(RequestFields f, bool required)
@@ -176,15 +113,7 @@ internal static class ObjectEdits
         if (vmid is { } v && v is < Names.MinVmid or > Names.MaxVmid) f.Error("vmid", $"{v} is out of range {Names.MinVmid}..{Names.MaxVmid}");
         if (iface is { } i && i is < Names.MinIface or > Names.MaxIface) f.Error("iface", $"{i} is out of range {Names.MinIface}..{Names.MaxIface}");
         f.ThrowIfErrors("invalid assignment");
-        // An unknown group is Validation's to refuse, under "group", as for a rule's parent.
-        return config =>
-        {
-            var assignment = new Assignment(vmid!.Value, iface!.Value, group!);
-            if (config.Assignments.ContainsKey(assignment.Id))
-                throw ApiException.Invalid("vmid", $"assignment '{assignment.Id}' already exists (move it with PUT .../assignment/{assignment.Id})");
-            EnsureFreeId(config, ObjectType.Assignment, assignment.Id, "vmid");
-            return (config.Put(assignment), assignment);
-        };
+        return Run(config => ConfigEdits.AddAssignment(config, vmid!.Value, iface!.Value, group!));
     }
 
     private static ConfigEdit UpdateAssignment(string id, RequestFields f)
@@ -194,12 +123,7 @@ internal static class ObjectEdits
         f.RejectUnknown(["vmid", "iface", "group", Digest]);
         var group = f.String("group");
         f.ThrowIfErrors($"invalid update of assignment '{id}'");
-        return config =>
-        {
-            var assignment = Existing<Assignment>(config, ObjectType.Assignment, id);
-            var updated = assignment with { Group = group ?? assignment.Group };
-            return (config.Put(updated), updated);
-        };
+        return Run(config => ConfigEdits.UpdateAssignment(config, id, group));
     }
 
     // ---- bridges ----------------------------------------------------------------------------
@@ -208,29 +132,19 @@ internal static class ObjectEdits
     {
         f.RejectUnknown(["id", "nodes", Digest]);
         var id = f.String("id", required: true);
-        if (id is not null && Names.InterfaceNameProblem(id) is { } problem) f.Error("id", problem);
         var nodes = f.List("nodes") ?? ValueList<string>.Empty;
+        Report(f, ConfigEdits.BridgeProblems(id));
         f.ThrowIfErrors("invalid bridge");
-        return config =>
-        {
-            EnsureFreeId(config, ObjectType.Bridge, id!, "id");
-            var bridge = new Bridge(id!, nodes);
-            return (config.Put(bridge), bridge);
-        };
+        return Run(config => ConfigEdits.AddBridge(config, id!, nodes));
     }
 
     private static ConfigEdit UpdateBridge(string id, RequestFields f)
     {
         f.RejectUnknown(["nodes", "delete", Digest]);
         var nodes = f.List("nodes");
-        var deletes = f.Deletes(["nodes"]);
+        if (f.Deletes(["nodes"]).Contains("nodes")) nodes = ValueList<string>.Empty;
         f.ThrowIfErrors($"invalid update of bridge '{id}'");
-        return config =>
-        {
-            var bridge = Existing<Bridge>(config, ObjectType.Bridge, id);
-            var updated = bridge with { Nodes = deletes.Contains("nodes") ? ValueList<string>.Empty : nodes ?? bridge.Nodes };
-            return (config.Put(updated), updated);
-        };
+        return Run(config => ConfigEdits.UpdateBridge(config, id, nodes));
     }
 
     // ---- forwarders -------------------------------------------------------------------------
@@ -239,52 +153,24 @@ internal static class ObjectEdits
     {
         f.RejectUnknown(["id", "router", "physical", "mode", Digest]);
         var id = f.String("id", required: true);
-        if (id is not null && Names.ForwarderNameProblem(id) is { } problem) f.Error("id", problem);
-        var router = Router(f, required: true);
-        var physical = Physical(f, required: true);
+        var router = f.String("router", required: true);
+        var physical = f.List("physical", required: true);
         var mode = Mode(f) ?? ForwarderMode.Skb;
+        Report(f, ConfigEdits.ForwarderProblems(id, router, physical));
         f.ThrowIfErrors("invalid forwarder");
-        return config =>
-        {
-            EnsureFreeId(config, ObjectType.Forwarder, id!, "id");
-            var forwarder = new Forwarder(id!, router!, physical!, mode);
-            return (config.Put(forwarder), forwarder);
-        };
+        return Run(config => ConfigEdits.AddForwarder(config, id!, router!, physical!, mode));
     }
 
     private static ConfigEdit UpdateForwarder(string id, RequestFields f)
     {
         f.RejectUnknown(["router", "physical", "mode", "delete", Digest]);
-        var router = Router(f, required: false);
-        var physical = Physical(f, required: false);
+        var router = f.String("router");
+        var physical = f.List("physical");
         var mode = Mode(f);
-        var deletes = f.Deletes(["mode"]);
+        if (f.Deletes(["mode"]).Contains("mode")) mode = ForwarderMode.Skb;
+        Report(f, ConfigEdits.ForwarderProblems(null, router, physical));
         f.ThrowIfErrors($"invalid update of forwarder '{id}'");
-        return config =>
-        {
-            var forwarder = Existing<Forwarder>(config, ObjectType.Forwarder, id);
-            var updated = forwarder with
-            {
-                Router = router ?? forwarder.Router,
-                Physical = physical ?? forwarder.Physical,
-                Mode = deletes.Contains("mode") ? ForwarderMode.Skb : mode ?? forwarder.Mode,
-            };
-            return (config.Put(updated), updated);
-        };
-    }
-
-    private static string? Router(RequestFields f, bool required)
-    {
-        var router = f.String("router", required);
-        if (router is not null && Names.InterfaceNameProblem(router) is { } problem) f.Error("router", problem);
-        return router;
-    }
-
-    private static ValueList<string>? Physical(RequestFields f, bool required)
-    {
-        var physical = f.List("physical", required);
-        if (physical is { Count: 0 }) f.Error("physical", "needs at least one interface (or '*')");
-        return physical;
+        return Run(config => ConfigEdits.UpdateForwarder(config, id, router, physical, mode));
     }
 
     private static ForwarderMode? Mode(RequestFields f)
@@ -297,13 +183,55 @@ internal static class ObjectEdits
 
     // ---- shared -----------------------------------------------------------------------------
 
+    /// <summary>A shared edit, its refusals in the API's words: 404 for a missing object, else
+    /// 400 with each problem under its field (the id when it names none).</summary>
+    private static ConfigEdit Run<T>(Func<PolicyConfig, (PolicyConfig Config, T Object)> edit) where T : IConfigObject? => config =>
+    {
+        try
+        {
+            var (after, obj) = edit(config);
+            return (after, obj);
+        }
+        catch (MissingObjectException e)
+        {
+            throw ApiException.NotFound(e.Message);
+        }
+        catch (ConfigEditException e)
+        {
+            var errors = Errors(e.Problems);
+            if (e.Existing is { } existing && e.Problems.Count == 1)
+            {
+                var (field, message) = errors.Single();
+                var verb = existing.Type == ObjectType.Assignment ? "move" : "change";
+                errors[field] = $"{message} ({verb} it with PUT .../{existing.Type.Name()}/{existing.Id})";
+            }
+            throw errors.Count == 1 ? ApiException.Invalid(errors.Keys.Single(), errors.Values.Single()) : ApiException.Invalid(e.Message, errors);
+        }
+    };
+
     public static T Existing<T>(PolicyConfig config, ObjectType type, string id) where T : class, IConfigObject =>
         config.Find(type, id) as T ?? throw ApiException.NotFound(PolicyConfig.MissingProblem(type, id));
 
-    private static void EnsureFreeId(PolicyConfig config, ObjectType type, string id, string field)
+    /// <summary>The problems ConfigEdits finds in the arguments alone, among the request's other field errors.</summary>
+    private static void Report(RequestFields f, IReadOnlyList<ConfigProblem> problems)
     {
-        if (config.IdTakenProblem(type, id) is { } problem) throw ApiException.Invalid(field, problem);
+        foreach (var (field, message) in Errors(problems)) f.Error(field, message);
     }
+
+    private static SortedDictionary<string, string> Errors(IEnumerable<ConfigProblem> problems)
+    {
+        var errors = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var p in problems)
+        {
+            var field = p.Field ?? "id";
+            errors[field] = errors.TryGetValue(field, out var earlier) ? $"{earlier}; {p.Message}" : p.Message;
+        }
+        return errors;
+    }
+
+    /// <summary>A comment given empty removes it, as `delete=comment` does.</summary>
+    private static IReadOnlySet<string> CommentCleared(RequestFields f, string? comment, IReadOnlySet<string> deletes) =>
+        f.Has("comment") && comment is null ? new HashSet<string>(deletes) { "comment" } : deletes;
 
     private static string? NonEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();
 }

@@ -1,9 +1,11 @@
-// The API's one write path to microseg.cfg: ConfigStore.EditPending (file lock, atomic write),
-// with group commit. Edits that arrive while a write is in progress queue up, and the next
-// write applies all of them, in arrival order, in one read-modify-write: one parse, one
-// validation, one fsync, instead of one each. Every edit is still checked against the config
-// as the edits before it left it:
-// - its digest against the digest the file would have at that point (409 when it differs);
+// The API's one write path to the pending config: IConfigStore.EditPending (atomic against
+// every other editor), with group commit. Edits that arrive while a write is in progress queue
+// up, and the next write applies all of them, in arrival order, in one read-modify-write: one
+// read, one validation, one write, instead of one each. Every edit is still checked against
+// the config as the edits before it left it:
+// - its digest against the pending config's (409 when it differs). Digests are the store's to
+//   give: an edit that names one after an earlier edit of the batch changed the config waits
+//   for the next write, and is checked against the digest that write produced;
 // - its own checks (unknown ids, marks in use, ...: 400);
 // - as in the CLI, problems the config already had do not block it; problems it adds do
 //   (400, each under the field it concerns). A batch that together adds no problem is taken
@@ -15,7 +17,7 @@ using Microseg.Policy;
 
 namespace Microseg.Api.Editing;
 
-public sealed class PendingEditor(ConfigStore store)
+public sealed class PendingEditor(IConfigStore store)
 {
     private sealed record QueuedEdit(string What, ConfigEdit Edit, string? ExpectedDigest)
     {
@@ -31,7 +33,7 @@ public sealed class PendingEditor(ConfigStore store)
     private List<QueuedEdit> queue = [];
     private bool writing;
 
-    public ConfigStore Store => store;
+    public IConfigStore Store => store;
 
     /// <summary>Runs one edit. The edit returns the new config and the object the response
     /// shows (null for a delete). Returns that object and the file's digest after the write.</summary>
@@ -79,67 +81,73 @@ public sealed class PendingEditor(ConfigStore store)
 
     private void Write(List<QueuedEdit> batch)
     {
-        string digest;
-        try
+        while (batch.Count > 0)
         {
-            digest = store.EditPendingWithDigest(pending => ApplyInOrder(pending, batch));
-        }
-        catch (NothingToWrite)
-        {
-            // Every edit was refused: the file stays as it is, byte for byte.
-            foreach (var q in batch) q.Done.TrySetException(q.Error!);
-            return;
-        }
-        catch (Exception e)
-        {
-            // The write itself failed (unreadable file, I/O): no edit of the batch happened.
-            foreach (var q in batch) q.Done.TrySetException(e);
-            return;
-        }
-        foreach (var q in batch)
-        {
-            if (q.Error is not null) q.Done.TrySetException(q.Error);
-            else q.Done.TrySetResult((q.Result, digest));
+            var taken = batch.Count;
+            string digest;
+            try
+            {
+                digest = store.EditPending(pending => ApplyInOrder(pending, batch, out taken));
+            }
+            catch (NothingToWrite)
+            {
+                // Every edit taken was refused: the pending config stays as it is, byte for byte.
+                foreach (var q in batch.Take(taken)) q.Done.TrySetException(q.Error!);
+                batch = batch[taken..];
+                continue;
+            }
+            catch (Exception e)
+            {
+                // The write itself failed (unreadable file, I/O): no edit of the batch happened.
+                foreach (var q in batch) q.Done.TrySetException(e);
+                return;
+            }
+            foreach (var q in batch.Take(taken))
+            {
+                if (q.Error is not null) q.Done.TrySetException(q.Error);
+                else q.Done.TrySetResult((q.Result, digest));
+            }
+            batch = batch[taken..];
         }
     }
 
-    private PolicyConfig ApplyInOrder(PendingConfig initial, List<QueuedEdit> batch)
+    /// <summary>Applies the first <paramref name="taken"/> edits of the batch (all of them,
+    /// unless one names a digest after an earlier one changed the config).</summary>
+    private PolicyConfig ApplyInOrder(PendingConfig initial, List<QueuedEdit> batch, out int taken)
     {
         var before = Validation.Check(initial.Config);
         // Validating the whole config after every edit costs O(config) each: first try the
         // batch with one check at its end. Only when the batch as a whole adds a problem is each
         // edit checked on its own, so that exactly the edits that add problems are refused.
-        var (config, changed) = Apply(initial, batch, null);
+        var (config, changed) = Apply(initial, batch, null, out taken);
         if (changed && Validation.AddedProblems(before, Validation.Check(config)).Count > 0)
-            (config, changed) = Apply(initial, batch, before);
+            (config, changed) = Apply(initial, batch, before, out taken);
         return changed ? config : throw new NothingToWrite();
     }
 
     /// <summary>Applies the edits in order; with <paramref name="problems"/> (the problems of
-    /// <paramref name="config"/>), refuses each edit that adds one.</summary>
-    private (PolicyConfig Config, bool Changed) Apply(PendingConfig initial, List<QueuedEdit> batch, IReadOnlyList<ConfigProblem>? problems)
+    /// <paramref name="initial"/>), refuses each edit that adds one.</summary>
+    private (PolicyConfig Config, bool Changed) Apply(PendingConfig initial, List<QueuedEdit> batch, IReadOnlyList<ConfigProblem>? problems, out int taken)
     {
         var config = initial.Config;
-        string? digest = initial.Digest; // of the file as it would be now; computed when an edit asks
         var changed = false;
+        taken = 0;
         foreach (var q in batch)
         {
+            // Only the store knows the digest of a config it has not written yet.
+            if (q.ExpectedDigest is not null && changed) break;
+            taken++;
             q.Result = null;
             q.Error = null;
             try
             {
-                if (q.ExpectedDigest is not null)
-                {
-                    digest ??= ConfigStore.DigestOf(SectionConfig.WriteBytes(config));
-                    if (!string.Equals(q.ExpectedDigest, digest, StringComparison.OrdinalIgnoreCase))
-                        throw new DigestConflictException(store.PendingPath, q.ExpectedDigest, digest);
-                }
+                if (q.ExpectedDigest is not null && !string.Equals(q.ExpectedDigest, initial.Digest, StringComparison.OrdinalIgnoreCase))
+                    throw new DigestConflictException(store.PendingLocation, q.ExpectedDigest, initial.Digest);
                 var (after, obj) = q.Edit(config);
                 if (problems is not null) problems = RefuseAddedProblems(q.What, problems, after, obj);
                 config = after;
                 q.Result = obj;
                 changed = true;
-                digest = null;
             }
             catch (Exception e) when (e is ApiException or DigestConflictException or ConfigException)
             {
@@ -178,36 +186,20 @@ public sealed class PendingEditor(ConfigStore store)
         }
     }
 
-    /// <summary>Which request field a validation problem is about, from what it says. A problem
-    /// of another object (a rule left pointing at a deleted group) names that object; after a
-    /// delete, whose only parameter is the id, every problem is the id's.</summary>
+    /// <summary>Which request field each problem is about: the property it names, or the id
+    /// (the object as a whole). A problem of another object (a rule left pointing at a deleted
+    /// group) names that object; after a delete, whose only parameter is the id, every problem
+    /// is the id's.</summary>
     internal static SortedDictionary<string, string> FieldErrors(IEnumerable<ConfigProblem> problems, IConfigObject? target, bool deleting = false)
     {
         var errors = new SortedDictionary<string, string>(StringComparer.Ordinal);
         var self = target is null ? null : ConfigProblem.Describe(target.Type, target.Id);
         foreach (var p in problems)
         {
-            var field = deleting ? "id" : FieldOf(p.Message);
+            var field = deleting ? "id" : p.Field ?? "id";
             var message = p.ObjectRef is not null && p.ObjectRef != self ? $"{p.ObjectRef}: {p.Message}" : p.Message;
             errors[field] = errors.TryGetValue(field, out var earlier) ? $"{earlier}; {message}" : message;
         }
         return errors;
-    }
-
-    private static string FieldOf(string message)
-    {
-        bool Starts(params string[] prefixes) => prefixes.Any(p => message.StartsWith(p, StringComparison.Ordinal));
-        if (Starts("mark ", "no free mark")) return "mark";
-        if (Starts("is its own parent", "unknown parent", "parent cycle")) return "parent";
-        if (Starts("comment ")) return "comment";
-        if (Starts("unknown src")) return "src";
-        if (Starts("unknown dst") || (Starts("rule '") && message.Contains("already covers", StringComparison.Ordinal))) return "dst";
-        if (Starts("vmid ")) return "vmid";
-        if (Starts("iface ")) return "iface";
-        if (Starts("unknown group")) return "group";
-        if (Starts("router")) return "router";
-        if (Starts("physical")) return "physical";
-        if (Starts("invalid node name", "nodes ")) return "nodes";
-        return "id";
     }
 }

@@ -151,11 +151,10 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
         return await editor.EditAsync(what, edit, digest, ctx.RequestAborted);
     }
 
-    private static string? Digest(RequestFields fields)
+    private string? Digest(RequestFields fields)
     {
         var digest = fields.String("digest");
-        if (digest is not null && (digest.Length != 64 || !digest.All(Uri.IsHexDigit)))
-            fields.Error("digest", "must be the 64 hex digits of a SHA-256 digest, as read from the pending config");
+        if (digest is not null && editor.Store.DigestProblem(digest) is { } problem) fields.Error("digest", problem);
         return digest;
     }
 
@@ -205,7 +204,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
             w.WriteNumber("version", result.Snapshot.Version);
             w.WriteBoolean("changed", result.Changed);
             w.WriteString("digest", result.PendingDigest);
-            w.WriteString("running_config", editor.Store.RunningPath);
+            w.WriteString("running_config", editor.Store.RunningLocation);
             w.WriteStartArray("marks_assigned");
             foreach (var g in result.MarksAssigned)
             {
@@ -230,7 +229,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
         var running = fields.String("running") is "1" or "true";
         fields.ThrowIfErrors("invalid request");
         return cache.Engine(committed: running)
-            ?? throw new ApiException(StatusCodes.Status404NotFound, $"nothing committed yet: {editor.Store.RunningPath} does not exist");
+            ?? throw new ApiException(StatusCodes.Status404NotFound, $"nothing committed yet: {editor.Store.RunningLocation} does not exist");
     }
 
     private async Task Explain(HttpContext ctx)

@@ -55,7 +55,7 @@ internal static class AgentOptionSet
     {
         var store = MicrosegRootCommand.Store(parse);
         return store.ReadRunning()?.Config
-            ?? throw new UserException($"nothing committed: {store.RunningPath} does not exist (run 'microseg commit')");
+            ?? throw new UserException($"nothing committed: {store.RunningLocation} does not exist (run 'microseg commit')");
     }
 
     private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;

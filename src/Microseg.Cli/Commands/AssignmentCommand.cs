@@ -30,10 +30,8 @@ public sealed class AssignmentCommand : Command
         cmd.Options.Add(vmid); cmd.Options.Add(iface); cmd.Options.Add(group); cmd.Options.Add(digest);
         cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
         {
-            var a = new Assignment(parse.GetValue(vmid), parse.GetValue(iface), parse.GetValue(group)!);
-            if (config.Assignments.ContainsKey(a.Id)) throw new UserException($"assignment '{a.Id}' already exists (use 'assignment set')");
-            PendingEdit.EnsureFreeId(config, ObjectType.Assignment, a.Id);
-            return (config.Put(a), $"added assignment {a.Id} (group {a.Group})");
+            var (edited, a) = ConfigEdits.AddAssignment(config, parse.GetValue(vmid), parse.GetValue(iface), parse.GetValue(group)!);
+            return (edited, $"added assignment {a.Id} (group {a.Group})");
         }));
         return cmd;
     }
@@ -48,8 +46,8 @@ public sealed class AssignmentCommand : Command
         cmd.Options.Add(group); cmd.Options.Add(digest);
         cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
         {
-            var a = PendingEdit.Existing<Assignment>(config, ObjectType.Assignment, parse.GetValue(id)!);
-            return (config.Put(a with { Group = parse.GetValue(group)! }), $"updated assignment {a.Id}");
+            var (edited, a) = ConfigEdits.UpdateAssignment(config, parse.GetValue(id)!, parse.GetValue(group)!);
+            return (edited, $"updated assignment {a.Id}");
         }));
         return cmd;
     }

@@ -29,13 +29,12 @@ public sealed class BridgeCommand : Command
         cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
         {
             var n = parse.GetValue(name)!;
-            if (Names.InterfaceNameProblem(n) is { } problem) throw new UserException(problem);
-            if (verb == "add") PendingEdit.EnsureFreeId(config, ObjectType.Bridge, n);
-            else PendingEdit.Existing<Bridge>(config, ObjectType.Bridge, n);
+            // Absent or empty --nodes means every node, for set as for add.
             var list = ValueList<string>.Empty;
             if (parse.GetValue(nodes) is { Length: > 0 } text && !SectionConfig.TryParseList(text, out list))
                 throw new UserException($"--nodes '{text}' has an empty item");
-            return (config.Put(new Bridge(n, list)), $"{(verb == "add" ? "added" : "updated")} bridge {n}");
+            var (edited, _) = verb == "add" ? ConfigEdits.AddBridge(config, n, list) : ConfigEdits.UpdateBridge(config, n, list);
+            return (edited, $"{(verb == "add" ? "added" : "updated")} bridge {n}");
         }));
         return cmd;
     }

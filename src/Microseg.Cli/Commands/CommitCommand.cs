@@ -13,10 +13,10 @@ public sealed class CommitCommand : Command
             var store = MicrosegRootCommand.Store(parse);
             var result = store.Commit();
             foreach (var g in result.MarksAssigned)
-                io.Out.WriteLine($"assigned mark {g.Mark} to group {g.Name} (written to {store.PendingPath})");
+                io.Out.WriteLine($"assigned mark {g.Mark} to group {g.Name} (written to {store.PendingLocation})");
             io.Out.WriteLine(result.Changed
-                ? $"committed version {result.Snapshot.Version} to {store.RunningPath}"
-                : $"nothing to commit: {store.RunningPath} is already version {result.Snapshot.Version} of this config");
+                ? $"committed version {result.Snapshot.Version} to {store.RunningLocation}"
+                : $"nothing to commit: {store.RunningLocation} is already version {result.Snapshot.Version} of this config");
             return ExitCodes.Ok;
         });
     }

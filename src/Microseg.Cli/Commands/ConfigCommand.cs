@@ -15,7 +15,7 @@ public sealed class ConfigCommand : Command
             var pending = store.ReadPending();
             var (config, assigned) = Marks.AssignMissing(pending.Config);
             Validation.Ensure(config);
-            io.Out.WriteLine($"{store.PendingPath}: ok: {config.Groups.Count} groups, {config.Rules.Count} rules, " +
+            io.Out.WriteLine($"{store.PendingLocation}: ok: {config.Groups.Count} groups, {config.Rules.Count} rules, " +
                 $"{config.Assignments.Count} assignments, {config.Bridges.Count} bridges, {config.Forwarders.Count} forwarders");
             foreach (var g in assigned)
                 io.Out.WriteLine($"note: group {g.Name} has no mark; commit will assign {g.Mark}");
@@ -39,7 +39,7 @@ internal static class PolicySource
         var store = MicrosegRootCommand.Store(parse);
         PolicyConfig config;
         if (parse.GetValue(running) || parse.GetValue(MicrosegRootCommand.RunningConfig) is not null)
-            config = store.ReadRunning()?.Config ?? throw new UserException($"nothing committed yet: {store.RunningPath} does not exist (run 'microseg commit')");
+            config = store.ReadRunning()?.Config ?? throw new UserException($"nothing committed yet: {store.RunningLocation} does not exist (run 'microseg commit')");
         else
             config = store.ReadPending().Config;
         (config, _) = Marks.AssignMissing(config);

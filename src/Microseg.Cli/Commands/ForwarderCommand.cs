@@ -39,21 +39,14 @@ public sealed class ForwarderCommand : Command
         cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
         {
             var n = parse.GetValue(name)!;
-            if (Names.ForwarderNameProblem(n) is { } problem) throw new UserException(problem);
-            Microseg.Policy.Forwarder? existing = null;
-            if (add) PendingEdit.EnsureFreeId(config, ObjectType.Forwarder, n);
-            else existing = PendingEdit.Existing<Microseg.Policy.Forwarder>(config, ObjectType.Forwarder, n);
-
-            var routerName = parse.GetValue(router) ?? existing!.Router;
-            if (Names.InterfaceNameProblem(routerName) is { } rp) throw new UserException($"--router: {rp}");
-            var list = existing?.Physical ?? ValueList<string>.Empty;
+            ValueList<string>? list = null;
             if (parse.GetValue(physical) is { } text && !SectionConfig.TryParseList(text, out list))
                 throw new UserException($"--physical '{text}' has an empty item");
-            var m = parse.GetValue(mode) is { } given && SectionConfig.TryParseMode(given, out var parsed)
-                ? parsed
-                : existing?.Mode ?? ForwarderMode.Skb;
-            var f = new Microseg.Policy.Forwarder(n, routerName, list, m);
-            return (config.Put(f), $"{(add ? "added" : "updated")} forwarder {n} (router {f.Router}, physical {f.Physical}, mode {Word(f.Mode)})");
+            ForwarderMode? m = parse.GetValue(mode) is { } given && SectionConfig.TryParseMode(given, out var parsed) ? parsed : null;
+            var (edited, f) = add
+                ? ConfigEdits.AddForwarder(config, n, parse.GetValue(router)!, list!, m ?? ForwarderMode.Skb)
+                : ConfigEdits.UpdateForwarder(config, n, parse.GetValue(router), list, m);
+            return (edited, $"{(add ? "added" : "updated")} forwarder {n} (router {f.Router}, physical {f.Physical}, mode {Word(f.Mode)})");
         }));
         return cmd;
     }

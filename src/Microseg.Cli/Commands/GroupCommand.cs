@@ -31,12 +31,8 @@ public sealed class GroupCommand : Command
         cmd.Options.Add(mark); cmd.Options.Add(parent); cmd.Options.Add(comment); cmd.Options.Add(digest);
         cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
         {
-            var n = parse.GetValue(name)!;
-            if (Names.GroupNameProblem(n) is { } problem) throw new UserException(problem);
-            PendingEdit.EnsureFreeId(config, ObjectType.Group, n);
-            var m = parse.GetValue(mark) ?? Marks.NextFree(config);
-            var group = new Group(n, m, parse.GetValue(parent), PendingEdit.Comment(parse.GetValue(comment)));
-            return (config.Put(group), $"added group {n} (mark {m})");
+            var (edited, group) = ConfigEdits.AddGroup(config, parse.GetValue(name)!, parse.GetValue(mark), parse.GetValue(parent), PendingEdit.Comment(parse.GetValue(comment)));
+            return (edited, $"added group {group.Name} (mark {group.Mark})");
         }));
         return cmd;
     }
@@ -55,18 +51,9 @@ public sealed class GroupCommand : Command
         cmd.Options.Add(mark); cmd.Options.Add(parent); cmd.Options.Add(comment); cmd.Options.Add(delete); cmd.Options.Add(digest);
         cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
         {
-            var n = parse.GetValue(name)!;
-            var group = PendingEdit.Existing<Group>(config, ObjectType.Group, n);
-            var deletes = parse.GetValue(delete) ?? [];
-            var updated = group with
-            {
-                Mark = parse.GetValue(mark) ?? group.Mark,
-                Parent = deletes.Contains("parent") ? null : parse.GetValue(parent) ?? group.Parent,
-                Comment = deletes.Contains("comment") ? null : PendingEdit.Comment(parse.GetValue(comment)) ?? group.Comment,
-            };
-            config = config.Put(updated);
-            if (updated.Mark != group.Mark) config = config.RederiveRuleIds(n);
-            return (config, $"updated group {n}");
+            var (edited, group) = ConfigEdits.UpdateGroup(config, parse.GetValue(name)!, parse.GetValue(mark), parse.GetValue(parent),
+                PendingEdit.Comment(parse.GetValue(comment)), PendingEdit.Deletes(parse.GetValue(delete)));
+            return (edited, $"updated group {group.Name}");
         }));
         return cmd;
     }

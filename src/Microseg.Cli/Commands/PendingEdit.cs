@@ -1,5 +1,6 @@
-// The shared path of every editing command: read-modify-write of microseg.cfg under its lock,
-// guarded by --digest, refused when the edit would add validation problems.
+// The shared path of every editing command: read-modify-write of the pending config through the
+// store, guarded by --digest, refused when the edit would add validation problems. The edits
+// themselves, and their checks, are ConfigEdits', shared with the API.
 using System.CommandLine;
 using Microseg.Policy;
 
@@ -21,7 +22,7 @@ internal static class PendingEdit
         var digest = store.EditPending(config =>
         {
             var before = Validation.Check(config);
-            var (after, message) = edit(config);
+            var (after, message) = Refusals(() => edit(config));
             var added = Validation.AddedProblems(before, Validation.Check(after));
             if (added.Count > 0)
                 throw new UserException($"refused: '{message}' would leave the config invalid:\n  " + string.Join("\n  ", added));
@@ -32,13 +33,21 @@ internal static class PendingEdit
         return ExitCodes.Ok;
     }
 
-    public static T Existing<T>(PolicyConfig config, ObjectType type, string id) where T : class, IConfigObject =>
-        config.Find(type, id) as T ?? throw new UserException(PolicyConfig.MissingProblem(type, id));
-
-    public static void EnsureFreeId(PolicyConfig config, ObjectType type, string id)
+    /// <summary>A shared edit's refusal in the CLI's words: one line, and the command to use
+    /// instead when an object is in the way.</summary>
+    private static T Refusals<T>(Func<T> edit)
     {
-        if (config.IdTakenProblem(type, id) is { } problem) throw new UserException(problem);
+        try { return edit(); }
+        catch (MissingObjectException e) { throw new UserException(e.Message); }
+        catch (ConfigEditException e) when (e.Existing is { } existing)
+        {
+            throw new UserException($"{e.Message} (use '{existing.Type.Name()} set')");
+        }
+        catch (ConfigEditException e) { throw new UserException(e.Message); }
     }
+
+    /// <summary>The names of --delete, as a set.</summary>
+    public static IReadOnlySet<string> Deletes(string[]? names) => (names ?? []).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>Comment text must stay on one line of the section-config file; the file keeps
     /// it trimmed, and an empty comment is no comment.</summary>
@@ -60,8 +69,7 @@ internal sealed class DeleteCommand : Command
         SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
         {
             var name = parse.GetValue(id)!;
-            PendingEdit.Existing<IConfigObject>(config, type, name);
-            return (config.Remove(type, name), $"deleted {type.Name()} {name}");
+            return (ConfigEdits.Delete(config, type, name), $"deleted {type.Name()} {name}");
         }));
     }
 }

@@ -37,18 +37,9 @@ public sealed class RuleCommand : Command
         cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
         {
             var s = parse.GetValue(src) is { } given && given != Names.Untagged ? given : null;
-            var d = parse.GetValue(dst)!;
-            foreach (var g in new[] { s, d })
-                if (g is not null && !config.Groups.ContainsKey(g)) throw new UserException($"unknown group '{g}'");
-            // The id needs both marks; a hand-written group without one gets it now, as commit would.
-            (config, _) = Marks.AssignMissing(config);
-            var id = config.DerivedRuleId(s, d)!;
-            if (config.Rules.Values.FirstOrDefault(r => r.Src == s && r.Dst == d) is { } existing)
-                throw new UserException($"rule '{existing.Id}' already covers {s ?? Names.Untagged} -> {d} (use 'rule set')");
-            PendingEdit.EnsureFreeId(config, ObjectType.Rule, id);
             SectionConfig.TryParseAction(parse.GetValue(action)!, out var verdict);
-            var rule = new Rule(id, s, d, verdict, PendingEdit.Comment(parse.GetValue(comment)));
-            return (config.Put(rule), $"added rule {id} ({s ?? Names.Untagged} -> {d} {Output.Json.Word(verdict)})");
+            var (edited, rule) = ConfigEdits.AddRule(config, new RuleKey(s, parse.GetValue(dst)!), verdict, PendingEdit.Comment(parse.GetValue(comment)));
+            return (edited, $"added rule {rule.Id} ({rule.Key} {Output.Json.Word(verdict)})");
         }));
         return cmd;
     }
@@ -66,15 +57,10 @@ public sealed class RuleCommand : Command
         cmd.Options.Add(action); cmd.Options.Add(comment); cmd.Options.Add(delete); cmd.Options.Add(digest);
         cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
         {
-            var rule = PendingEdit.Existing<Rule>(config, ObjectType.Rule, parse.GetValue(id)!);
-            var verdict = rule.Action;
-            if (parse.GetValue(action) is { } a) SectionConfig.TryParseAction(a, out verdict);
-            var updated = rule with
-            {
-                Action = verdict,
-                Comment = (parse.GetValue(delete) ?? []).Contains("comment") ? null : PendingEdit.Comment(parse.GetValue(comment)) ?? rule.Comment,
-            };
-            return (config.Put(updated), $"updated rule {rule.Id}");
+            RuleAction? verdict = parse.GetValue(action) is { } a && SectionConfig.TryParseAction(a, out var parsed) ? parsed : null;
+            var (edited, rule) = ConfigEdits.UpdateRule(config, parse.GetValue(id)!, verdict,
+                PendingEdit.Comment(parse.GetValue(comment)), PendingEdit.Deletes(parse.GetValue(delete)));
+            return (edited, $"updated rule {rule.Id}");
         }));
         return cmd;
     }

@@ -1,4 +1,4 @@
-// `microseg token add|list|del`: API tokens for `microseg serve`, kept in CONFIG_DIR/api-tokens.json.
+// `microseg token add|list|del`: API tokens for `microseg serve`, kept by the config store.
 using System.CommandLine;
 using System.Globalization;
 using Microseg.Api.Auth;
@@ -14,7 +14,7 @@ public sealed class TokenCommand : Command
         Subcommands.Add(Delete(io));
     }
 
-    private static TokenStore Store(ParseResult parse) => new(parse.GetValue(MicrosegRootCommand.ConfigDir)!);
+    private static TokenStore Store(ParseResult parse) => new(MicrosegRootCommand.Store(parse));
 
     /// <summary>The token store's errors are the user's to fix: one line, exit 1.</summary>
     private static int Run(Func<int> action)

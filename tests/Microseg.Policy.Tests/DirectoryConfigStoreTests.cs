@@ -6,12 +6,12 @@ using Microseg.TestSupport;
 
 namespace Microseg.Policy.Tests;
 
-public sealed class ConfigStoreTests : IDisposable
+public sealed class DirectoryConfigStoreTests : IDisposable
 {
     private readonly TempDirectory dir = new();
-    private readonly ConfigStore store;
+    private readonly DirectoryConfigStore store;
 
-    public ConfigStoreTests() => store = new ConfigStore(dir.Path);
+    public DirectoryConfigStoreTests() => store = new DirectoryConfigStore(dir.Path);
 
     public void Dispose() => dir.Dispose();
 
@@ -22,7 +22,7 @@ public sealed class ConfigStoreTests : IDisposable
     private byte[] Running => File.ReadAllBytes(store.RunningPath);
 
     private string[] LeftoverFiles =>
-        [.. Directory.GetFiles(dir.Path).Select(Path.GetFileName).Where(n => n is not (ConfigStore.PendingFileName or ConfigStore.RunningFileName or ".microseg.cfg.lock"))!];
+        [.. Directory.GetFiles(dir.Path).Select(Path.GetFileName).Where(n => n is not (DirectoryConfigStore.PendingFileName or DirectoryConfigStore.RunningFileName or ".microseg.cfg.lock"))!];
 
     [Fact]
     public void Commit_writes_the_snapshot_of_the_pending_config_as_version_1()
@@ -148,9 +148,9 @@ public sealed class ConfigStoreTests : IDisposable
     {
         File.WriteAllBytes(store.PendingPath, Examples.WorkedExampleBytes);
         var before = store.ReadPending();
-        Assert.Equal(ConfigStore.DigestOf(Examples.WorkedExampleBytes), before.Digest);
+        Assert.Equal(DirectoryConfigStore.DigestOf(Examples.WorkedExampleBytes), before.Digest);
         var digest = store.EditPending(c => c.Put(new Group("new", 30)), before.Digest);
-        Assert.Equal(ConfigStore.DigestOf(Pending), digest);
+        Assert.Equal(DirectoryConfigStore.DigestOf(Pending), digest);
         Assert.Equal(30, store.ReadPending().Config.Groups["new"].Mark);
         // Comments of the file survive an edit.
         Assert.StartsWith("# The worked example", Encoding.UTF8.GetString(Pending));
@@ -166,7 +166,7 @@ public sealed class ConfigStoreTests : IDisposable
 
         var e = Assert.Throws<DigestConflictException>(() => store.EditPending(c => c.Put(new Group("second", 31)), stale));
         Assert.Equal(stale, e.Expected);
-        Assert.Equal(ConfigStore.DigestOf(after), e.Actual);
+        Assert.Equal(DirectoryConfigStore.DigestOf(after), e.Actual);
         Assert.Contains(store.PendingPath, e.Message);
         Assert.Equal(after, Pending);
         Assert.False(store.ReadPending().Config.Groups.ContainsKey("second"));
@@ -192,7 +192,7 @@ public sealed class ConfigStoreTests : IDisposable
         File.WriteAllBytes(store.PendingPath, Examples.WorkedExampleBytes);
         var written = File.GetLastWriteTimeUtc(store.PendingPath);
         var digest = store.EditPending(c => c);
-        Assert.Equal(ConfigStore.DigestOf(Examples.WorkedExampleBytes), digest);
+        Assert.Equal(DirectoryConfigStore.DigestOf(Examples.WorkedExampleBytes), digest);
         Assert.Equal(written, File.GetLastWriteTimeUtc(store.PendingPath));
     }
 
@@ -243,7 +243,7 @@ public sealed class ConfigStoreTests : IDisposable
         var sdnPath = dir.File(".running-config");
         var inner = Encoding.UTF8.GetString(SnapshotFormat.Write(new Snapshot(5, Examples.WorkedExample)));
         File.WriteAllText(sdnPath, $"{{\"version\": 99, \"zones\": {{\"ids\": {{}}}}, \"microseg\": {inner}}}");
-        var running = new ConfigStore(dir.Path, sdnPath).ReadRunning()!;
+        var running = new DirectoryConfigStore(dir.Path, sdnPath).ReadRunning()!;
         Assert.Equal(5, running.Version);
         ModelAssert.SameObjects(Examples.WorkedExample, running.Config);
     }
@@ -254,5 +254,91 @@ public sealed class ConfigStoreTests : IDisposable
         File.WriteAllText(store.RunningPath, "{\"version\": 3, \"ids\": {");
         var e = Assert.Throws<ConfigException>(() => store.ReadRunning());
         Assert.Contains(store.RunningPath, e.Message);
+    }
+
+    [Fact]
+    public async Task Watching_the_snapshot_reports_it_now_and_after_each_commit_by_file_notice()
+    {
+        // A poll interval longer than the test: only inotify can report the change in time.
+        var watched = new DirectoryConfigStore(dir.Path) { WatchPollInterval = TimeSpan.FromMinutes(10) };
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var changes = watched.WatchRunning(cancel.Token).GetAsyncEnumerator(cancel.Token);
+
+        Assert.True(await changes.MoveNextAsync());
+        Assert.Null(changes.Current.Snapshot);
+        Assert.Null(changes.Current.Problem);
+
+        File.WriteAllBytes(store.PendingPath, Examples.WorkedExampleBytes);
+        var next = changes.MoveNextAsync().AsTask();
+        store.Commit();
+        Assert.Same(next, await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(20))));
+        Assert.True(await next);
+        Assert.Equal(1, changes.Current.Snapshot!.Version);
+        ModelAssert.SameObjects(Examples.WorkedExample, changes.Current.Snapshot.Config);
+
+        // A damaged snapshot is reported as a problem, naming the file; the repair as a snapshot.
+        var damaged = changes.MoveNextAsync().AsTask();
+        File.WriteAllText(store.RunningPath, "{\"version\": 3, \"ids\": {");
+        Assert.True(await damaged);
+        Assert.Null(changes.Current.Snapshot);
+        Assert.Contains(store.RunningPath, changes.Current.Problem!.Message);
+
+        var repaired = changes.MoveNextAsync().AsTask();
+        store.EditPending(c => c.Put(new Group("extra", 99)));
+        store.Commit();
+        Assert.True(await repaired);
+        Assert.Equal(99, changes.Current.Snapshot!.Config.Groups["extra"].Mark);
+    }
+
+    [Fact]
+    public async Task Watching_polls_where_no_notice_comes()
+    {
+        // The snapshot's directory does not exist yet: nothing to put a watch on.
+        var running = Path.Combine(dir.Path, "later", DirectoryConfigStore.RunningFileName);
+        var watched = new DirectoryConfigStore(dir.Path, running) { WatchPollInterval = TimeSpan.FromMilliseconds(50) };
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var changes = watched.WatchRunning(cancel.Token).GetAsyncEnumerator(cancel.Token);
+        Assert.True(await changes.MoveNextAsync());
+        Assert.Null(changes.Current.Snapshot);
+
+        File.WriteAllBytes(store.PendingPath, Examples.WorkedExampleBytes);
+        watched.Commit();
+        Assert.True(await changes.MoveNextAsync());
+        Assert.Equal(1, changes.Current.Snapshot!.Version);
+    }
+
+    [Fact]
+    public void Unchanged_files_are_read_as_the_same_instances()
+    {
+        File.WriteAllBytes(store.PendingPath, Examples.WorkedExampleBytes);
+        store.Commit();
+        Assert.Same(store.ReadPending(), store.ReadPending());
+        Assert.Same(store.ReadRunning(), store.ReadRunning());
+        var before = store.ReadPending();
+        store.EditPending(c => c.Put(new Group("extra", 99)));
+        Assert.NotSame(before.Config, store.ReadPending().Config);
+    }
+
+    [Fact]
+    public void Token_records_round_trip_in_a_file_only_the_owner_reads()
+    {
+        var salt = new byte[] { 1, 2, 3 };
+        var hash = new byte[] { 4, 5, 6 };
+        var created = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        Assert.Empty(store.ReadTokens());
+        store.EditTokens(t => [.. t, new StoredToken("root@pam!ui", new ValueList<string>(["SDN.Audit"]), created, "web UI", salt, hash)]);
+        var read = Assert.Single(store.ReadTokens());
+        Assert.Equal(("root@pam!ui", "SDN.Audit", created, "web UI"), (read.Id, read.Privileges.Single(), read.Created, read.Comment));
+        Assert.Equal(salt, read.Salt);
+        Assert.Equal(hash, read.Sha256);
+        Assert.Equal("600", Convert.ToString((int)new FileInfo(store.TokensPath).UnixFileMode, 8));
+
+        var written = File.ReadAllBytes(store.TokensPath);
+        store.EditTokens(_ => null);
+        Assert.Equal(written, File.ReadAllBytes(store.TokensPath));
+
+        File.WriteAllText(store.TokensPath, "{\"tokens\": [{}]}");
+        var e = Assert.Throws<ConfigException>(() => store.ReadTokens());
+        Assert.StartsWith($"{store.TokensPath}: unreadable token file: ", e.Message);
     }
 }

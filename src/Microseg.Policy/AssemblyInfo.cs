@@ -1,0 +1,4 @@
+// Every native call goes through [LibraryImport]-generated stubs over blittable types.
+using System.Runtime.CompilerServices;
+
+[assembly: DisableRuntimeMarshalling]
