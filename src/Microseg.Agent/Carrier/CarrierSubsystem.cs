@@ -24,8 +24,7 @@ public sealed partial class CarrierSubsystem : Subsystem
     public CarrierPins Pins { get; }
     public TcxLinkPins Links { get; }
 
-    /// <summary>True when the pinned programs are this build's.</summary>
-    public bool IsCurrent => Pins.ProgramsPresent && State.Fingerprint == Program.Fingerprint && State.Schema == Program.Schema;
+    protected override bool Pinned => Pins.ProgramsPresent;
 
     public override SubsystemReport Apply(HostState host)
     {
@@ -41,28 +40,34 @@ public sealed partial class CarrierSubsystem : Subsystem
             return new SubsystemReport(Name, summary, [], plan.Warnings);
         }
 
-        var errors = new List<string>();
+        return Attach(plan.Interfaces, full: true, plan.Warnings, vxlan);
+    }
+
+    /// <summary>Loads (or reuses) the programs and attaches them to the interfaces; a full pass
+    /// also detaches the interfaces it does not list.</summary>
+    private SubsystemReport Attach(IReadOnlyList<CarrierInterface> interfaces, bool full, IReadOnlyList<string> warnings, string vxlan = "")
+    {
         if (!BpfFeatures.Tcx.IsSupported)
-            return new SubsystemReport(Name, "SRv6 carrier not attached", [$"cannot attach the SRv6 carrier: {BpfFeatures.Tcx.Reason}"], plan.Warnings);
-        Loaded loaded;
-        LoadOutcome outcome;
-        int switched;
+            return new SubsystemReport(Name, "SRv6 carrier not attached",
+                [$"cannot attach the SRv6 carrier{(full ? "" : " to " + interfaces[0].Name)}: {BpfFeatures.Tcx.Reason}"], warnings);
+        (Loaded Programs, LoadOutcome Outcome, int Switched) load;
         try
         {
-            (loaded, outcome, switched) = EnsureLoaded();
+            load = EnsureLoaded();
         }
         catch (BpfException e)
         {
             // The old programs (if any) stay attached and pinned: nothing changed.
-            return new SubsystemReport(Name, "SRv6 carrier programs not loaded", [$"load the SRv6 carrier programs: {e.Message}"], plan.Warnings);
+            return new SubsystemReport(Name, "SRv6 carrier programs not loaded", [$"load the SRv6 carrier programs: {e.Message}"], warnings);
         }
-        using (loaded)
+        using (load.Programs)
         {
-            var (attached, created, updated) = AttachAll(loaded, plan.Interfaces, errors);
-            var keep = plan.Interfaces.Select(i => i.IfIndex).ToHashSet();
-            int removed = Links.DetachStale(slot => keep.Contains(slot.IfIndex));
-            var summary = $"programs {Word(outcome, switched)}; SRv6 tag on {(attached.Count > 0 ? string.Join(", ", attached) : "no interface")}; links +{created} ~{updated} -{removed}{vxlan}";
-            return new SubsystemReport(Name, summary, errors, plan.Warnings);
+            var errors = new List<string>();
+            var (attached, created, updated) = AttachAll(load.Programs, interfaces, errors);
+            var keep = interfaces.Select(i => i.IfIndex).ToHashSet();
+            int removed = full ? Links.DetachStale(slot => keep.Contains(slot.IfIndex)) : 0;
+            var summary = $"programs {Word(load.Outcome, load.Switched)}; SRv6 tag on {(attached.Count > 0 ? string.Join(", ", attached) : "no interface")}; links +{created} ~{updated} -{removed}{vxlan}";
+            return new SubsystemReport(Name, summary, errors, warnings);
         }
     }
 
@@ -74,24 +79,7 @@ public sealed partial class CarrierSubsystem : Subsystem
         using var _ = SubsystemLock.Exclusive(State.LockPath);
         var plan = CarrierPlan.For(host);
         if (plan.Interfaces.FirstOrDefault(i => i.IfIndex == link.IfIndex) is { } itf)
-        {
-            if (!BpfFeatures.Tcx.IsSupported)
-                return new SubsystemReport(Name, "SRv6 carrier not attached", [$"cannot attach the SRv6 carrier to {itf.Name}: {BpfFeatures.Tcx.Reason}"], []);
-            var errors = new List<string>();
-            try
-            {
-                var (loaded, outcome, switched) = EnsureLoaded();
-                using (loaded)
-                {
-                    var (attached, created, updated) = AttachAll(loaded, [itf], errors);
-                    return new SubsystemReport(Name, $"programs {Word(outcome, switched)}; SRv6 tag on {(attached.Count > 0 ? itf.Name : "no interface")}; links +{created} ~{updated} -0", errors, []);
-                }
-            }
-            catch (BpfException e)
-            {
-                return new SubsystemReport(Name, "SRv6 carrier programs not loaded", [$"load the SRv6 carrier programs: {e.Message}"], []);
-            }
-        }
+            return Attach([itf], full: false, []);
         var lacking = plan.Vxlans.Where(v => v.LacksGbp &&
             (v.IfIndex == link.IfIndex || v.BridgeIfIndex == link.IfIndex ||
              (v.BridgeIfIndex == link.MasterIfIndex && host.EnforcedIfIndexes.Contains(link.IfIndex)))).ToList();
@@ -164,14 +152,7 @@ public sealed partial class CarrierSubsystem : Subsystem
     /// before anything changes), switches every live link to them atomically, and pins them.</summary>
     private (Loaded, LoadOutcome, int Switched) EnsureLoaded()
     {
-        Bpffs.EnsureMounted(Options.BpffsMountPoint());
-        Bpffs.CreateDirectory(Pins.ProgramDirectory);
-        Bpffs.CreateDirectory(Pins.LinkDirectory);
-        if (IsCurrent)
-        {
-            LogReused(Log, Program.Fingerprint[..12]);
-            return (OpenPinned(), LoadOutcome.Reused, 0);
-        }
+        if (ReadyToLoad(Pins.ProgramDirectory, Pins.LinkDirectory)) return (OpenPinned(), LoadOutcome.Reused, 0);
         var previous = Pins.ProgramsPresent ? State.Fingerprint : null;
         Loaded loaded;
         using (var obj = BpfObject.OpenMemory(Program.Bytes, CarrierAbi.ObjectFile))
@@ -187,12 +168,8 @@ public sealed partial class CarrierSubsystem : Subsystem
                 Bpffs.Unpin(Pins.Program(d));
                 loaded.Program(d).Pin(Pins.Program(d));
             }
-            State.Record(Program.Fingerprint, Program.Schema);
-            if (previous is null && switched == 0)
-            {
-                LogLoaded(Log, Program.Source, Program.Fingerprint[..12]);
-                return (loaded, LoadOutcome.Loaded, 0);
-            }
+            RecordLoaded(fresh: previous is null && switched == 0);
+            if (previous is null && switched == 0) return (loaded, LoadOutcome.Loaded, 0);
             LogUpgraded(Log, Fingerprints.Short(previous) ?? "unknown", Fingerprints.Short(Program.Fingerprint)!, switched);
             return (loaded, LoadOutcome.Upgraded, switched);
         }
@@ -226,12 +203,6 @@ public sealed partial class CarrierSubsystem : Subsystem
             });
         return ([.. attached.Select(i => i.Name)], created, updated);
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "carrier programs reused from pins (fingerprint {Fingerprint})")]
-    private static partial void LogReused(ILogger log, string fingerprint);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "carrier programs loaded from {Source} (fingerprint {Fingerprint})")]
-    private static partial void LogLoaded(ILogger log, string source, string fingerprint);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "carrier programs upgraded {Old} -> {New}: {Links} links switched atomically")]
     private static partial void LogUpgraded(ILogger log, string old, string @new, int links);

@@ -6,7 +6,6 @@
 using System.Globalization;
 using Microseg.Agent.Subsystems;
 using Microseg.Bpf;
-using Microseg.Bpf.Abi;
 using Microsoft.Extensions.Logging;
 
 namespace Microseg.Agent.Forwarder;
@@ -15,7 +14,7 @@ public enum PortRole { Physical, Router }
 
 public sealed class ForwarderPins(string root)
 {
-    public static readonly IReadOnlyList<string> Maps = [ForwarderAbi.PortsMap, ForwarderAbi.RoutersMap, ForwarderAbi.VlansMap];
+    public static readonly IReadOnlyList<string> Maps = [Bpf.Abi.ForwarderAbi.PortsMap, Bpf.Abi.ForwarderAbi.RoutersMap, Bpf.Abi.ForwarderAbi.VlansMap];
 
     public string Root { get; } = root;
     public string ProgramDirectory => Path.Combine(Root, "prog");

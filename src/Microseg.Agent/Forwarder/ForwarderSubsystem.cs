@@ -24,8 +24,7 @@ public sealed partial class ForwarderSubsystem : Subsystem
 
     public ForwarderLinkPins Links { get; }
 
-    /// <summary>True when the pinned programs are this build's and the maps have its schema.</summary>
-    public bool IsCurrent => Pins.AllPresent && State.Fingerprint == Program.Fingerprint && State.Schema == Program.Schema;
+    protected override bool Pinned => Pins.AllPresent;
 
     private static ForwarderPlan PlanFor(HostState host) =>
         ForwarderPlan.ForHost(host.Config, host.Links.Select(l => (l.Name, l.IfIndex)));
@@ -198,14 +197,7 @@ public sealed partial class ForwarderSubsystem : Subsystem
 
     private (Loaded, LoadOutcome) EnsureLoaded(ForwarderPlan plan)
     {
-        Bpffs.EnsureMounted(Options.BpffsMountPoint());
-        Bpffs.CreateDirectory(Pins.ProgramDirectory);
-        Bpffs.CreateDirectory(Pins.LinkDirectory);
-        if (IsCurrent)
-        {
-            LogReused(Log, Program.Fingerprint[..12]);
-            return (OpenPinned(), LoadOutcome.Reused);
-        }
+        if (ReadyToLoad(Pins.ProgramDirectory, Pins.LinkDirectory)) return (OpenPinned(), LoadOutcome.Reused);
         if (Pins.MapsPresent())
         {
             // A new build, same schema or not, gets new maps beside the old ones: libbpf 1.1
@@ -216,8 +208,7 @@ public sealed partial class ForwarderSubsystem : Subsystem
         }
         var loaded = LoadObject(next: false);
         PinPrograms(loaded);
-        State.Record(Program.Fingerprint, Program.Schema);
-        LogLoaded(Log, Program.Source, Program.Fingerprint[..12], Program.Schema);
+        RecordLoaded(fresh: true);
         return (loaded, LoadOutcome.Loaded);
     }
 
@@ -250,7 +241,7 @@ public sealed partial class ForwarderSubsystem : Subsystem
         Directory.Delete(Pins.NextDirectory);
         PinPrograms(loaded);
         var old = State.Schema;
-        State.Record(Program.Fingerprint, Program.Schema);
+        RecordLoaded(fresh: false);
         LogReplaced(Log, Program.Fingerprint[..12], old?.ToString(CultureInfo.InvariantCulture) ?? "unknown", Program.Schema, switched);
         return loaded;
     }
@@ -293,12 +284,6 @@ public sealed partial class ForwarderSubsystem : Subsystem
         });
         return ([.. attached.Select(p => p.Slot)], created, updated);
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "forwarder programs reused from pins (fingerprint {Fingerprint})")]
-    private static partial void LogReused(ILogger log, string fingerprint);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "forwarder programs loaded from {Source} (fingerprint {Fingerprint}, schema {Schema})")]
-    private static partial void LogLoaded(ILogger log, string source, string fingerprint, int schema);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "forwarder programs replaced by {Fingerprint} with new maps (schema {Old} -> {New}): {Links} links switched atomically")]
     private static partial void LogReplaced(ILogger log, string fingerprint, string old, int @new, int links);

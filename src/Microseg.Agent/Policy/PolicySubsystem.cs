@@ -22,8 +22,7 @@ public sealed partial class PolicySubsystem : Subsystem
     public PolicyPins Pins { get; }
     public TcxLinkPins Links { get; }
 
-    /// <summary>True when the pinned programs are this build's and the maps have its schema.</summary>
-    public bool IsCurrent => Pins.AllPresent && State.Fingerprint == Program.Fingerprint && State.Schema == Program.Schema;
+    protected override bool Pinned => Pins.AllPresent;
 
     public override SubsystemReport Apply(HostState host)
     {
@@ -176,15 +175,7 @@ public sealed partial class PolicySubsystem : Subsystem
 
     private (Loaded, LoadOutcome) EnsureLoaded(PolicyPlan plan)
     {
-        Bpffs.EnsureMounted(Options.BpffsMountPoint());
-        Bpffs.CreateDirectory(Pins.ProgramDirectory);
-        Bpffs.CreateDirectory(Pins.LinkDirectory);
-
-        if (IsCurrent)
-        {
-            LogReused(Log, Program.Fingerprint[..12]);
-            return (OpenPinned(), LoadOutcome.Reused);
-        }
+        if (ReadyToLoad(Pins.ProgramDirectory, Pins.LinkDirectory)) return (OpenPinned(), LoadOutcome.Reused);
         var mapsPresent = File.Exists(Pins.NicGroup) && File.Exists(Pins.Verdicts);
         if (mapsPresent && State.Schema == Program.Schema)
             return (Upgrade(), LoadOutcome.Upgraded);
@@ -198,8 +189,7 @@ public sealed partial class PolicySubsystem : Subsystem
     {
         var loaded = LoadObject(Pins.NicGroup, Pins.Verdicts);
         PinPrograms(loaded);
-        State.Record(Program.Fingerprint, Program.Schema);
-        LogLoaded(Log, Program.Source, Program.Fingerprint[..12], Program.Schema);
+        RecordLoaded(fresh: true);
         return loaded;
     }
 
@@ -211,7 +201,7 @@ public sealed partial class PolicySubsystem : Subsystem
         var switched = Links.SwitchAll(slot => loaded.Program(slot.Direction));
         PinPrograms(loaded);
         var old = State.Fingerprint;
-        State.Record(Program.Fingerprint, Program.Schema);
+        RecordLoaded(fresh: false);
         LogUpgraded(Log, Fingerprints.Short(old) ?? "unknown", Fingerprints.Short(Program.Fingerprint)!, switched);
         return loaded;
     }
@@ -249,7 +239,7 @@ public sealed partial class PolicySubsystem : Subsystem
         Directory.Delete(Pins.NextDirectory);
         PinPrograms(loaded);
         var oldSchema = State.Schema;
-        State.Record(Program.Fingerprint, Program.Schema);
+        RecordLoaded(fresh: false);
         LogMigrated(Log, oldSchema?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", Program.Schema, switched);
         return loaded;
     }
@@ -290,12 +280,6 @@ public sealed partial class PolicySubsystem : Subsystem
             });
         return (enforced, failed, created, updated);
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "policy programs reused from pins (fingerprint {Fingerprint})")]
-    private static partial void LogReused(ILogger log, string fingerprint);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "policy programs loaded from {Source} (fingerprint {Fingerprint}, schema {Schema})")]
-    private static partial void LogLoaded(ILogger log, string source, string fingerprint, int schema);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "policy programs upgraded {Old} -> {New}: {Links} links switched atomically")]
     private static partial void LogUpgraded(ILogger log, string old, string @new, int links);

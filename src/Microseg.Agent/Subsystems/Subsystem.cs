@@ -1,10 +1,12 @@
-// What every subsystem has: a name, the object this build loads, its run state and lock, and
-// the same way to clear itself. The policy, carrier and forwarder subsystems derive from it.
+// What every subsystem has: a name, the object this build loads, its run state and lock, the
+// same start to every load, and the same way to clear itself. The policy, carrier and forwarder
+// subsystems derive from it.
+using Microseg.Bpf;
 using Microsoft.Extensions.Logging;
 
 namespace Microseg.Agent.Subsystems;
 
-public abstract class Subsystem(string name, AgentOptions options, ILogger log, EmbeddedObject program) : ISubsystem
+public abstract partial class Subsystem(string name, AgentOptions options, ILogger log, EmbeddedObject program) : ISubsystem
 {
     public string Name { get; } = name;
 
@@ -16,6 +18,12 @@ public abstract class Subsystem(string name, AgentOptions options, ILogger log, 
     protected AgentOptions Options { get; } = options;
 
     protected ILogger Log { get; } = log;
+
+    /// <summary>True when this build's programs are pinned and the maps have its schema.</summary>
+    public bool IsCurrent => Pinned && State.Fingerprint == Program.Fingerprint && State.Schema == Program.Schema;
+
+    /// <summary>Every program and map of the subsystem has its pin.</summary>
+    protected abstract bool Pinned { get; }
 
     public abstract SubsystemReport Apply(HostState host);
 
@@ -42,6 +50,24 @@ public abstract class Subsystem(string name, AgentOptions options, ILogger log, 
     /// <summary>Detaches every link and unpins everything; returns the links detached.</summary>
     protected abstract int Remove();
 
+    /// <summary>Mounts bpffs and makes the pin directories; true when this build's programs are
+    /// pinned already, so they are reused (a normal run never runs the verifier).</summary>
+    protected bool ReadyToLoad(params string[] directories)
+    {
+        Bpffs.EnsureMounted(Options.BpffsMountPoint());
+        foreach (var dir in directories) Bpffs.CreateDirectory(dir);
+        if (!IsCurrent) return false;
+        LogReused(Log, Name, Fingerprints.Short(Program.Fingerprint)!);
+        return true;
+    }
+
+    /// <summary>Records this build's programs as the ones loaded.</summary>
+    protected void RecordLoaded(bool fresh)
+    {
+        State.Record(Program.Fingerprint, Program.Schema);
+        if (fresh) LogLoaded(Log, Name, Program.Source, Fingerprints.Short(Program.Fingerprint)!, Program.Schema);
+    }
+
     /// <summary>A warning when the loaded programs are not this build's; null when they are.</summary>
     protected string? StaleWarning(string programs = "programs") => State.Fingerprint == Program.Fingerprint ? null :
         $"loaded {programs} ({Fingerprints.Short(State.Fingerprint) ?? "unknown"}) are not this build's ({Fingerprints.Short(Program.Fingerprint)}): the next apply upgrades them";
@@ -50,6 +76,12 @@ public abstract class Subsystem(string name, AgentOptions options, ILogger log, 
     {
         if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any()) Directory.Delete(dir);
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Subsystem} programs reused from pins (fingerprint {Fingerprint})")]
+    private static partial void LogReused(ILogger log, string subsystem, string fingerprint);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Subsystem} programs loaded from {Source} (fingerprint {Fingerprint}, schema {Schema})")]
+    private static partial void LogLoaded(ILogger log, string subsystem, string source, string fingerprint, int schema);
 }
 
 public static class Fingerprints

@@ -107,13 +107,7 @@ public static class AgentStatusJson
     /// <summary>Writes the policy fields into the object the caller has open.</summary>
     public static void WritePolicyFields(Utf8JsonWriter w, PolicyStatus s)
     {
-        w.WriteBoolean("loaded", s.Loaded);
-        w.WriteString("fingerprint", s.Fingerprint);
-        WriteNumberOrNull(w, "schema", s.Schema);
-        w.WriteString("build_fingerprint", s.BuildFingerprint);
-        w.WriteNumber("build_schema", s.BuildSchema);
-        if (s.IngressProgramId is { } i) w.WriteNumber("ingress_program_id", i);
-        if (s.EgressProgramId is { } e) w.WriteNumber("egress_program_id", e);
+        WritePrograms(w, s.Loaded, s.Fingerprint, s.BuildFingerprint, (s.Schema, s.BuildSchema), ("ingress", s.IngressProgramId), ("egress", s.EgressProgramId));
         w.WriteStartObject("maps");
         w.WriteNumber("nic_group", s.NicGroupEntries);
         w.WriteNumber("verdicts", s.VerdictEntries);
@@ -131,11 +125,7 @@ public static class AgentStatusJson
 
     private static void WriteCarrierFields(Utf8JsonWriter w, CarrierStatus s)
     {
-        w.WriteBoolean("loaded", s.Loaded);
-        w.WriteString("fingerprint", s.Fingerprint);
-        w.WriteString("build_fingerprint", s.BuildFingerprint);
-        if (s.IngressProgramId is { } i) w.WriteNumber("ingress_program_id", i);
-        if (s.EgressProgramId is { } e) w.WriteNumber("egress_program_id", e);
+        WritePrograms(w, s.Loaded, s.Fingerprint, s.BuildFingerprint, null, ("ingress", s.IngressProgramId), ("egress", s.EgressProgramId));
         WriteArray(w, "interfaces", s.Interfaces, itf =>
         {
             w.WriteString("name", itf.Name);
@@ -157,15 +147,10 @@ public static class AgentStatusJson
 
     private static void WriteForwarderFields(Utf8JsonWriter w, ForwarderStatus s)
     {
-        w.WriteBoolean("loaded", s.Loaded);
-        if (s.Loaded)
+        if (!s.Loaded) w.WriteBoolean("loaded", false);
+        else
         {
-            w.WriteString("fingerprint", s.Fingerprint);
-            WriteNumberOrNull(w, "schema", s.Schema);
-            w.WriteString("build_fingerprint", s.BuildFingerprint);
-            w.WriteNumber("build_schema", s.BuildSchema);
-            w.WriteNumber("physical_program_id", s.PhysicalProgramId ?? 0);
-            w.WriteNumber("router_program_id", s.RouterProgramId ?? 0);
+            WritePrograms(w, s.Loaded, s.Fingerprint, s.BuildFingerprint, (s.Schema, s.BuildSchema), ("physical", s.PhysicalProgramId), ("router", s.RouterProgramId));
             w.WriteStartObject("maps");
             w.WriteNumber("fwd_ports", s.PortEntries);
             w.WriteNumber("fwd_vlans", s.VlanEntries);
@@ -190,9 +175,18 @@ public static class AgentStatusJson
         });
     }
 
-    private static void WriteNumberOrNull(Utf8JsonWriter w, string name, int? value)
+    /// <summary>loaded, fingerprint, schema (for a subsystem that has one), build_fingerprint,
+    /// build_schema, then {name}_program_id of each program that is loaded.</summary>
+    private static void WritePrograms(Utf8JsonWriter w, bool loaded, string? fingerprint, string build, (int? Loaded, int Build)? schema,
+        params (string Name, uint? Id)[] programs)
     {
-        if (value is { } v) w.WriteNumber(name, v); else w.WriteNull(name);
+        w.WriteBoolean("loaded", loaded);
+        w.WriteString("fingerprint", fingerprint);
+        if (schema?.Loaded is { } s) w.WriteNumber("schema", s); else if (schema is not null) w.WriteNull("schema");
+        w.WriteString("build_fingerprint", build);
+        if (schema is { Build: var b }) w.WriteNumber("build_schema", b);
+        foreach (var (name, id) in programs)
+            if (id is { } value) w.WriteNumber($"{name}_program_id", value);
     }
 
     /// <summary>An array of objects, each written by <paramref name="fields"/>.</summary>
