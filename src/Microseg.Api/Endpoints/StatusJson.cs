@@ -112,37 +112,17 @@ public static class AgentStatusJson
         w.WriteNumber("nic_group", s.NicGroupEntries);
         w.WriteNumber("verdicts", s.VerdictEntries);
         w.WriteEndObject();
-        WriteArray(w, "nics", s.Nics, n =>
-        {
-            w.WriteNumber("ifindex", n.IfIndex);
-            w.WriteString("interface", n.Interface);
-            w.WriteString("group", n.Group);
-            w.WriteNumber("mark", n.Mark);
-            w.WriteBoolean("ingress", n.Ingress);
-            w.WriteBoolean("egress", n.Egress);
-        });
+        WriteArray(w, "nics", s.Nics, n => WriteFields(w,
+            ("ifindex", n.IfIndex), ("interface", n.Interface), ("group", n.Group), ("mark", n.Mark), ("ingress", n.Ingress), ("egress", n.Egress)));
     }
 
     private static void WriteCarrierFields(Utf8JsonWriter w, CarrierStatus s)
     {
         WritePrograms(w, s.Loaded, s.Fingerprint, s.BuildFingerprint, null, ("ingress", s.IngressProgramId), ("egress", s.EgressProgramId));
-        WriteArray(w, "interfaces", s.Interfaces, itf =>
-        {
-            w.WriteString("name", itf.Name);
-            w.WriteNumber("ifindex", itf.IfIndex);
-            w.WriteBoolean("ingress", itf.Ingress);
-            w.WriteBoolean("egress", itf.Egress);
-        });
+        WriteArray(w, "interfaces", s.Interfaces, i => WriteFields(w, ("name", i.Name), ("ifindex", i.IfIndex), ("ingress", i.Ingress), ("egress", i.Egress)));
         WriteStrings(w, "missing", s.Missing);
-        WriteArray(w, "vxlan", s.Vxlans, vx =>
-        {
-            w.WriteString("name", vx.Name);
-            w.WriteNumber("ifindex", vx.IfIndex);
-            w.WriteNumber("vni", vx.Vni);
-            w.WriteString("bridge", vx.Bridge);
-            w.WriteBoolean("gbp", vx.Gbp);
-            w.WriteNumber("enforced_nics", vx.EnforcedNics);
-        });
+        WriteArray(w, "vxlan", s.Vxlans, vx => WriteFields(w,
+            ("name", vx.Name), ("ifindex", vx.IfIndex), ("vni", vx.Vni), ("bridge", vx.Bridge), ("gbp", vx.Gbp), ("enforced_nics", vx.EnforcedNics)));
     }
 
     private static void WriteForwarderFields(Utf8JsonWriter w, ForwarderStatus s)
@@ -161,17 +141,10 @@ public static class AgentStatusJson
             w.WriteString("name", r.Forwarder);
             w.WriteString("mode", XdpLink.Describe(r.Mode));
             w.WriteStartObject("router");
-            w.WriteString("interface", r.Interface);
-            w.WriteNumber("ifindex", r.IfIndex);
-            w.WriteBoolean("attached", r.Attached);
+            WriteFields(w, ("interface", r.Interface), ("ifindex", r.IfIndex), ("attached", r.Attached));
             w.WriteEndObject();
             WriteArray(w, "physical", s.Ports.Where(p => p.Forwarder == r.Forwarder && p.Role == PortRole.Physical), p =>
-            {
-                w.WriteString("interface", p.Interface);
-                w.WriteNumber("ifindex", p.IfIndex);
-                w.WriteNumber("vlan", p.Vlan ?? 0);
-                w.WriteBoolean("attached", p.Attached);
-            });
+                WriteFields(w, ("interface", p.Interface), ("ifindex", p.IfIndex), ("vlan", p.Vlan ?? 0), ("attached", p.Attached)));
         });
     }
 
@@ -187,6 +160,20 @@ public static class AgentStatusJson
         if (schema is { Build: var b }) w.WriteNumber("build_schema", b);
         foreach (var (name, id) in programs)
             if (id is { } value) w.WriteNumber($"{name}_program_id", value);
+    }
+
+    /// <summary>Fields in order: booleans, whole numbers, and strings (null as null).</summary>
+    private static void WriteFields(Utf8JsonWriter w, params (string Name, object? Value)[] fields)
+    {
+        foreach (var (name, value) in fields)
+        {
+            switch (value)
+            {
+                case bool b: w.WriteBoolean(name, b); break;
+                case int or uint or ushort: w.WriteNumber(name, Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)); break;
+                default: w.WriteString(name, (string?)value); break;
+            }
+        }
     }
 
     /// <summary>An array of objects, each written by <paramref name="fields"/>.</summary>
