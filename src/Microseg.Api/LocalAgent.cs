@@ -2,6 +2,7 @@
 // (or the reason it could not run) kept as the "last apply" that status and the UI show.
 using Microseg.Agent;
 using Microseg.Agent.Policy;
+using Microseg.Agent.Subsystems;
 using Microseg.Bpf;
 using Microseg.Netlink;
 using Microseg.Policy;
@@ -28,8 +29,10 @@ public sealed record ApplyReport(
     public bool Ok => Error is null && Failed.Count == 0 && Subsystems.All(s => s.Errors.Count == 0);
 }
 
-public sealed partial class LocalAgent(AgentOptions options, ILoggerFactory logs)
+public sealed partial class LocalAgent(AgentOptions options, IInterfaceSource interfaces, ILoggerFactory logs)
 {
+    public LocalAgent(AgentOptions options, ILoggerFactory logs) : this(options, new NetlinkInterfaces(), logs) { }
+
     private readonly SemaphoreSlim gate = new(1, 1);
     private readonly ILogger log = logs.CreateLogger("microseg.api");
 
@@ -61,12 +64,16 @@ public sealed partial class LocalAgent(AgentOptions options, ILoggerFactory logs
         var at = DateTimeOffset.UtcNow;
         try
         {
-            var outcome = new MicrosegAgent(options, logs).Apply(snapshot.Config);
-            var p = outcome.Policy;
-            return new ApplyReport(at, snapshot.Version, options.Node, null, p.Load.ToString().ToLowerInvariant(),
-                [.. p.Enforced.Select(n => new NicOutcome(n.Name, n.Group, null))],
-                [.. p.Failed.Select(f => new NicOutcome(f.Nic.Name, f.Nic.Group, f.Error))],
-                [.. outcome.Subsystems.Select(s => new SubsystemOutcome(s.Subsystem, s.Report.Summary, s.Report.Errors, s.Report.Warnings))]);
+            var outcome = new MicrosegAgent(options, interfaces, logs).Apply(snapshot.Config);
+            // The policy's outcome is the report's own fields; a policy that could not run at all
+            // is the report's error, as it was before the subsystems became one loop.
+            var policy = outcome.Reports.Single(r => r.Subsystem == PolicySubsystem.SubsystemName);
+            var p = (policy as PolicyReport)?.Result;
+            return new ApplyReport(at, snapshot.Version, options.Node, p is null ? $"apply on {options.Node}: {string.Join("; ", policy.Errors)}" : null,
+                p?.Load.ToString().ToLowerInvariant(),
+                [.. p?.Enforced.Select(n => new NicOutcome(n.Name, n.Group, null)) ?? []],
+                [.. p?.Failed.Select(f => new NicOutcome(f.Nic.Name, f.Nic.Group, f.Error)) ?? []],
+                [.. outcome.Reports.Where(r => r != policy).Select(r => new SubsystemOutcome(r.Subsystem, r.Summary, r.Errors, r.Warnings))]);
         }
         catch (Exception e) when (AgentErrors.IsOperationFailure(e))
         {
@@ -77,7 +84,7 @@ public sealed partial class LocalAgent(AgentOptions options, ILoggerFactory logs
     /// <summary>The agent's status, or the one-line reason it cannot be read.</summary>
     public (AgentStatus? Status, string? Error) Status(PolicyConfig? committed)
     {
-        try { return (new MicrosegAgent(options, logs).Status(committed), null); }
+        try { return (new MicrosegAgent(options, interfaces, logs).Status(committed), null); }
         catch (Exception e) when (AgentErrors.IsOperationFailure(e)) { return (null, e.Message); }
     }
 

@@ -10,7 +10,7 @@ public sealed class CarrierPins(string root)
     public string ProgramDirectory => Path.Combine(Root, "prog");
     public string LinkDirectory => Path.Combine(Root, "links");
 
-    public string Program(TcxDirection direction) => Path.Combine(ProgramDirectory, Subsystems.TcxLinkPins.Word(direction));
+    public string Program(TcxDirection direction) => Path.Combine(ProgramDirectory, Subsystems.TcxSlot.Word(direction));
 
-    public bool ProgramsPresent => Subsystems.TcxLinkPins.Directions.All(d => File.Exists(Program(d)));
+    public bool ProgramsPresent => Subsystems.TcxSlot.Directions.All(d => File.Exists(Program(d)));
 }

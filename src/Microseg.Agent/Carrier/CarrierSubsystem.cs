@@ -10,186 +10,120 @@ using Microsoft.Extensions.Logging;
 
 namespace Microseg.Agent.Carrier;
 
-/// <summary>How the programs were obtained: reused from pins, loaded fresh, or switched to a new build.</summary>
-
-public sealed partial class CarrierSubsystem : ISubsystem
+public sealed partial class CarrierSubsystem : Subsystem
 {
     public const string SubsystemName = "carrier";
 
-    private readonly AgentOptions options;
-    private readonly ILogger log;
-    private readonly EmbeddedObject program;
-
     public CarrierSubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null)
+        : base(SubsystemName, options, log, program ?? EmbeddedObject.Load(SubsystemName, CarrierAbi.ObjectFile, CarrierAbi.SchemaVersion))
     {
-        this.options = options;
-        this.log = log;
-        this.program = program ?? EmbeddedObject.Load(SubsystemName, CarrierAbi.ObjectFile, CarrierAbi.SchemaVersion);
         Pins = new CarrierPins(options.BpffsFor(SubsystemName));
-        State = new RunState(options.RunFor(SubsystemName));
         Links = new TcxLinkPins(Pins.LinkDirectory, log);
     }
 
-    public string Name => SubsystemName;
-
     public CarrierPins Pins { get; }
-    public RunState State { get; }
     public TcxLinkPins Links { get; }
 
-    /// <summary>True when the pinned programs are this build's.</summary>
-    public bool IsCurrent => Pins.ProgramsPresent && State.Fingerprint == program.Fingerprint && State.Schema == program.Schema;
+    protected override bool Pinned => Pins.ProgramsPresent;
 
-    public SubsystemReport Apply(HostState host)
+    public override SubsystemReport Apply(HostState host)
     {
+        using var _ = SubsystemLock.Exclusive(State.LockPath);
         var plan = CarrierPlan.For(host);
         var vxlan = VxlanSummary(plan);
         if (plan.Interfaces.Count == 0)
         {
             // Nothing to tag on this node: links and programs left by an earlier config go.
-            int removed = Links.DetachStale(new HashSet<int>());
+            int removed = Links.DetachAll();
             bool unloaded = Unload();
             var summary = "no SRv6 carrier interface on this node" + (removed > 0 || unloaded ? $"; links -{removed}, programs unloaded" : "") + vxlan;
-            return new SubsystemReport(summary, [], plan.Warnings);
+            return new SubsystemReport(Name, summary, [], plan.Warnings);
         }
 
-        var errors = new List<string>();
+        return Attach(plan.Interfaces, full: true, plan.Warnings, vxlan);
+    }
+
+    /// <summary>Loads (or reuses) the programs and attaches them to the interfaces; a full pass
+    /// also detaches the interfaces it does not list.</summary>
+    private SubsystemReport Attach(IReadOnlyList<CarrierInterface> interfaces, bool full, IReadOnlyList<string> warnings, string vxlan = "")
+    {
         if (!BpfFeatures.Tcx.IsSupported)
-            return new SubsystemReport("SRv6 carrier not attached", [$"cannot attach the SRv6 carrier: {BpfFeatures.Tcx.Reason}"], plan.Warnings);
-        Loaded loaded;
-        LoadOutcome outcome;
-        int switched;
+            return new SubsystemReport(Name, "SRv6 carrier not attached",
+                [$"cannot attach the SRv6 carrier{(full ? "" : " to " + interfaces[0].Name)}: {BpfFeatures.Tcx.Reason}"], warnings);
+        (Loaded Programs, LoadOutcome Outcome, int Switched) load;
         try
         {
-            (loaded, outcome, switched) = EnsureLoaded();
+            load = EnsureLoaded();
         }
         catch (BpfException e)
         {
             // The old programs (if any) stay attached and pinned: nothing changed.
-            return new SubsystemReport("SRv6 carrier programs not loaded", [$"load the SRv6 carrier programs: {e.Message}"], plan.Warnings);
+            return new SubsystemReport(Name, "SRv6 carrier programs not loaded", [$"load the SRv6 carrier programs: {e.Message}"], warnings);
         }
-        using (loaded)
+        using (load.Programs)
         {
-            var (attached, created, updated) = AttachAll(loaded, plan.Interfaces, errors);
-            int removed = Links.DetachStale(plan.Interfaces.Select(i => i.IfIndex).ToHashSet());
-            var summary = $"programs {Word(outcome, switched)}; SRv6 tag on {(attached.Count > 0 ? string.Join(", ", attached) : "no interface")}; links +{created} ~{updated} -{removed}{vxlan}";
-            return new SubsystemReport(summary, errors, plan.Warnings);
+            var errors = new List<string>();
+            var (attached, created, updated) = AttachAll(load.Programs, interfaces, errors);
+            var keep = interfaces.Select(i => i.IfIndex).ToHashSet();
+            int removed = full ? Links.DetachStale(slot => keep.Contains(slot.IfIndex)) : 0;
+            var summary = $"programs {Word(load.Outcome, load.Switched)}; SRv6 tag on {(attached.Count > 0 ? string.Join(", ", attached) : "no interface")}; links +{created} ~{updated} -{removed}{vxlan}";
+            return new SubsystemReport(Name, summary, errors, warnings);
         }
     }
 
-    public SubsystemReport? Plug(HostState host, LinkInfo link)
+    /// <summary>A carrier interface gets its links; a NIC, bridge or vxlan device that puts
+    /// enforced traffic on a vxlan device without gbp gets the warning.</summary>
+    public override SubsystemReport? Plug(HostState host, string name)
     {
+        if (host.Link(name) is not { } link) return null;
+        using var _ = SubsystemLock.Exclusive(State.LockPath);
         var plan = CarrierPlan.For(host);
         if (plan.Interfaces.FirstOrDefault(i => i.IfIndex == link.IfIndex) is { } itf)
-        {
-            if (!BpfFeatures.Tcx.IsSupported)
-                return new SubsystemReport("SRv6 carrier not attached", [$"cannot attach the SRv6 carrier to {itf.Name}: {BpfFeatures.Tcx.Reason}"], []);
-            var errors = new List<string>();
-            try
-            {
-                var (loaded, outcome, switched) = EnsureLoaded();
-                using (loaded)
-                {
-                    var (attached, created, updated) = AttachAll(loaded, [itf], errors);
-                    return new SubsystemReport($"programs {Word(outcome, switched)}; SRv6 tag on {(attached.Count > 0 ? itf.Name : "no interface")}; links +{created} ~{updated} -0", errors, []);
-                }
-            }
-            catch (BpfException e)
-            {
-                return new SubsystemReport("SRv6 carrier programs not loaded", [$"load the SRv6 carrier programs: {e.Message}"], []);
-            }
-        }
-        // A NIC, bridge or vxlan device that puts enforced traffic on a vxlan device without gbp.
+            return Attach([itf], full: false, []);
         var lacking = plan.Vxlans.Where(v => v.LacksGbp &&
             (v.IfIndex == link.IfIndex || v.BridgeIfIndex == link.IfIndex ||
              (v.BridgeIfIndex == link.MasterIfIndex && host.EnforcedIfIndexes.Contains(link.IfIndex)))).ToList();
         if (lacking.Count == 0) return null;
-        return new SubsystemReport("no change", [],
+        return new SubsystemReport(Name, "no change", [],
             [.. lacking.Select(v => CarrierPlan.GbpWarning(v, host.Links.First(l => l.IfIndex == v.IfIndex)))]);
     }
 
-    public int Clear()
+    protected override int Remove()
     {
         int removed = Links.DetachAll();
         Unload();
         return removed;
     }
 
-    public SubsystemStatus Status(HostState host)
+    public override CarrierStatus? Status(HostState host)
     {
+        if (!host.HasSnapshot) return null;
         var plan = CarrierPlan.For(host);
-        var lines = new List<string>();
         var warnings = new List<string>(plan.Warnings);
         var names = host.Links.GroupBy(l => l.IfIndex).ToDictionary(g => g.Key, g => g.First().Name);
-
         uint? ingressId = null, egressId = null;
         if (Pins.ProgramsPresent)
         {
             using (var ingress = BpfProgram.OpenPinned(Pins.Program(TcxDirection.Ingress))) ingressId = ingress.Info().Id;
             using (var egress = BpfProgram.OpenPinned(Pins.Program(TcxDirection.Egress))) egressId = egress.Info().Id;
-            lines.Add($"programs:  loaded, fingerprint {State.Fingerprint?[..Math.Min(12, State.Fingerprint.Length)] ?? "unknown"}, ingress #{ingressId} egress #{egressId}");
-            if (State.Fingerprint != program.Fingerprint)
-                warnings.Add($"loaded carrier programs ({State.Fingerprint?[..Math.Min(12, State.Fingerprint.Length)] ?? "unknown"}) are not this build's ({program.Fingerprint[..12]}): the next apply upgrades them");
+            if (StaleWarning("carrier programs") is { } stale) warnings.Add(stale);
         }
-        else
-            lines.Add(plan.Interfaces.Count > 0 ? "programs:  not loaded" : "programs:  not loaded (no SRv6 carrier interface on this node)");
-
         var links = Links.Inspect();
         foreach (var l in links)
         {
             if (l.Defunct) warnings.Add(l.DefunctWarning);
-            else if (plan.Interfaces.All(i => i.IfIndex != l.IfIndex))
-                warnings.Add($"{names.GetValueOrDefault(l.IfIndex) ?? $"ifindex {l.IfIndex}"} carries the SRv6 tag programs but is no carrier interface of this node: the next apply detaches them");
+            else if (plan.Interfaces.All(i => i.IfIndex != l.Slot.IfIndex))
+                warnings.Add($"{names.GetValueOrDefault(l.Slot.IfIndex) ?? $"ifindex {l.Slot.IfIndex}"} carries the SRv6 tag programs but is no carrier interface of this node: the next apply detaches them");
         }
-        bool Attached(CarrierInterface itf, TcxDirection d) => links.Any(l => l.IfIndex == itf.IfIndex && l.Direction == d && !l.Defunct);
-        var interfaces = plan.Interfaces.Select(i => (Itf: i, Ingress: Attached(i, TcxDirection.Ingress), Egress: Attached(i, TcxDirection.Egress))).ToList();
-        foreach (var (itf, ingress, egress) in interfaces)
-        {
-            lines.Add($"{itf.Name + ":",-10} ifindex {itf.IfIndex}, SRv6 tag ingress {(ingress ? "attached" : "missing")}, egress {(egress ? "attached" : "missing")}");
-            if (!ingress || !egress)
-                warnings.Add($"carrier interface {itf.Name} is not fully attached (ingress {(ingress ? "attached" : "missing")}, egress {(egress ? "attached" : "missing")}): run 'microseg apply'");
-        }
-        foreach (var missing in plan.Missing) lines.Add($"{missing + ":",-10} configured, but no such interface here");
-        foreach (var vx in plan.Vxlans)
-            lines.Add($"vxlan {vx.Name}: VNI {vx.Vni} on bridge {vx.Bridge}, gbp {(vx.Gbp ? "on" : "OFF")}, {vx.EnforcedNics} enforced NIC{(vx.EnforcedNics == 1 ? "" : "s")} on the bridge");
-
-        return new SubsystemStatus(Name, lines, warnings, w =>
-        {
-            w.WriteStartObject();
-            w.WriteBoolean("loaded", Pins.ProgramsPresent);
-            w.WriteString("fingerprint", State.Fingerprint);
-            w.WriteString("build_fingerprint", program.Fingerprint);
-            if (ingressId is { } i) w.WriteNumber("ingress_program_id", i);
-            if (egressId is { } e) w.WriteNumber("egress_program_id", e);
-            w.WriteStartArray("interfaces");
-            foreach (var (itf, ingress, egress) in interfaces)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", itf.Name);
-                w.WriteNumber("ifindex", itf.IfIndex);
-                w.WriteBoolean("ingress", ingress);
-                w.WriteBoolean("egress", egress);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("missing");
-            foreach (var missing in plan.Missing) w.WriteStringValue(missing);
-            w.WriteEndArray();
-            w.WriteStartArray("vxlan");
-            foreach (var vx in plan.Vxlans)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", vx.Name);
-                w.WriteNumber("ifindex", vx.IfIndex);
-                w.WriteNumber("vni", vx.Vni);
-                w.WriteString("bridge", vx.Bridge);
-                w.WriteBoolean("gbp", vx.Gbp);
-                w.WriteNumber("enforced_nics", vx.EnforcedNics);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        bool Attached(CarrierInterface itf, TcxDirection d) => links.Any(l => l.Slot == new TcxSlot(itf.IfIndex, d) && !l.Defunct);
+        var interfaces = plan.Interfaces.Select(i => new CarrierInterfaceStatus(i.Name, i.IfIndex, Attached(i, TcxDirection.Ingress), Attached(i, TcxDirection.Egress))).ToList();
+        foreach (var i in interfaces.Where(i => !i.Ingress || !i.Egress))
+            warnings.Add($"carrier interface {i.Name} is not fully attached (ingress {AttachedWord(i.Ingress)}, egress {AttachedWord(i.Egress)}): run 'microseg apply'");
+        return new CarrierStatus(Pins.ProgramsPresent, State.Fingerprint, Program.Fingerprint, ingressId, egressId,
+            plan.Interfaces.Count > 0, interfaces, plan.Missing, plan.Vxlans, warnings);
     }
+
+    private static string AttachedWord(bool attached) => attached ? "attached" : "missing";
 
     private static string VxlanSummary(CarrierPlan plan) => plan.Vxlans.Count == 0 ? "" :
         "; vxlan " + string.Join(", ", plan.Vxlans.Select(v => $"{v.Name} on {v.Bridge} (gbp {(v.Gbp ? "on" : "OFF")})"));
@@ -218,36 +152,25 @@ public sealed partial class CarrierSubsystem : ISubsystem
     /// before anything changes), switches every live link to them atomically, and pins them.</summary>
     private (Loaded, LoadOutcome, int Switched) EnsureLoaded()
     {
-        Bpffs.EnsureMounted(options.BpffsMountPoint());
-        Bpffs.CreateDirectory(Pins.ProgramDirectory);
-        Bpffs.CreateDirectory(Pins.LinkDirectory);
-        if (IsCurrent)
-        {
-            LogReused(log, program.Fingerprint[..12]);
-            return (OpenPinned(), LoadOutcome.Reused, 0);
-        }
+        if (ReadyToLoad(Pins.ProgramDirectory, Pins.LinkDirectory)) return (OpenPinned(), LoadOutcome.Reused, 0);
         var previous = Pins.ProgramsPresent ? State.Fingerprint : null;
         Loaded loaded;
-        using (var obj = BpfObject.OpenMemory(program.Bytes, CarrierAbi.ObjectFile))
+        using (var obj = BpfObject.OpenMemory(Program.Bytes, CarrierAbi.ObjectFile))
         {
             obj.Load();
             loaded = new Loaded(obj.Program(CarrierAbi.IngressProgram), obj.Program(CarrierAbi.EgressProgram));
         }
         try
         {
-            int switched = Links.SwitchAll(loaded.Program);
-            foreach (var d in TcxLinkPins.Directions)
+            int switched = Links.SwitchAll(slot => loaded.Program(slot.Direction));
+            foreach (var d in TcxSlot.Directions)
             {
                 Bpffs.Unpin(Pins.Program(d));
                 loaded.Program(d).Pin(Pins.Program(d));
             }
-            State.Record(program.Fingerprint, program.Schema);
-            if (previous is null && switched == 0)
-            {
-                LogLoaded(log, program.Source, program.Fingerprint[..12]);
-                return (loaded, LoadOutcome.Loaded, 0);
-            }
-            LogUpgraded(log, previous?[..Math.Min(12, previous.Length)] ?? "unknown", program.Fingerprint[..12], switched);
+            RecordLoaded(fresh: previous is null && switched == 0);
+            if (previous is null && switched == 0) return (loaded, LoadOutcome.Loaded, 0);
+            LogUpgraded(Log, Fingerprints.Short(previous) ?? "unknown", Fingerprints.Short(Program.Fingerprint)!, switched);
             return (loaded, LoadOutcome.Upgraded, switched);
         }
         catch
@@ -261,9 +184,8 @@ public sealed partial class CarrierSubsystem : ISubsystem
     private bool Unload()
     {
         bool any = false;
-        foreach (var d in TcxLinkPins.Directions) any |= Bpffs.Unpin(Pins.Program(d));
-        foreach (var dir in new[] { Pins.LinkDirectory, Pins.ProgramDirectory, Pins.Root })
-            if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any()) Directory.Delete(dir);
+        foreach (var d in TcxSlot.Directions) any |= Bpffs.Unpin(Pins.Program(d));
+        foreach (var dir in new[] { Pins.LinkDirectory, Pins.ProgramDirectory, Pins.Root }) DeleteIfEmpty(dir);
         State.Forget();
         return any;
     }
@@ -272,36 +194,15 @@ public sealed partial class CarrierSubsystem : ISubsystem
 
     private (List<string> Attached, int Created, int Updated) AttachAll(Loaded loaded, IReadOnlyList<CarrierInterface> interfaces, List<string> errors)
     {
-        var attached = new List<string>();
-        int created = 0, updated = 0;
-        foreach (var itf in interfaces)
-        {
-            try
+        var (attached, created, updated) = Links.AttachAll(interfaces, i => i.Name,
+            i => TcxSlot.Directions.Select(d => (new TcxSlot(i.IfIndex, d), loaded.Program(d))),
+            (itf, e) =>
             {
-                foreach (var d in TcxLinkPins.Directions)
-                {
-                    switch (Links.Ensure(itf.Name, itf.IfIndex, d, loaded.Program(d)))
-                    {
-                        case LinkChange.Created: created++; break;
-                        case LinkChange.Updated: updated++; break;
-                    }
-                }
-                attached.Add(itf.Name);
-            }
-            catch (BpfException e)
-            {
-                LogAttachFailed(log, itf.Name, itf.IfIndex, e.Message);
+                LogAttachFailed(Log, itf.Name, itf.IfIndex, e.Message);
                 errors.Add($"cannot attach the SRv6 carrier to {itf.Name} (ifindex {itf.IfIndex.ToString(CultureInfo.InvariantCulture)}): {e.Message}");
-            }
-        }
-        return (attached, created, updated);
+            });
+        return ([.. attached.Select(i => i.Name)], created, updated);
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "carrier programs reused from pins (fingerprint {Fingerprint})")]
-    private static partial void LogReused(ILogger log, string fingerprint);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "carrier programs loaded from {Source} (fingerprint {Fingerprint})")]
-    private static partial void LogLoaded(ILogger log, string source, string fingerprint);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "carrier programs upgraded {Old} -> {New}: {Links} links switched atomically")]
     private static partial void LogUpgraded(ILogger log, string old, string @new, int links);

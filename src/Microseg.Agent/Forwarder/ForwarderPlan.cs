@@ -1,17 +1,24 @@
 // The desired kernel state of the forwarder subsystem on one host: which interfaces are routers
 // and which are physical interfaces (with their VLAN ids), per forwarder. Pure: computed from the
 // snapshot and the host's interface list.
+using Microseg.Bpf;
 using Microseg.Bpf.Abi;
 using Microseg.Policy;
 
 namespace Microseg.Agent.Forwarder;
 
 /// <summary>A forwarder's router interface present on this host.</summary>
-public sealed record RouterPort(string Forwarder, string Name, int IfIndex, ForwarderMode Mode);
+public sealed record RouterPort(string Forwarder, string Name, int IfIndex, ForwarderMode Mode)
+{
+    public ForwarderSlot Slot => new(IfIndex, PortRole.Router, ForwarderPlan.ModeOf(Mode));
+}
 
 /// <summary>A physical interface present on this host, the VLAN id that names it on the router
 /// link, and the router its frames go to.</summary>
-public sealed record PhysicalPort(string Forwarder, string Name, int IfIndex, ushort VlanId, string Router, int RouterIfIndex, ForwarderMode Mode);
+public sealed record PhysicalPort(string Forwarder, string Name, int IfIndex, ushort VlanId, string Router, int RouterIfIndex, ForwarderMode Mode)
+{
+    public ForwarderSlot Slot => new(IfIndex, PortRole.Physical, ForwarderPlan.ModeOf(Mode));
+}
 
 /// <summary>Why an interface a forwarder names is not forwarded. Errors make apply exit
 /// non-zero; warnings (an interface that is not here yet) do not.</summary>
@@ -39,6 +46,17 @@ public sealed class ForwarderPlan
     public IReadOnlyList<PortProblem> Problems { get; }
 
     public bool IsEmpty => Routers.Count == 0;
+
+    /// <summary>fwd_routers: router ifindex → itself (a devmap entry to redirect to).</summary>
+    public Dictionary<uint, int> RouterEntries => Routers.ToDictionary(r => (uint)r.IfIndex, r => r.IfIndex);
+
+    /// <summary>fwd_ports: physical ifindex → its router and VLAN id.</summary>
+    public Dictionary<uint, ForwarderPort> PortEntries => Physicals.ToDictionary(p => (uint)p.IfIndex, p => new ForwarderPort((uint)p.RouterIfIndex, p.VlanId));
+
+    /// <summary>fwd_vlans: VLAN id → physical ifindex.</summary>
+    public Dictionary<uint, int> VlanEntries => Physicals.ToDictionary(p => (uint)p.VlanId, p => p.IfIndex);
+
+    public static XdpMode ModeOf(ForwarderMode mode) => mode == ForwarderMode.Native ? XdpMode.Native : XdpMode.Skb;
 
     /// <summary>
     /// Every forwarder of the config against the interfaces here. A forwarder whose router is

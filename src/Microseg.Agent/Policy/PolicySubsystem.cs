@@ -1,5 +1,6 @@
 // Policy subsystem: keeps the policy programs loaded (verify once, reuse pins), the maps in
-// sync with the plan (diff only), and a tcx link pair on every enforced NIC.
+// sync with the plan (diff only), and a tcx link pair on every enforced NIC. It runs first: the
+// NICs it enforces are what the carrier checks.
 using Microseg.Agent.Subsystems;
 using Microseg.Bpf;
 using Microseg.Bpf.Abi;
@@ -7,47 +8,52 @@ using Microsoft.Extensions.Logging;
 
 namespace Microseg.Agent.Policy;
 
-/// <summary>What one apply did. Failed NICs are enforced nowhere: the caller exits non-zero.</summary>
-public sealed record PolicyApplyResult(
-    LoadOutcome Load,
-    IReadOnlyList<EnforcedNic> Enforced,
-    IReadOnlyList<(EnforcedNic Nic, string Error)> Failed,
-    int NicEntriesWritten, int NicEntriesRemoved,
-    int VerdictsWritten, int VerdictsRemoved,
-    int LinksCreated, int LinksUpdated, int LinksRemoved);
-
-
-public sealed partial class PolicySubsystem
+public sealed partial class PolicySubsystem : Subsystem
 {
-    public const string Name = "policy";
-
-    private readonly AgentOptions options;
-    private readonly ILogger log;
-    private readonly EmbeddedObject program;
+    public const string SubsystemName = "policy";
 
     public PolicySubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null)
+        : base(SubsystemName, options, log, program ?? EmbeddedObject.Load(SubsystemName, PolicyAbi.ObjectFile, PolicyAbi.SchemaVersion))
     {
-        this.options = options;
-        this.log = log;
-        this.program = program ?? EmbeddedObject.Load(Name, PolicyAbi.ObjectFile, PolicyAbi.SchemaVersion);
-        Pins = new PolicyPins(options.BpffsFor(Name));
-        State = new RunState(options.RunFor(Name));
+        Pins = new PolicyPins(options.BpffsFor(SubsystemName));
         Links = new TcxLinkPins(Pins.LinkDirectory, log);
     }
 
-    /// <summary>The object this build loads (embedded, or the test override).</summary>
-    public EmbeddedObject Program => program;
-
     public PolicyPins Pins { get; }
-    public RunState State { get; }
     public TcxLinkPins Links { get; }
 
-    /// <summary>True when the pinned programs are this build's and the maps have its schema.</summary>
-    public bool IsCurrent => Pins.AllPresent && State.Fingerprint == program.Fingerprint && State.Schema == program.Schema;
+    protected override bool Pinned => Pins.AllPresent;
+
+    public override SubsystemReport Apply(HostState host)
+    {
+        using (SubsystemLock.Exclusive(State.LockPath))
+            return new PolicyReport(Apply(PolicyPlan.ForHost(host.Config, Local(host))));
+    }
+
+    /// <summary>Only this NIC: an unassigned NIC or a non-guest name is no business of the
+    /// policy; an assigned one that is not here cannot be enforced (an error).</summary>
+    public override SubsystemReport? Plug(HostState host, string name)
+    {
+        if (!GuestNic.TryParse(name, out var guest))
+            return SubsystemReport.Skip(Name, "not a guest NIC name (tap{vmid}i{n} or veth{vmid}i{n})");
+        if (!host.Config.Assignments.ContainsKey(guest.AssignmentId))
+            return SubsystemReport.Skip(Name, $"no assignment {guest.AssignmentId}: not enforced");
+        if (host.Link(name) is not { } link)
+            throw new AgentException($"apply {name}: no such interface on this host; it is assigned ({guest.AssignmentId}) and cannot be enforced");
+        var plan = PolicyPlan.ForInterface(host.Config, new LocalInterface(link.Name, link.IfIndex))!;
+        using (SubsystemLock.Shared(State.LockPath))
+        {
+            if (IsCurrent) return new PolicyReport(Plug(plan));
+        }
+        // Programs missing or from another build: a full pass (exclusive) covers this NIC too.
+        return Apply(host);
+    }
+
+    private static List<LocalInterface> Local(HostState host) => [.. host.Links.Select(l => new LocalInterface(l.Name, l.IfIndex))];
 
     /// <summary>Full pass: programs, maps and links made to match the plan; stale ones removed.
     /// Call with the subsystem lock held exclusively.</summary>
-    public PolicyApplyResult Apply(PolicyPlan plan)
+    private PolicyApplyResult Apply(PolicyPlan plan)
     {
         BpfFeatures.Tcx.ThrowIfUnsupported();
         var (loaded, outcome) = EnsureLoaded(plan);
@@ -62,11 +68,12 @@ public sealed partial class PolicySubsystem
             foreach (var (k, v) in nics.Writes) { loaded.NicGroup.Update(k, v); nw++; }
 
             var (enforced, failed, created, updated) = AttachAll(loaded, plan.Nics);
-            var removed = Links.DetachStale(plan.Nics.Select(n => n.IfIndex).ToHashSet());
+            var keep = plan.Nics.Select(n => n.IfIndex).ToHashSet();
+            var removed = Links.DetachStale(slot => keep.Contains(slot.IfIndex));
 
             foreach (var k in nics.Deletes) if (loaded.NicGroup.Delete(k)) nr++;
             foreach (var k in verdicts.Deletes) if (loaded.Verdicts.Delete(k)) vr++;
-            LogSynced(log, vw, vr, nw, nr);
+            LogSynced(Log, vw, vr, nw, nr);
             return new PolicyApplyResult(outcome, enforced, failed, nw, nr, vw, vr, created, updated, removed);
         }
     }
@@ -74,7 +81,7 @@ public sealed partial class PolicySubsystem
     /// <summary>The plug path: one NIC's group and verdict entries written (nothing removed),
     /// its links attached. Call with the subsystem lock held shared, and only when
     /// <see cref="IsCurrent"/> (otherwise run a full apply).</summary>
-    public PolicyApplyResult Plug(PolicyPlan plan)
+    private PolicyApplyResult Plug(PolicyPlan plan)
     {
         BpfFeatures.Tcx.ThrowIfUnsupported();
         using var loaded = OpenPinned();
@@ -89,15 +96,13 @@ public sealed partial class PolicySubsystem
         return new PolicyApplyResult(LoadOutcome.Reused, enforced, failed, nw, 0, vw, 0, created, updated, 0);
     }
 
-    /// <summary>Detaches every link and removes every pin and the run state.</summary>
-    public int Clear()
+    protected override int Remove()
     {
         int removed = Links.DetachAll();
         foreach (var pin in new[] { Pins.IngressProgram, Pins.EgressProgram, Pins.NicGroup, Pins.Verdicts, Pins.NextNicGroup, Pins.NextVerdicts })
             Bpffs.Unpin(pin);
         foreach (var dir in new[] { Pins.LinkDirectory, Pins.ProgramDirectory, Pins.NextDirectory, Pins.Root })
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: false);
-        State.Forget();
         return removed;
     }
 
@@ -114,6 +119,37 @@ public sealed partial class PolicySubsystem
     {
         foreach (var k in keys)
             if (map.TryLookup(k, out var v)) yield return KeyValuePair.Create(k, v);
+    }
+
+    /// <summary>What is loaded, which NICs carry which group, and what needs an apply. Without a
+    /// snapshot, groups show by mark only and nothing is compared with a plan.</summary>
+    public override PolicyStatus Status(HostState host)
+    {
+        var warnings = new List<string>();
+        var plan = host.HasSnapshot ? PolicyPlan.ForHost(host.Config, Local(host)) : null;
+        if (!Pins.AllPresent)
+        {
+            foreach (var nic in plan?.Nics ?? []) warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but nothing is loaded: run 'microseg apply'");
+            return new PolicyStatus(false, State.Fingerprint, State.Schema, Program.Fingerprint, Program.Schema, null, null, 0, 0, [], warnings);
+        }
+        using var loaded = OpenPinned();
+        var links = Links.Inspect();
+        warnings.AddRange(links.Where(l => l.Defunct).Select(l => l.DefunctWarning));
+        var names = host.Links.ToDictionary(i => i.IfIndex, i => i.Name);
+        var groupsByMark = host.Config.Groups.Values.Where(g => g.Mark.HasValue).ToDictionary(g => (ushort)g.Mark!.Value, g => g.Name);
+        bool Attached(uint ifIndex, TcxDirection d) => links.Any(l => l.Slot == new TcxSlot((int)ifIndex, d) && !l.Defunct);
+        var nics = loaded.NicGroup.Entries()
+            .OrderBy(e => e.Key)
+            .Select(e => new NicStatus((int)e.Key, names.GetValueOrDefault((int)e.Key), e.Value.Group, groupsByMark.GetValueOrDefault(e.Value.Group),
+                Attached(e.Key, TcxDirection.Ingress), Attached(e.Key, TcxDirection.Egress)))
+            .ToList();
+        foreach (var n in nics.Where(n => !n.Ingress || !n.Egress))
+            warnings.Add($"{n.Interface ?? $"ifindex {n.IfIndex}"} has a group but is not fully attached (ingress {n.Ingress}, egress {n.Egress}): run 'microseg apply'");
+        foreach (var nic in plan?.Nics.Where(p => !nics.Any(n => n.IfIndex == p.IfIndex && n.Mark == p.Mark && n.Ingress && n.Egress)) ?? [])
+            warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but not enforced as such: run 'microseg apply'");
+        if (StaleWarning() is { } stale) warnings.Add(stale);
+        return new PolicyStatus(true, State.Fingerprint, State.Schema, Program.Fingerprint, Program.Schema,
+            loaded.Ingress.Info().Id, loaded.Egress.Info().Id, loaded.NicGroup.Count(), loaded.Verdicts.Count(), nics, warnings);
     }
 
     // ---- programs and maps ------------------------------------------------------------------
@@ -139,17 +175,9 @@ public sealed partial class PolicySubsystem
 
     private (Loaded, LoadOutcome) EnsureLoaded(PolicyPlan plan)
     {
-        Bpffs.EnsureMounted(options.BpffsMountPoint());
-        Bpffs.CreateDirectory(Pins.ProgramDirectory);
-        Bpffs.CreateDirectory(Pins.LinkDirectory);
-
-        if (IsCurrent)
-        {
-            LogReused(log, program.Fingerprint[..12]);
-            return (OpenPinned(), LoadOutcome.Reused);
-        }
+        if (ReadyToLoad(Pins.ProgramDirectory, Pins.LinkDirectory)) return (OpenPinned(), LoadOutcome.Reused);
         var mapsPresent = File.Exists(Pins.NicGroup) && File.Exists(Pins.Verdicts);
-        if (mapsPresent && State.Schema == program.Schema)
+        if (mapsPresent && State.Schema == Program.Schema)
             return (Upgrade(), LoadOutcome.Upgraded);
         if (mapsPresent)
             return (Migrate(plan), LoadOutcome.Migrated);
@@ -161,8 +189,7 @@ public sealed partial class PolicySubsystem
     {
         var loaded = LoadObject(Pins.NicGroup, Pins.Verdicts);
         PinPrograms(loaded);
-        State.Record(program.Fingerprint, program.Schema);
-        LogLoaded(log, program.Source, program.Fingerprint[..12], program.Schema);
+        RecordLoaded(fresh: true);
         return loaded;
     }
 
@@ -171,10 +198,11 @@ public sealed partial class PolicySubsystem
     private Loaded Upgrade()
     {
         var loaded = LoadObject(Pins.NicGroup, Pins.Verdicts);
-        var switched = Links.SwitchAll(loaded.Program);
+        var switched = Links.SwitchAll(slot => loaded.Program(slot.Direction));
         PinPrograms(loaded);
-        State.Record(program.Fingerprint, program.Schema);
-        LogUpgraded(log, State.Fingerprint ?? "?", program.Fingerprint[..12], switched);
+        var old = State.Fingerprint;
+        RecordLoaded(fresh: false);
+        LogUpgraded(Log, Fingerprints.Short(old) ?? "unknown", Fingerprints.Short(Program.Fingerprint)!, switched);
         return loaded;
     }
 
@@ -203,7 +231,7 @@ public sealed partial class PolicySubsystem
         using (var oldNics = BpfHashMap<uint, NicInfo>.OpenPinned(Pins.NicGroup))
             foreach (var (k, v) in oldNics.Entries()) loaded.NicGroup.Update(k, v);
         foreach (var (k, v) in DesiredNics(plan)) loaded.NicGroup.Update(k, v);
-        var switched = Links.SwitchAll(loaded.Program);
+        var switched = Links.SwitchAll(slot => loaded.Program(slot.Direction));
         Bpffs.Unpin(Pins.NicGroup);
         Bpffs.Unpin(Pins.Verdicts);
         File.Move(Pins.NextNicGroup, Pins.NicGroup);
@@ -211,14 +239,14 @@ public sealed partial class PolicySubsystem
         Directory.Delete(Pins.NextDirectory);
         PinPrograms(loaded);
         var oldSchema = State.Schema;
-        State.Record(program.Fingerprint, program.Schema);
-        LogMigrated(log, oldSchema?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", program.Schema, switched);
+        RecordLoaded(fresh: false);
+        LogMigrated(Log, oldSchema?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", Program.Schema, switched);
         return loaded;
     }
 
     private Loaded LoadObject(string nicGroupPin, string verdictsPin)
     {
-        using var obj = BpfObject.OpenMemory(program.Bytes, PolicyAbi.ObjectFile);
+        using var obj = BpfObject.OpenMemory(Program.Bytes, PolicyAbi.ObjectFile);
         obj.SetMapPinPath(PolicyAbi.NicGroupMap, nicGroupPin);
         obj.SetMapPinPath(PolicyAbi.VerdictsMap, verdictsPin);
         obj.Load();
@@ -241,37 +269,17 @@ public sealed partial class PolicySubsystem
 
     private (List<EnforcedNic>, List<(EnforcedNic, string)>, int Created, int Updated) AttachAll(Loaded loaded, IReadOnlyList<EnforcedNic> nics)
     {
-        var enforced = new List<EnforcedNic>();
         var failed = new List<(EnforcedNic, string)>();
-        int created = 0, updated = 0;
-        foreach (var nic in nics)
-        {
-            try
+        // Egress first: a NIC drops what it may not receive before it stamps what it sends.
+        var (enforced, created, updated) = Links.AttachAll(nics, n => n.Name,
+            n => [.. new[] { TcxDirection.Egress, TcxDirection.Ingress }.Select(d => (new TcxSlot(n.IfIndex, d), loaded.Program(d)))],
+            (nic, e) =>
             {
-                foreach (var d in new[] { TcxDirection.Egress, TcxDirection.Ingress })
-                {
-                    switch (Links.Ensure(nic.Name, nic.IfIndex, d, loaded.Program(d)))
-                    {
-                        case LinkChange.Created: created++; break;
-                        case LinkChange.Updated: updated++; break;
-                    }
-                }
-                enforced.Add(nic);
-            }
-            catch (BpfException e)
-            {
-                LogAttachFailed(log, nic.Name, nic.IfIndex, e.Message);
+                LogAttachFailed(Log, nic.Name, nic.IfIndex, e.Message);
                 failed.Add((nic, e.Message));
-            }
-        }
+            });
         return (enforced, failed, created, updated);
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "policy programs reused from pins (fingerprint {Fingerprint})")]
-    private static partial void LogReused(ILogger log, string fingerprint);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "policy programs loaded from {Source} (fingerprint {Fingerprint}, schema {Schema})")]
-    private static partial void LogLoaded(ILogger log, string source, string fingerprint, int schema);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "policy programs upgraded {Old} -> {New}: {Links} links switched atomically")]
     private static partial void LogUpgraded(ILogger log, string old, string @new, int links);

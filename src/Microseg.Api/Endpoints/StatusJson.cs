@@ -1,7 +1,12 @@
 // `GET .../status` and the apply part of `POST .../commit`: pending and running config, the
-// last apply on this host, and the agent's status (as `microseg status --json` shows it).
+// last apply on this host, and the agent's status. AgentStatusJson renders the agent's status
+// records for both this API and `microseg status --json`.
 using System.Text.Json;
 using Microseg.Agent;
+using Microseg.Agent.Carrier;
+using Microseg.Agent.Forwarder;
+using Microseg.Agent.Policy;
+using Microseg.Bpf;
 using Microseg.Policy;
 
 namespace Microseg.Api.Endpoints;
@@ -19,40 +24,23 @@ internal static class StatusJson
         w.WriteString("programs", r.Load);
         WriteNics(w, "enforced", r.Enforced);
         WriteNics(w, "failed", r.Failed);
-        w.WriteStartArray("subsystems");
-        foreach (var s in r.Subsystems)
+        AgentStatusJson.WriteArray(w, "subsystems", r.Subsystems, s =>
         {
-            w.WriteStartObject();
             w.WriteString("name", s.Name);
             w.WriteString("summary", s.Summary);
-            WriteStrings(w, "errors", s.Errors);
-            WriteStrings(w, "warnings", s.Warnings);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+            AgentStatusJson.WriteStrings(w, "errors", s.Errors);
+            AgentStatusJson.WriteStrings(w, "warnings", s.Warnings);
+        });
         w.WriteEndObject();
     }
 
-    private static void WriteNics(Utf8JsonWriter w, string name, IReadOnlyList<NicOutcome> nics)
-    {
-        w.WriteStartArray(name);
-        foreach (var n in nics)
+    private static void WriteNics(Utf8JsonWriter w, string name, IReadOnlyList<NicOutcome> nics) =>
+        AgentStatusJson.WriteArray(w, name, nics, n =>
         {
-            w.WriteStartObject();
             w.WriteString("interface", n.Interface);
             w.WriteString("group", n.Group);
             if (n.Error is not null) w.WriteString("error", n.Error);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-    }
-
-    private static void WriteStrings(Utf8JsonWriter w, string name, IEnumerable<string> items)
-    {
-        w.WriteStartArray(name);
-        foreach (var item in items) w.WriteStringValue(item);
-        w.WriteEndArray();
-    }
+        });
 
     public static void Write(Utf8JsonWriter w, LocalAgent agent, PendingConfig pending, Snapshot? running, string? runningProblem,
         int changes, AgentStatus? status, string? statusError)
@@ -79,11 +67,132 @@ internal static class StatusJson
         if (status is null) w.WriteString("error", statusError);
         else
         {
-            AgentStatusJson.WritePolicyFields(w, status);
-            WriteStrings(w, "warnings", AgentStatusJson.AllWarnings(status));
+            AgentStatusJson.WritePolicyFields(w, status.Policy);
+            AgentStatusJson.WriteStrings(w, "warnings", AgentStatusJson.AllWarnings(status));
         }
         w.WriteEndObject();
 
         w.WriteEndObject();
+    }
+}
+
+/// <summary>The agent's status records as JSON: `microseg status --json` writes all of it, the
+/// API's status the policy fields and the warnings.</summary>
+public static class AgentStatusJson
+{
+    /// <summary>{"node", one object per subsystem, "warnings"}.</summary>
+    public static void Write(Utf8JsonWriter w, AgentStatus s)
+    {
+        w.WriteStartObject();
+        w.WriteString("node", s.Node);
+        foreach (var sub in s.Subsystems)
+        {
+            w.WriteStartObject(sub.Name);
+            switch (sub)
+            {
+                case PolicyStatus p: WritePolicyFields(w, p); break;
+                case CarrierStatus c: WriteCarrierFields(w, c); break;
+                case ForwarderStatus f: WriteForwarderFields(w, f); break;
+            }
+            w.WriteEndObject();
+        }
+        WriteStrings(w, "warnings", AllWarnings(s));
+        w.WriteEndObject();
+    }
+
+    /// <summary>Every warning: the agent's, the policy's, then each other subsystem's prefixed with its name.</summary>
+    public static IEnumerable<string> AllWarnings(AgentStatus s) =>
+        s.Warnings.Concat(s.Subsystems.SelectMany(sub => sub.Warnings.Select(x => sub is PolicyStatus ? x : $"{sub.Name}: {x}")));
+
+    /// <summary>Writes the policy fields into the object the caller has open.</summary>
+    public static void WritePolicyFields(Utf8JsonWriter w, PolicyStatus s)
+    {
+        WritePrograms(w, s.Loaded, s.Fingerprint, s.BuildFingerprint, (s.Schema, s.BuildSchema), ("ingress", s.IngressProgramId), ("egress", s.EgressProgramId));
+        w.WriteStartObject("maps");
+        w.WriteNumber("nic_group", s.NicGroupEntries);
+        w.WriteNumber("verdicts", s.VerdictEntries);
+        w.WriteEndObject();
+        WriteArray(w, "nics", s.Nics, n => WriteFields(w,
+            ("ifindex", n.IfIndex), ("interface", n.Interface), ("group", n.Group), ("mark", n.Mark), ("ingress", n.Ingress), ("egress", n.Egress)));
+    }
+
+    private static void WriteCarrierFields(Utf8JsonWriter w, CarrierStatus s)
+    {
+        WritePrograms(w, s.Loaded, s.Fingerprint, s.BuildFingerprint, null, ("ingress", s.IngressProgramId), ("egress", s.EgressProgramId));
+        WriteArray(w, "interfaces", s.Interfaces, i => WriteFields(w, ("name", i.Name), ("ifindex", i.IfIndex), ("ingress", i.Ingress), ("egress", i.Egress)));
+        WriteStrings(w, "missing", s.Missing);
+        WriteArray(w, "vxlan", s.Vxlans, vx => WriteFields(w,
+            ("name", vx.Name), ("ifindex", vx.IfIndex), ("vni", vx.Vni), ("bridge", vx.Bridge), ("gbp", vx.Gbp), ("enforced_nics", vx.EnforcedNics)));
+    }
+
+    private static void WriteForwarderFields(Utf8JsonWriter w, ForwarderStatus s)
+    {
+        if (!s.Loaded) w.WriteBoolean("loaded", false);
+        else
+        {
+            WritePrograms(w, s.Loaded, s.Fingerprint, s.BuildFingerprint, (s.Schema, s.BuildSchema), ("physical", s.PhysicalProgramId), ("router", s.RouterProgramId));
+            w.WriteStartObject("maps");
+            w.WriteNumber("fwd_ports", s.PortEntries);
+            w.WriteNumber("fwd_vlans", s.VlanEntries);
+            w.WriteEndObject();
+        }
+        WriteArray(w, "forwarders", s.Ports.Where(p => p.Role == PortRole.Router), r =>
+        {
+            w.WriteString("name", r.Forwarder);
+            w.WriteString("mode", XdpLink.Describe(r.Mode));
+            w.WriteStartObject("router");
+            WriteFields(w, ("interface", r.Interface), ("ifindex", r.IfIndex), ("attached", r.Attached));
+            w.WriteEndObject();
+            WriteArray(w, "physical", s.Ports.Where(p => p.Forwarder == r.Forwarder && p.Role == PortRole.Physical), p =>
+                WriteFields(w, ("interface", p.Interface), ("ifindex", p.IfIndex), ("vlan", p.Vlan ?? 0), ("attached", p.Attached)));
+        });
+    }
+
+    /// <summary>loaded, fingerprint, schema (for a subsystem that has one), build_fingerprint,
+    /// build_schema, then {name}_program_id of each program that is loaded.</summary>
+    private static void WritePrograms(Utf8JsonWriter w, bool loaded, string? fingerprint, string build, (int? Loaded, int Build)? schema,
+        params (string Name, uint? Id)[] programs)
+    {
+        w.WriteBoolean("loaded", loaded);
+        w.WriteString("fingerprint", fingerprint);
+        if (schema?.Loaded is { } s) w.WriteNumber("schema", s); else if (schema is not null) w.WriteNull("schema");
+        w.WriteString("build_fingerprint", build);
+        if (schema is { Build: var b }) w.WriteNumber("build_schema", b);
+        foreach (var (name, id) in programs)
+            if (id is { } value) w.WriteNumber($"{name}_program_id", value);
+    }
+
+    /// <summary>Fields in order: booleans, whole numbers, and strings (null as null).</summary>
+    private static void WriteFields(Utf8JsonWriter w, params (string Name, object? Value)[] fields)
+    {
+        foreach (var (name, value) in fields)
+        {
+            switch (value)
+            {
+                case bool b: w.WriteBoolean(name, b); break;
+                case int or uint or ushort: w.WriteNumber(name, Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)); break;
+                default: w.WriteString(name, (string?)value); break;
+            }
+        }
+    }
+
+    /// <summary>An array of objects, each written by <paramref name="fields"/>.</summary>
+    internal static void WriteArray<T>(Utf8JsonWriter w, string name, IEnumerable<T> items, Action<T> fields)
+    {
+        w.WriteStartArray(name);
+        foreach (var item in items)
+        {
+            w.WriteStartObject();
+            fields(item);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    internal static void WriteStrings(Utf8JsonWriter w, string name, IEnumerable<string> items)
+    {
+        w.WriteStartArray(name);
+        foreach (var item in items) w.WriteStringValue(item);
+        w.WriteEndArray();
     }
 }

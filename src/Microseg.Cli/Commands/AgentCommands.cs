@@ -1,8 +1,8 @@
 // `microseg apply [IFACE]`, `microseg clear`, `microseg status`: the agent's commands.
 using System.CommandLine;
-using System.Globalization;
 using Microseg.Agent;
 using Microseg.Agent.Policy;
+using Microseg.Api.Endpoints;
 using Microseg.Agent.Subsystems;
 using Microseg.Policy;
 using Microsoft.Extensions.Logging;
@@ -48,7 +48,7 @@ internal static class AgentOptionSet
     }
 
     public static MicrosegAgent Agent(ParseResult parse, ILoggerFactory logs) =>
-        new(new AgentOptions(parse.GetValue(Bpffs)!, parse.GetValue(RunDir)!, parse.GetValue(Node)!), logs);
+        new(new AgentOptions(parse.GetValue(Bpffs)!, parse.GetValue(RunDir)!, parse.GetValue(Node)!), new NetlinkInterfaces(), logs);
 
     /// <summary>The committed snapshot the agent acts on (never the pending file).</summary>
     public static PolicyConfig Snapshot(ParseResult parse)
@@ -78,36 +78,28 @@ public sealed class ApplyCommand : Command
                 var outcome = agent.ApplyInterface(config, name);
                 if (outcome.Skipped is { } why)
                     io.Out.WriteLine($"{name}: nothing to do: {why}");
-                if (outcome.Result is { } policyResult) Report(io, policyResult);
-                ReportSubsystems(io, outcome.Subsystems);
+                Report(io, outcome.Reports);
                 return outcome.Failed ? ExitCodes.Invalid : ExitCodes.Ok;
             }
             var full = agent.Apply(config);
-            Report(io, full.Policy);
-            ReportSubsystems(io, full.Subsystems);
+            Report(io, full.Reports);
             return full.Failed ? ExitCodes.Invalid : ExitCodes.Ok;
         });
     }
 
-    private static void ReportSubsystems(Io io, IReadOnlyList<(string Subsystem, SubsystemReport Report)> reports)
+    /// <summary>Each subsystem's summary, warnings and errors; the policy's map and link counts
+    /// on a line of their own, and its failed NICs unprefixed (they name the NIC).</summary>
+    private static void Report(Io io, IReadOnlyList<SubsystemReport> reports)
     {
-        foreach (var (name, report) in reports)
+        foreach (var report in reports)
         {
-            io.Out.WriteLine($"{name}: {report.Summary}");
-            foreach (var w in report.Warnings) io.Out.WriteLine($"warning: {name}: {w}");
-            foreach (var e in report.Errors) io.Err.WriteLine($"microseg: {name}: {e}");
+            io.Out.WriteLine($"{report.Subsystem}: {report.Summary}");
+            if (report is PolicyReport { Result: var r })
+                io.Out.WriteLine($"maps: verdicts +{r.VerdictsWritten} -{r.VerdictsRemoved}, nic_group +{r.NicEntriesWritten} -{r.NicEntriesRemoved}; " +
+                    $"links +{r.LinksCreated} ~{r.LinksUpdated} -{r.LinksRemoved}");
+            foreach (var w in report.Warnings) io.Out.WriteLine($"warning: {report.Subsystem}: {w}");
+            foreach (var e in report.Errors) io.Err.WriteLine(report is PolicyReport ? $"microseg: {e}" : $"microseg: {report.Subsystem}: {e}");
         }
-    }
-
-    private static void Report(Io io, PolicyApplyResult r)
-    {
-        io.Out.WriteLine($"policy: programs {r.Load.ToString().ToLowerInvariant()}; " +
-            $"enforced {r.Enforced.Count} NIC{(r.Enforced.Count == 1 ? "" : "s")}" +
-            (r.Enforced.Count > 0 ? ": " + string.Join(", ", r.Enforced.Select(n => $"{n.Name} ({n.Group})")) : ""));
-        io.Out.WriteLine($"maps: verdicts +{r.VerdictsWritten} -{r.VerdictsRemoved}, nic_group +{r.NicEntriesWritten} -{r.NicEntriesRemoved}; " +
-            $"links +{r.LinksCreated} ~{r.LinksUpdated} -{r.LinksRemoved}");
-        foreach (var (nic, error) in r.Failed)
-            io.Err.WriteLine($"microseg: cannot enforce {nic.Name} ({nic.AssignmentId}, group {nic.Group}): {error}");
     }
 }
 
@@ -140,42 +132,9 @@ public sealed class StatusCommand : Command
             catch (ConfigException e) { io.Err.WriteLine($"microseg: warning: snapshot unreadable, groups shown by mark only: {e.Problems[0]}"); }
             using var logs = AgentOptionSet.Logs(parse, io);
             var s = AgentOptionSet.Agent(parse, logs).Status(config);
-            if (parse.GetValue(json)) { WriteJson(io, s); return ExitCodes.Ok; }
-            io.Out.WriteLine($"node:      {s.Node}");
-            io.Out.WriteLine($"policy:    {(s.Loaded ? "loaded" : "not loaded")}" +
-                (s.Loaded ? $", fingerprint {s.Fingerprint?[..12]}, schema {s.Schema}, programs ingress #{s.IngressProgramId} egress #{s.EgressProgramId}" : ""));
-            io.Out.WriteLine($"maps:      nic_group {s.NicGroupEntries} entries, verdicts {s.VerdictEntries} entries");
-            var table = new Output.Table("IFINDEX", "INTERFACE", "GROUP", "MARK", "INGRESS", "EGRESS");
-            foreach (var n in s.Nics)
-                table.Row(n.IfIndex.ToString(CultureInfo.InvariantCulture), n.Interface, n.Group, n.Mark.ToString(CultureInfo.InvariantCulture),
-                    n.Ingress ? "attached" : "missing", n.Egress ? "attached" : "missing");
-            io.Out.WriteLine($"enforced:  {s.Nics.Count} NIC{(s.Nics.Count == 1 ? "" : "s")}");
-            if (s.Nics.Count > 0) table.WriteTo(io.Out);
-            foreach (var sub in s.Subsystems)
-            {
-                io.Out.WriteLine($"{sub.Name}:");
-                foreach (var line in sub.Lines) io.Out.WriteLine($"  {line}");
-            }
-            foreach (var w in AgentStatusJson.AllWarnings(s)) io.Out.WriteLine($"warning: {w}");
+            if (parse.GetValue(json)) Output.Json.Write(io.Out, w => AgentStatusJson.Write(w, s));
+            else Output.StatusText.Write(io.Out, s);
             return ExitCodes.Ok;
         });
     }
-
-    private static void WriteJson(Io io, AgentStatus s) => Output.Json.Write(io.Out, w =>
-    {
-        w.WriteStartObject();
-        w.WriteString("node", s.Node);
-        w.WriteStartObject("policy");
-        AgentStatusJson.WritePolicyFields(w, s);
-        w.WriteEndObject();
-        foreach (var sub in s.Subsystems)
-        {
-            w.WritePropertyName(sub.Name);
-            sub.WriteJson(w);
-        }
-        w.WriteStartArray("warnings");
-        foreach (var warning in AgentStatusJson.AllWarnings(s)) w.WriteStringValue(warning);
-        w.WriteEndArray();
-        w.WriteEndObject();
-    });
 }

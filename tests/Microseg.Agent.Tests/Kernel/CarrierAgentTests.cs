@@ -63,10 +63,11 @@ public class CarrierAgentTests
         using var there = new UdpStream(lab.Lab, lab.Guest("web"), lab.Guest("db"), 7301);
         using var back = new UdpStream(lab.Lab, lab.Guest("db"), lab.Guest("web"), 7302);
         using var denied = new UdpStream(lab.Lab, lab.Guest("app"), lab.Guest("db"), 7303);
-        Thread.Sleep(500);
+        UdpStream.WaitForTraffic([there, back, denied], [there, back], more: 2_000);
         var upgradeA = lab.Lab.MicrosegResult(lab.A, env, "apply");
         var upgradeB = lab.Lab.MicrosegResult(lab.B, env, "apply");
-        Thread.Sleep(500);
+        // Traffic through the new programs on both hosts, and enough of it in all.
+        UdpStream.WaitForTraffic([there, back, denied], [there, back], more: 2_000, atLeast: 5_000);
         var (sent, received) = there.Stop();
         var (backSent, backReceived) = back.Stop();
         var (deniedSent, deniedReceived) = denied.Stop();

@@ -165,8 +165,8 @@ public sealed class ForwarderTests
         var label = "probe " + Guid.NewGuid().ToString("N")[..8];
         using var capture = FrameCapture.Open(toNs, "eth0", filter);
         RawFrames.Send(fromNs, "eth0", RawFrames.Build(fromNs == lab.RouterNamespace ? ForwarderLab.RouterMac : "02:4d:66:00:00:aa", vlan, label));
-        Thread.Sleep(200);
-        return capture.Labels().Contains(label);
+        // A frame that arrives does so within microseconds; one that does not is given half a second.
+        return Poll.Until(() => capture.Labels().Contains(label), TimeSpan.FromMilliseconds(500));
     }
 
     /// <summary>IFLA_XDP_ATTACHED as `ip -j link` reports it (1 driver, 2 generic), null when nothing is attached.</summary>

@@ -45,7 +45,7 @@ public sealed class UdpStream : IDisposable
             {
                 BinaryPrimitives.WriteInt64LittleEndian(buffer, sent);
                 sender.SendTo(buffer, target);
-                sent++;
+                Interlocked.Increment(ref sent);
             }
             Thread.Sleep(1);
         }
@@ -66,6 +66,25 @@ public sealed class UdpStream : IDisposable
                 if (stopping) return;
             }
         }
+    }
+
+    public long Sent => Interlocked.Read(ref sent);
+
+    public long Received
+    {
+        get { lock (received) return received.Count; }
+    }
+
+    /// <summary>Waits until every stream has sent (and, for those <paramref name="delivered"/>
+    /// lists, received) <paramref name="more"/> datagrams beyond what it had when called, and
+    /// more than <paramref name="atLeast"/> in all.</summary>
+    public static void WaitForTraffic(IReadOnlyList<UdpStream> streams, IReadOnlyList<UdpStream> delivered, long more, long atLeast = 0)
+    {
+        var from = streams.ToDictionary(s => s, s => (s.Sent, s.Received));
+        bool Done() => streams.All(s => s.Sent > Math.Max(from[s].Sent + more, atLeast) &&
+            (!delivered.Contains(s) || s.Received > Math.Max(from[s].Received + more, atLeast)));
+        Assert.True(Poll.Until(Done, TimeSpan.FromSeconds(30)),
+            $"the streams did not carry {more} more datagrams in 30 s: {string.Join(", ", streams.Select(s => $"{s.Sent} sent, {s.Received} received"))}");
     }
 
     /// <summary>Stops sending, waits for the tail to arrive, returns (sent, received).</summary>

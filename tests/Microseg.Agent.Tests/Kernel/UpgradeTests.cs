@@ -40,9 +40,10 @@ public class UpgradeTests
 
         using var allowed = new UdpStream(lab.Lab, lab.Guest("ct200"), lab.Guest("ct100"), 7201); // db -> wiki: allow
         using var denied = new UdpStream(lab.Lab, lab.Guest("ct200"), lab.Guest("ct101"), 7202);  // db -> wol: deny
-        Thread.Sleep(500);
-        var r = lab.Lab.MicrosegResult(lab.Host, env, "apply");
-        Thread.Sleep(500);
+        UdpStream.WaitForTraffic([allowed, denied], [allowed], more: 2_000);
+        var r = lab.Lab.MicrosegResult(lab.Host, env, "apply", "-v");
+        // Traffic through the new programs, and enough of it in all.
+        UdpStream.WaitForTraffic([allowed, denied], [allowed], more: 2_000, atLeast: 5_000);
         var (aSent, aReceived) = allowed.Stop();
         var (dSent, dReceived) = denied.Stop();
 
@@ -53,6 +54,9 @@ public class UpgradeTests
         Assert.NotEqual(before.Ingress, after.Ingress);
         Assert.NotEqual(before.Egress, after.Egress);
         Assert.Equal(schemaChange ? 2 : 1, after.Schema);
+        Assert.Contains(schemaChange
+            ? "policy maps migrated from schema 1 to 2"
+            : $"policy programs upgraded {before.Fingerprint[..12]} -> {after.Fingerprint[..12]}", r.Stderr);
         Assert.True(aSent > 5_000, $"the stream ran ({aSent} sent)");
         Assert.Equal(aSent, aReceived);
         Assert.True(dSent > 5_000, $"the stream ran ({dSent} sent)");
@@ -63,6 +67,19 @@ public class UpgradeTests
         Assert.Contains("programs reused", again.Stdout);
         Assert.Contains("links +0 ~0 -0", again.Stdout);
         Assert.False(Directory.Exists(Path.Combine(lab.Lab.BpffsRoot(lab.Host), "policy", "next")));
+    }
+
+    [KernelFact]
+    public void A_fingerprint_file_shorter_than_its_short_form_is_shown_as_it_is()
+    {
+        using var lab = new LabGuard(Example, Guests);
+        File.WriteAllText(Path.Combine(lab.Lab.RunDirectory(lab.Host), "policy", "fingerprint"), "abc\n");
+        var status = lab.Microseg("status");
+        Assert.Contains("policy:    loaded, fingerprint abc, schema 1,", status);
+        Assert.Contains("warning: loaded programs (abc) are not this build's", status);
+        using var json = JsonDocument.Parse(lab.Microseg("status", "--json"));
+        Assert.Equal("abc", json.RootElement.GetProperty("policy").GetProperty("fingerprint").GetString());
+        Assert.Contains("programs upgraded", lab.Microseg("apply"));
     }
 
     [KernelFact]

@@ -54,7 +54,7 @@ public sealed class CommitApplyTests
         }
         finally
         {
-            new MicrosegAgent(agent, NullLoggerFactory.Instance).Clear();
+            new MicrosegAgent(agent, new Microseg.Agent.Subsystems.NetlinkInterfaces(), NullLoggerFactory.Instance).Clear();
             try { Run("ip", "link", "del", nic); }
             catch (InvalidOperationException) { /* never created: the test failed before */ }
             Run("umount", bpffs);

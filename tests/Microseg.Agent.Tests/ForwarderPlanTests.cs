@@ -1,9 +1,8 @@
-// ForwarderPlan is pure (config + interface list → ports): unit tests, no kernel. They sit in
-// Kernel/ only because this change may add files there alone; they need no root.
+// ForwarderPlan is pure (config + interface list → ports): unit tests, no kernel.
 using Microseg.Agent.Forwarder;
 using Microseg.Policy;
 
-namespace Microseg.Agent.Tests.Kernel;
+namespace Microseg.Agent.Tests;
 
 public sealed class ForwarderPlanTests
 {

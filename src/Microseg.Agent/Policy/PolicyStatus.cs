@@ -1,0 +1,42 @@
+// What the policy subsystem reports: the outcome of an apply (or plug) and its status, as data.
+using Microseg.Agent.Subsystems;
+
+namespace Microseg.Agent.Policy;
+
+/// <summary>What one apply did. Failed NICs are enforced nowhere: the caller exits non-zero.</summary>
+public sealed record PolicyApplyResult(
+    LoadOutcome Load,
+    IReadOnlyList<EnforcedNic> Enforced,
+    IReadOnlyList<(EnforcedNic Nic, string Error)> Failed,
+    int NicEntriesWritten, int NicEntriesRemoved,
+    int VerdictsWritten, int VerdictsRemoved,
+    int LinksCreated, int LinksUpdated, int LinksRemoved);
+
+/// <summary>The policy's report: the NICs it enforces reach the subsystems after it.</summary>
+public sealed record PolicyReport(PolicyApplyResult Result) : SubsystemReport(PolicySubsystem.SubsystemName,
+    $"programs {Result.Load.ToString().ToLowerInvariant()}; enforced {Result.Enforced.Count} NIC{(Result.Enforced.Count == 1 ? "" : "s")}" +
+        (Result.Enforced.Count > 0 ? ": " + string.Join(", ", Result.Enforced.Select(n => $"{n.Name} ({n.Group})")) : ""),
+    [.. Result.Failed.Select(f => $"cannot enforce {f.Nic.Name} ({f.Nic.AssignmentId}, group {f.Nic.Group}): {f.Error}")], [])
+{
+    public override HostState Advance(HostState host) => host with { EnforcedIfIndexes = Result.Enforced.Select(n => n.IfIndex).ToHashSet() };
+}
+
+public sealed record NicStatus(int IfIndex, string? Interface, ushort Mark, string? Group, bool Ingress, bool Egress);
+
+public sealed record PolicyStatus(
+    bool Loaded,
+    string? Fingerprint,
+    int? Schema,
+    string BuildFingerprint,
+    int BuildSchema,
+    uint? IngressProgramId,
+    uint? EgressProgramId,
+    int NicGroupEntries,
+    int VerdictEntries,
+    IReadOnlyList<NicStatus> Nics,
+    IReadOnlyList<string> Warnings) : SubsystemStatus(PolicySubsystem.SubsystemName, Warnings)
+{
+    /// <summary>The NICs attached both ways are the enforced ones the later subsystems see.</summary>
+    public override HostState Advance(HostState host) =>
+        host with { EnforcedIfIndexes = Nics.Where(n => n.Ingress && n.Egress).Select(n => n.IfIndex).ToHashSet() };
+}
