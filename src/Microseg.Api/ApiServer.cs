@@ -80,7 +80,7 @@ public sealed partial class ApiServer : IAsyncDisposable
         {
             k.AddServerHeader = false;
             var limits = k.Limits;
-            limits.MaxRequestBodySize = 1 << 20;
+            limits.MaxRequestBodySize = RequestFields.MaxBodyBytes;
             // The guard refuses first and says so once per flood; Kestrel's own bound (fixed
             // now, so set from the guard's first estimate) is the backstop and logs every
             // connection it refuses.
@@ -139,7 +139,8 @@ public sealed partial class ApiServer : IAsyncDisposable
         await app.DisposeAsync();
     }
 
-    /// <summary>A bug must not reach the client as a bare reset: log it, answer 500 in the API's shape.</summary>
+    /// <summary>A bug must not reach the client as a bare reset: log it, answer 500 in the API's
+    /// shape. The client gets no exception type or internals; the log has them.</summary>
     private static Func<HttpContext, RequestDelegate, Task> Unexpected(ILogger log) => async (ctx, next) =>
     {
         try
@@ -150,7 +151,8 @@ public sealed partial class ApiServer : IAsyncDisposable
         {
             LogUnexpected(log, ctx.Request.Method, ctx.Request.Path, e);
             ctx.Response.Clear();
-            await ApiJson.WriteErrorAsync(ctx, StatusCodes.Status500InternalServerError, $"internal error: {e.GetType().Name}: {e.Message}");
+            await ApiJson.WriteErrorAsync(ctx, StatusCodes.Status500InternalServerError,
+                $"internal error while serving {ctx.Request.Method} {ctx.Request.Path} (the server's log has the details)");
         }
     };
 
