@@ -83,12 +83,13 @@ internal static class ApiJson
         await ctx.Response.Body.WriteAsync("\n"u8.ToArray(), ctx.RequestAborted);
     }
 
-    /// <summary>An object as the snapshot holds it, plus the digest of the pending file.</summary>
-    public static void WriteObject(Utf8JsonWriter w, IConfigObject obj, string digest)
+    /// <summary>An object as the snapshot holds it, plus the digest of the pending file (null
+    /// for an object of the committed snapshot, which writes are not checked against).</summary>
+    public static void WriteObject(Utf8JsonWriter w, IConfigObject obj, string? digest)
     {
         w.WriteStartObject();
         SnapshotFormat.WriteFields(w, obj);
-        w.WriteString("digest", digest);
+        if (digest is null) w.WriteNull("digest"); else w.WriteString("digest", digest);
         w.WriteEndObject();
     }
 }

@@ -215,16 +215,70 @@ internal sealed class RequestFields
         return s.Trim() is { Length: > 0 } trimmed ? trimmed : null;
     }
 
-    /// <summary>Proxmox's `delete`: the properties to remove, as a comma list or an array.</summary>
+    /// <summary>A boolean as Proxmox parses one (pve-common's parse_boolean): 1, on, yes, true
+    /// or 0, off, no, false in any case; JSON true, false, 1 and 0.</summary>
+    public bool? Boolean(string name)
+    {
+        if (json.TryGetValue(name, out var j))
+        {
+            if (j.ValueKind is JsonValueKind.True or JsonValueKind.False) return j.GetBoolean();
+            if (j.ValueKind != JsonValueKind.String && j.ValueKind != JsonValueKind.Number)
+            {
+                Error(name, "must be a boolean (1|on|yes|true or 0|off|no|false)");
+                return null;
+            }
+        }
+        var s = String(name);
+        if (s is null) return null;
+        switch (s.ToLowerInvariant())
+        {
+            case "1" or "on" or "yes" or "true": return true;
+            case "0" or "off" or "no" or "false": return false;
+            default:
+                Error(name, $"'{Text.Clip(s)}' is not a boolean (1|on|yes|true or 0|off|no|false)");
+                return null;
+        }
+    }
+
+    /// <summary>Proxmox's `delete`: the properties to remove, as a list split the way Proxmox
+    /// splits one (pve-common's split_list: commas, semicolons and whitespace; NULs when there
+    /// are any) or a JSON array. Setting and deleting one property in one request is refused,
+    /// as Proxmox's SectionConfig refuses it.</summary>
     public IReadOnlySet<string> Deletes(IEnumerable<string> deletable)
     {
-        if (!Has("delete")) return new HashSet<string>();
-        var list = List("delete") ?? ValueList<string>.Empty;
+        var deletes = new HashSet<string>(StringComparer.Ordinal);
+        if (!Has("delete")) return deletes;
+        if (json.TryGetValue("delete", out var j) && j.ValueKind == JsonValueKind.Array)
+        {
+            if (!j.EnumerateArray().All(x => x.ValueKind == JsonValueKind.String))
+            {
+                Error("delete", "must be a list of property names");
+                return deletes;
+            }
+            foreach (var item in j.EnumerateArray()) deletes.UnionWith(SplitList(item.GetString()!));
+        }
+        else if (String("delete") is { } s)
+        {
+            deletes.UnionWith(SplitList(s));
+        }
         var allowed = deletable.ToHashSet(StringComparer.Ordinal);
-        foreach (var d in list.Where(d => !allowed.Contains(d)))
-            Error("delete", allowed.Count == 0
-                ? $"'{Text.Clip(d)}' cannot be deleted (nothing of this type can)"
-                : $"'{Text.Clip(d)}' cannot be deleted (deletable: {string.Join(", ", allowed.Order(StringComparer.Ordinal))})");
-        return list.ToHashSet(StringComparer.Ordinal);
+        foreach (var d in deletes.Order(StringComparer.Ordinal))
+        {
+            if (!allowed.Contains(d))
+                Error("delete", allowed.Count == 0
+                    ? $"'{Text.Clip(d)}' cannot be deleted (nothing of this type can)"
+                    : $"'{Text.Clip(d)}' cannot be deleted (deletable: {string.Join(", ", allowed.Order(StringComparer.Ordinal))})");
+            else if (Has(d))
+                Error("delete", $"cannot set and delete property '{d}' at the same time");
+        }
+        return deletes;
     }
+
+    private static readonly char[] ListSeparators = [',', ';', ' ', '\t', '\n', '\r', '\f', '\v'];
+
+    /// <summary>pve-common's split_list.</summary>
+    private static string[] SplitList(string s) =>
+        s.Contains('\0')
+            ? s.Split('\0', StringSplitOptions.RemoveEmptyEntries)
+            : s.Split(ListSeparators, StringSplitOptions.RemoveEmptyEntries);
 }
