@@ -35,11 +35,16 @@ internal sealed partial class ConnectionGuard(long openFiles)
     /// <summary>Set once the host's logging exists, before the first connection.</summary>
     public ILogger Log { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
+    /// <summary>Descriptors kept free beyond the bound's own half: the runtime maps each
+    /// assembly it loads as requests first need it (about 20 for the first request), and the
+    /// config store and token file open theirs.</summary>
+    public const int Reserve = 64;
+
     /// <summary>The bound for a process that may open <paramref name="openFiles"/> files and
-    /// has <paramref name="openNow"/> open: half of what is left (the other half is for files
-    /// the runtime maps as it loads more code, config and token files, and the one accept()
-    /// past the bound), at least 8, at most <see cref="MaxConnections"/>.</summary>
-    public static int LimitFor(long openFiles, int openNow) => (int)Math.Clamp((openFiles - openNow) / 2, 8, MaxConnections);
+    /// has <paramref name="openNow"/> open: half of what is left after <see cref="Reserve"/>
+    /// (the other half for files opened later and the one accept() past the bound), at least 8,
+    /// at most <see cref="MaxConnections"/>.</summary>
+    public static int LimitFor(long openFiles, int openNow) => (int)Math.Clamp((openFiles - openNow - Reserve) / 2, 8, MaxConnections);
 
     /// <summary>How many descriptors this process has open (the runtime keeps two per
     /// ReadyToRun assembly: about 150 before the first request).</summary>
