@@ -11,6 +11,7 @@ using Microseg.Policy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -32,46 +33,76 @@ public sealed partial class ApiServer : IAsyncDisposable
 {
     private readonly WebApplication app;
 
-    private ApiServer(WebApplication app, Uri address, IReadOnlyList<ApiRoute> routes, TokenStore tokens)
+    private ApiServer(WebApplication app, Uri address, IReadOnlyList<Uri> listening, IReadOnlyList<ApiRoute> routes, TokenStore tokens, int connectionLimit)
     {
         this.app = app;
         Address = address;
+        Listening = listening;
         Routes = routes;
         Tokens = tokens;
+        ConnectionLimit = connectionLimit;
     }
 
-    /// <summary>The base URL the server listens on (with the port it got).</summary>
+    /// <summary>A base URL a client on this host reaches the server at (with the port it got;
+    /// loopback for a wildcard listen).</summary>
     public Uri Address { get; }
+
+    /// <summary>What the server is bound to, as the socket has it (0.0.0.0 and [::] included).</summary>
+    public IReadOnlyList<Uri> Listening { get; }
 
     public IReadOnlyList<ApiRoute> Routes { get; }
 
     public TokenStore Tokens { get; }
 
+    /// <summary>The most connections served at once (see <see cref="ConnectionGuard"/>).</summary>
+    public int ConnectionLimit { get; }
+
     /// <summary>Binds and starts serving; throws (IOException) when the address is taken.</summary>
     public static async Task<ApiServer> StartAsync(ApiServerOptions options, CancellationToken cancel = default)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "microseg" });
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
-        {
-            k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = 1 << 20;
-            k.Listen(options.Listen, listen =>
-            {
-                if (options.Certificate is { } cert) listen.UseHttps(cert);
-            });
-        });
-        builder.Services.AddRoutingCore();
-        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        // Until the server listens, the framework's own logs only retell (with a stack trace)
+        // the exception StartAsync throws, which our caller reports in one line.
+        var started = false;
         builder.Logging
             .AddConsole(o =>
             {
                 o.FormatterName = ConsoleFormatterNames.Systemd;
                 o.LogToStandardErrorThreshold = LogLevel.Trace; // stdout is for results
             })
-            .SetMinimumLevel(options.MinimumLogLevel);
+            .SetMinimumLevel(options.MinimumLogLevel)
+            .AddFilter((category, level) => level >= options.MinimumLogLevel
+                                            && (Volatile.Read(ref started) || category?.StartsWith("Microsoft.", StringComparison.Ordinal) != true));
+        var openFiles = ConnectionGuard.OpenFilesLimit();
+        var guard = new ConnectionGuard(openFiles);
+
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            var limits = k.Limits;
+            limits.MaxRequestBodySize = RequestFields.MaxBodyBytes;
+            // The guard refuses first and says so once per flood; Kestrel's own bound (fixed
+            // now, so set from the guard's first estimate) is the backstop and logs every
+            // connection it refuses.
+            limits.MaxConcurrentConnections = guard.Limit + 16;
+            limits.MaxConcurrentUpgradedConnections = 0; // no WebSockets here
+            limits.MaxRequestHeaderCount = 64; // as pve-http-server
+            limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+            k.Listen(options.Listen, listen =>
+            {
+                // HTTP/1.1 only, as Proxmox's API: HTTP/2 has no reason phrase to carry errors in.
+                listen.Protocols = HttpProtocols.Http1;
+                listen.Use(next => connection => guard.OnConnectionAsync(connection, next));
+                if (options.Certificate is { } cert) listen.UseHttps(cert);
+            });
+        });
+        builder.Services.AddRoutingCore();
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 
         var app = builder.Build();
         var logs = app.Services.GetRequiredService<ILoggerFactory>();
+        guard.Log = logs.CreateLogger("microseg.api");
         var store = new DirectoryConfigStore(options.ConfigDirectory, options.RunningConfigPath);
         var tokens = new TokenStore(store);
         var endpoints = new ApiEndpoints(new PendingEditor(store), new ConfigCache(store), tokens, new LocalAgent(options.Agent, logs));
@@ -81,12 +112,22 @@ public sealed partial class ApiServer : IAsyncDisposable
         endpoints.MapTo(app);
         new UiAssets().MapTo(app);
 
-        await app.StartAsync(cancel);
+        try
+        {
+            await app.StartAsync(cancel);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+        Volatile.Write(ref started, true);
+        guard.Limit = ConnectionGuard.LimitFor(openFiles, ConnectionGuard.OpenDescriptors());
         var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
-            .Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            .Features.Get<IServerAddressesFeature>()!.Addresses.Select(a => new Uri(a + "/")).ToList();
         // Kestrel reports the wildcard host as it was given; a client needs a concrete one.
-        var address = new Uri(bound.Replace("://0.0.0.0:", "://127.0.0.1:").Replace("://[::]:", "://[::1]:") + "/");
-        return new ApiServer(app, address, endpoints.Routes, tokens);
+        var address = new Uri(bound[0].ToString().Replace("://0.0.0.0:", "://127.0.0.1:").Replace("://[::]:", "://[::1]:"));
+        return new ApiServer(app, address, bound, endpoints.Routes, tokens, guard.Limit);
     }
 
     /// <summary>Completes when the server was stopped (SIGTERM or SIGINT).</summary>
@@ -98,7 +139,8 @@ public sealed partial class ApiServer : IAsyncDisposable
         await app.DisposeAsync();
     }
 
-    /// <summary>A bug must not reach the client as a bare reset: log it, answer 500 in the API's shape.</summary>
+    /// <summary>A bug must not reach the client as a bare reset: log it, answer 500 in the API's
+    /// shape. The client gets no exception type or internals; the log has them.</summary>
     private static Func<HttpContext, RequestDelegate, Task> Unexpected(ILogger log) => async (ctx, next) =>
     {
         try
@@ -109,7 +151,8 @@ public sealed partial class ApiServer : IAsyncDisposable
         {
             LogUnexpected(log, ctx.Request.Method, ctx.Request.Path, e);
             ctx.Response.Clear();
-            await ApiJson.WriteErrorAsync(ctx, StatusCodes.Status500InternalServerError, $"internal error: {e.GetType().Name}: {e.Message}");
+            await ApiJson.WriteErrorAsync(ctx, StatusCodes.Status500InternalServerError,
+                $"internal error while serving {ctx.Request.Method} {ctx.Request.Path} (the server's log has the details)");
         }
     };
 

@@ -84,34 +84,68 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
 
     // ---- objects ----------------------------------------------------------------------------
 
-    private Task Index(HttpContext ctx) => ApiJson.WriteAsync(ctx, w =>
+    /// <summary>The parameters of a read: none but <paramref name="allowed"/> (as in Proxmox,
+    /// whose schemas forbid additional properties, a typo is an error, not ignored).</summary>
+    private static async Task<RequestFields> ReadParametersAsync(HttpContext ctx, params string[] allowed)
     {
-        w.WriteStartArray();
-        foreach (var name in ObjectTypes.All.Select(t => t.Name()).Concat(["pending", "commit", "explain", "matrix", "status"]))
-        {
-            w.WriteStartObject();
-            w.WriteString("subdir", name);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-    });
-
-    private Task List(HttpContext ctx, ObjectType type)
-    {
-        var pending = cache.ReadPending();
-        return ApiJson.WriteAsync(ctx, w =>
-        {
-            w.WriteStartArray();
-            foreach (var o in pending.Config.Objects.Where(o => o.Type == type)) SnapshotFormat.WriteObject(w, o);
-            w.WriteEndArray();
-        }, w => w.WriteString("digest", pending.Digest));
+        var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
+        fields.RejectUnknown(allowed);
+        return fields;
     }
 
-    private Task Read(HttpContext ctx, ObjectType type, string id)
+    private async Task Index(HttpContext ctx)
     {
-        var pending = cache.ReadPending();
-        var obj = ObjectEdits.Existing<IConfigObject>(pending.Config, type, id);
-        return ApiJson.WriteAsync(ctx, w => ApiJson.WriteObject(w, obj, pending.Digest));
+        var fields = await ReadParametersAsync(ctx);
+        fields.ThrowIfErrors("invalid request");
+        await ApiJson.WriteAsync(ctx, w =>
+        {
+            w.WriteStartArray();
+            foreach (var name in ObjectTypes.All.Select(t => t.Name()).Concat(["pending", "commit", "explain", "matrix", "status"]))
+            {
+                w.WriteStartObject();
+                w.WriteString("subdir", name);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        });
+    }
+
+    /// <summary>The config a list or read shows: the pending one with its digest, or with
+    /// running=1 the committed snapshot, whose objects carry a null digest (as Proxmox's SDN
+    /// lists read from the running config: writes are checked against the pending file only).</summary>
+    private (PolicyConfig Config, string? Digest) Shown(RequestFields fields)
+    {
+        var running = fields.Boolean("running") ?? false;
+        fields.ThrowIfErrors("invalid request");
+        if (!running)
+        {
+            var pending = cache.ReadPending();
+            return (pending.Config, pending.Digest);
+        }
+        var snapshot = cache.ReadRunning()
+            ?? throw ApiException.NotFound($"nothing committed yet: {editor.Store.RunningLocation} does not exist");
+        return (snapshot.Config, null);
+    }
+
+    private async Task List(HttpContext ctx, ObjectType type)
+    {
+        var (config, digest) = Shown(await ReadParametersAsync(ctx, "running"));
+        await ApiJson.WriteAsync(ctx, w =>
+        {
+            w.WriteStartArray();
+            foreach (var o in config.Objects.Where(o => o.Type == type)) ApiJson.WriteObject(w, o, digest);
+            w.WriteEndArray();
+        }, w =>
+        {
+            if (digest is null) w.WriteNull("digest"); else w.WriteString("digest", digest);
+        });
+    }
+
+    private async Task Read(HttpContext ctx, ObjectType type, string id)
+    {
+        var (config, digest) = Shown(await ReadParametersAsync(ctx, "running"));
+        var obj = ObjectEdits.Existing<IConfigObject>(config, type, id);
+        await ApiJson.WriteAsync(ctx, w => ApiJson.WriteObject(w, obj, digest));
     }
 
     private async Task Create(HttpContext ctx, ObjectType type)
@@ -160,12 +194,13 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
 
     // ---- pending, commit --------------------------------------------------------------------
 
-    private Task Pending(HttpContext ctx)
+    private async Task Pending(HttpContext ctx)
     {
+        (await ReadParametersAsync(ctx)).ThrowIfErrors("invalid request");
         var pending = cache.ReadPending();
         var running = cache.ReadRunning();
         var changes = PendingDiff.Compute(pending.Config, running?.Config);
-        return ApiJson.WriteAsync(ctx, w =>
+        await ApiJson.WriteAsync(ctx, w =>
         {
             w.WriteStartObject();
             w.WriteString("digest", pending.Digest);
@@ -226,7 +261,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
     /// the committed snapshot with running=1.</summary>
     private PolicyEngine Engine(RequestFields fields)
     {
-        var running = fields.String("running") is "1" or "true";
+        var running = fields.Boolean("running") ?? false;
         fields.ThrowIfErrors("invalid request");
         return cache.Engine(committed: running)
             ?? throw new ApiException(StatusCodes.Status404NotFound, $"nothing committed yet: {editor.Store.RunningLocation} does not exist");
@@ -257,8 +292,9 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
         await ApiJson.WriteAsync(ctx, w => PolicyJson.WriteMatrix(w, engine));
     }
 
-    private Task Status(HttpContext ctx)
+    private async Task Status(HttpContext ctx)
     {
+        (await ReadParametersAsync(ctx)).ThrowIfErrors("invalid request");
         var pending = cache.ReadPending();
         Snapshot? running = null;
         string? runningProblem = null;
@@ -266,6 +302,6 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
         catch (ConfigException e) { runningProblem = e.Problems[0].ToString(); }
         var (status, statusError) = agent.Status(running?.Config);
         var changes = PendingDiff.Compute(pending.Config, running?.Config).Count;
-        return ApiJson.WriteAsync(ctx, w => StatusJson.Write(w, agent, pending, running, runningProblem, changes, status, statusError));
+        await ApiJson.WriteAsync(ctx, w => StatusJson.Write(w, agent, pending, running, runningProblem, changes, status, statusError));
     }
 }

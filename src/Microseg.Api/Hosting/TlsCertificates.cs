@@ -16,11 +16,13 @@ public static class TlsCertificates
     public static X509Certificate2 Load(string certPath, string keyPath)
     {
         try { return X509Certificate2.CreateFromPemFile(certPath, keyPath); }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new ArgumentException($"load TLS certificate {certPath} with key {keyPath}: {e.Message}");
+            throw new ArgumentException($"load TLS certificate {certPath} with key {keyPath}: {OneLine(e.Message)}");
         }
     }
+
+    private static string OneLine(string message) => string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).Trim();
 
     /// <summary>The self-signed certificate in <paramref name="configDirectory"/>, made now if
     /// it is missing or expires within a week. Valid for localhost, this host's name and the

@@ -13,8 +13,13 @@ public sealed class ServeCommand : Command
 {
     private static readonly Option<string> Listen = new("--listen")
     {
-        Description = "ADDRESS:PORT to listen on (port 0: any free port)",
+        Description = $"ADDRESS:PORT to listen on (default {ListenAddress.Default}; port 0: any free port). Beyond loopback it needs TLS or --insecure-http",
         DefaultValueFactory = _ => ListenAddress.Default,
+    };
+
+    private static readonly Option<bool> InsecureHttp = new("--insecure-http")
+    {
+        Description = "Allow plain HTTP on an address beyond loopback (tokens and config cross the network unencrypted)",
     };
 
     private static readonly Option<string?> TlsCert = new("--tls-cert") { Description = "Serve HTTPS with this PEM certificate (needs --tls-key)" };
@@ -30,6 +35,7 @@ public sealed class ServeCommand : Command
         Options.Add(TlsCert);
         Options.Add(TlsKey);
         Options.Add(TlsSelfSigned);
+        Options.Add(InsecureHttp);
         AgentOptionSet.AddTo(this);
         SetAction(parse => Run(parse, io));
     }
@@ -42,6 +48,11 @@ public sealed class ServeCommand : Command
     {
         var configDir = Path.GetFullPath(parse.GetValue(MicrosegRootCommand.ConfigDir)!);
         var listen = ListenAddress.Parse(parse.GetValue(Listen)!);
+        var beyondLoopback = !System.Net.IPAddress.IsLoopback(listen.Address);
+        var insecure = parse.GetValue(InsecureHttp);
+        var tlsGiven = parse.GetValue(TlsCert) is not null || parse.GetValue(TlsKey) is not null || parse.GetValue(TlsSelfSigned);
+        if (beyondLoopback && !tlsGiven && !insecure)
+            throw new UserException($"--listen {parse.GetValue(Listen)} reaches beyond loopback: serve it with TLS (--tls-cert/--tls-key or --tls-self-signed), or give --insecure-http to send tokens and config in plain HTTP");
         var cert = Certificate(parse, configDir, listen.Address);
         var options = new ApiServerOptions(
             configDir, listen,
@@ -49,12 +60,26 @@ public sealed class ServeCommand : Command
             parse.GetValue(MicrosegRootCommand.RunningConfig),
             cert,
             parse.GetValue(AgentOptionSet.Verbose) ? LogLevel.Debug : LogLevel.Warning);
-        var server = ApiServer.StartAsync(options).GetAwaiter().GetResult();
+        ApiServer server;
         try
         {
-            io.Out.WriteLine($"microseg: serving {server.Address} (config {configDir}, tokens {server.Tokens.Path})");
+            server = ApiServer.StartAsync(options).GetAwaiter().GetResult();
+        }
+        catch (IOException e)
+        {
+            var why = e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException
+                ? "address already in use (another program listens there; choose another with --listen)"
+                : (e.InnerException ?? e).Message;
+            throw new UserException($"cannot listen on {parse.GetValue(Listen)}: {why}");
+        }
+        try
+        {
+            // The addresses as bound: 0.0.0.0 is every IPv4 address of this host, not loopback.
+            io.Out.WriteLine($"microseg: serving {string.Join(", ", server.Listening)} (config {configDir}, tokens {server.Tokens.Path})");
             if (cert is not null) io.Out.WriteLine($"microseg: TLS certificate SHA-256 {cert.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256)}");
             io.Out.Flush();
+            if (beyondLoopback && cert is null)
+                io.Err.WriteLine($"microseg: warning: serving plain HTTP beyond loopback (--insecure-http): tokens and config cross the network unencrypted");
             server.WaitForShutdownAsync().GetAwaiter().GetResult();
         }
         finally
