@@ -55,7 +55,7 @@ public static class PacketBench
             ("one hash lookup (baseline)", lookupNs),
             ("policy_ingress (stamp group)", Measure(ingress, 0xabcd0000, 0)),
             ("policy_egress allow (db -> wiki)", Measure(egress, 20, 0)),
-            ("policy_egress deny, no entry (wol -> wiki)", Measure(egress, 12, 2)),
+            ("policy_egress deny, bit clear (wol -> wiki)", Measure(egress, 12, 2)),
         };
         report.Line($"BPF_PROG_TEST_RUN, {Repeat:N0} runs x {Rounds} rounds (median), 64-byte UDP frame, verdicts map holding {verdicts.Count():N0} entries.");
         report.Line();
