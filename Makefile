@@ -59,7 +59,7 @@ demo: build
 # Baseline programs the benchmarks measure ours against (never shipped).
 BENCH_BPF_OBJ := $(patsubst bench/bpf/%.bpf.c,$(OUT)/bpf/bench/%.bpf.o,$(wildcard bench/bpf/*.bpf.c))
 
-$(OUT)/bpf/bench/%.bpf.o: bench/bpf/%.bpf.c
+$(OUT)/bpf/bench/%.bpf.o: bench/bpf/%.bpf.c $(BPF_HDR)
 	@mkdir -p $(@D)
 	clang $(BPF_CFLAGS) -c $< -o $@
 

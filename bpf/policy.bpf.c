@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Guest NIC policy (SPEC §5.1), attached with tcx links to the host side of each guest NIC:
  * ingress (packets from the guest) stamps the NIC's group into the low 16 bits of skb->mark,
- * egress (packets to the guest) looks up the (src, dst) verdict and drops unless allowed. */
+ * egress (packets to the guest) looks up the source's bit in the NIC group's verdict masks and
+ * drops unless it is set. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "abi.h"
 #include "mark.h"
 
 /* BPF_F_NO_PREALLOC: entries are allocated on update, so a mostly empty map does not pin
- * ~64 MiB of kernel memory on every host for its 1M slots. Lookups cost the same. */
+ * kernel memory for all of its 1M slots on every host. Lookups cost the same. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NIC_GROUP_MAX_ENTRIES);
@@ -45,12 +46,15 @@ int policy_egress(struct __sk_buff *skb)
 	if (!nic)
 		return TCX_DROP; /* fail closed: a NIC we do not know gets nothing */
 
+	__u32 src = skb->mark & MARK_GROUP_MASK;
 	struct verdict_key key = {
-		.src = skb->mark & MARK_GROUP_MASK,
 		.dst = nic->group,
+		.src_hi = src >> VERDICT_WORD_SHIFT,
 	};
 	struct verdict_value *verdict = bpf_map_lookup_elem(&verdicts, &key);
-	if (!verdict || verdict->action != VERDICT_ALLOW)
+	if (!verdict) /* no word: none of its 64 sources is allowed */
+		return TCX_DROP;
+	if (!((verdict->allow >> (src & VERDICT_WORD_MASK)) & 1))
 		return TCX_DROP;
 	return TCX_PASS;
 }

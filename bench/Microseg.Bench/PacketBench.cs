@@ -26,11 +26,11 @@ public static class PacketBench
         // ifindex 1 (lo) plays the guest NIC, in group 11; db (20) may send to it, wol (12) may not.
         nicGroup.Update(1u, new NicInfo(11));
         one.Update(1u, 1u);
-        verdicts.Update(new VerdictKey(20, 11), new VerdictValue(VerdictAction.Allow));
-        // A realistic table around it: 100k other entries.
-        for (ushort s = 1; s <= 400; s++)
+        verdicts.Update(new VerdictKey(11, 20 >> PolicyAbi.VerdictWordShift), new VerdictValue(1UL << 20));
+        // A realistic table around it: 100k other words.
+        for (ushort w = 0; w < 400; w++)
             for (ushort d = 100; d < 350; d++)
-                verdicts.Update(new VerdictKey(s, d), new VerdictValue(VerdictAction.Allow));
+                verdicts.Update(new VerdictKey(d, w), new VerdictValue(~0UL));
         var frame = UdpFrame();
 
         double Measure(BpfProgram p, uint mark, int expect)
@@ -55,7 +55,7 @@ public static class PacketBench
             ("one hash lookup (baseline)", lookupNs),
             ("policy_ingress (stamp group)", Measure(ingress, 0xabcd0000, 0)),
             ("policy_egress allow (db -> wiki)", Measure(egress, 20, 0)),
-            ("policy_egress deny, no entry (wol -> wiki)", Measure(egress, 12, 2)),
+            ("policy_egress deny, bit clear (wol -> wiki)", Measure(egress, 12, 2)),
         };
         report.Line($"BPF_PROG_TEST_RUN, {Repeat:N0} runs x {Rounds} rounds (median), 64-byte UDP frame, verdicts map holding {verdicts.Count():N0} entries.");
         report.Line();

@@ -6,6 +6,7 @@ var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
 {
     ["policy"] = PolicyBench.Run,
     ["packet"] = PacketBench.Run,
+    ["masks"] = MasksBench.Run,
     ["throughput"] = AgentBench.Throughput,
     ["apply"] = AgentBench.Apply,
     ["plug"] = AgentBench.Plug,

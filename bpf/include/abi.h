@@ -7,26 +7,37 @@
 
 #include <linux/types.h>
 
-#define MICROSEG_SCHEMA_VERSION 1
+#define MICROSEG_SCHEMA_VERSION 2
 
 #define NIC_GROUP_MAX_ENTRIES 65536
-#define VERDICTS_MAX_ENTRIES 1048576
 
 /* The group travels in the low 16 bits of skb->mark; the upper 16 bits belong to others. */
 #define MARK_GROUP_MASK 0xffff
 
-#define VERDICT_DENY 0
-#define VERDICT_ALLOW 1
+/* verdicts: the verdict of every source mark (0 = untagged, then each group's mark) for each
+ * local destination group, as 64-bit masks. A source mark picks a word by its upper 10 bits
+ * (src >> VERDICT_WORD_SHIFT) and a bit in it by its lower 6 (src & VERDICT_WORD_MASK). Only
+ * words with a bit set are stored: an absent word denies its 64 sources. So a destination group
+ * costs at most VERDICT_WORDS_PER_DST entries whatever its rules say, and one verdict lookup
+ * answers a packet. */
+#define VERDICT_WORD_SHIFT 6
+#define VERDICT_WORD_MASK 63
+#define VERDICT_WORDS_PER_DST 1024 /* 65,536 source marks / 64 */
+#define VERDICTS_MAX_DSTS 1024     /* local destination groups the map holds in the worst case */
+#define VERDICTS_MAX_ENTRIES (VERDICTS_MAX_DSTS * VERDICT_WORDS_PER_DST)
 
-/* verdicts key: group marks, src 0 = untagged (the packet did not come from a guest NIC). */
 struct verdict_key {
-	__u16 src;
-	__u16 dst;
+	__u16 dst;    /* destination group mark (the NIC's group) */
+	__u16 src_hi; /* source mark >> VERDICT_WORD_SHIFT: 0..VERDICT_WORDS_PER_DST - 1 */
 };
 
 struct verdict_value {
-	__u8 action; /* VERDICT_DENY or VERDICT_ALLOW; anything else is treated as deny */
-	__u8 pad[3];
+	/* Bit (src & VERDICT_WORD_MASK) set: packets from that source mark are allowed. */
+	__u64 allow;
+	/* Reserved for service (L4) rules, so that they need no schema change: a set bit will
+	 * say "this pair has service rules, consult the service map". Written as 0 today and not
+	 * read by the programs. */
+	__u64 service;
 };
 
 /* nic_group value, keyed by the __u32 ifindex of the host-side guest NIC. */

@@ -107,16 +107,78 @@ public sealed class PolicyEngine
     /// result has at most (groups + 1) × destinations entries. Sorted by (dst, src).</summary>
     public IReadOnlyList<VerdictEntry> Compile(IEnumerable<string> localDestinations)
     {
+        var pairs = new PairSink { Entries = [], BySrcMark = [] };
+        CompileCore(localDestinations, ref pairs);
+        return pairs.Entries;
+    }
+
+    /// <summary>The same verdicts as <see cref="Compile"/>, as 64-bit masks: for each of the
+    /// host's destination groups, the words (64 source marks each, 0 = untagged) with at least
+    /// one allowed source. A missing word denies its 64 sources, so a destination costs at most
+    /// <see cref="VerdictWord.WordsPerDestination"/> words whatever its rules say, and no per-pair
+    /// entry is ever built. Sorted by (dst, src_hi).</summary>
+    public IReadOnlyList<VerdictWord> CompileMasks(IEnumerable<string> localDestinations)
+    {
+        var masks = new MaskSink { Words = [], Scratch = new ulong[VerdictWord.WordsPerDestination] };
+        CompileCore(localDestinations, ref masks);
+        return masks.Words;
+    }
+
+    /// <summary>Receives the outcome of the one compile pass: each destination in mark order,
+    /// and each source mark it allows (untagged first, then in source-forest order).</summary>
+    private interface IAllowedSources
+    {
+        void BeginDestination(ushort dstMark);
+        void Allow(ushort srcMark);
+        void EndDestination();
+    }
+
+    private struct PairSink : IAllowedSources
+    {
+        public List<VerdictEntry> Entries, BySrcMark;
+        private ushort dst;
+
+        public void BeginDestination(ushort dstMark) { dst = dstMark; BySrcMark.Clear(); }
+        public readonly void Allow(ushort srcMark) => BySrcMark.Add(new VerdictEntry(srcMark, dst, RuleAction.Allow));
+        public readonly void EndDestination()
+        {
+            BySrcMark.Sort((x, y) => x.SrcMark.CompareTo(y.SrcMark));
+            Entries.AddRange(BySrcMark);
+        }
+    }
+
+    private struct MaskSink : IAllowedSources
+    {
+        public List<VerdictWord> Words;
+        public ulong[] Scratch; // one destination's words, all 0 between destinations
+        private ushort dst;
+
+        public void BeginDestination(ushort dstMark) => dst = dstMark;
+        public readonly void Allow(ushort srcMark) => Scratch[VerdictWord.WordOf(srcMark)] |= VerdictWord.BitOf(srcMark);
+        public readonly void EndDestination()
+        {
+            for (int w = 0; w < Scratch.Length; w++)
+            {
+                if (Scratch[w] == 0) continue;
+                Words.Add(new VerdictWord(dst, (ushort)w, Scratch[w]));
+                Scratch[w] = 0;
+            }
+        }
+    }
+
+    // One pass per destination D: score every rule whose dst is D or an ancestor, then walk the
+    // source forest top-down once. Generic over a struct sink so that each output form gets its
+    // own specialised copy (no delegate call per allowed source).
+    private void CompileCore<TSink>(IEnumerable<string> localDestinations, ref TSink sink) where TSink : struct, IAllowedSources
+    {
         var dsts = localDestinations.Distinct(StringComparer.Ordinal).Select(n => Index(n, "destination")).ToArray();
         Array.Sort(dsts, (x, y) => marks[x].CompareTo(marks[y]));
-        var entries = new List<VerdictEntry>();
         var own = new long[names.Length];
         var best = new long[names.Length];
         var touched = new List<int>();
-        var bySrcMark = new List<VerdictEntry>();
         foreach (var d in dsts)
         {
-            bySrcMark.Clear();
+            sink.BeginDestination(marks[d]);
             // Scores order candidates exactly as §4 does: (dst_dist, src_dist), and on a tie
             // the allow bit loses to deny, so Min() is the verdict rule.
             long untagged = None;
@@ -132,21 +194,19 @@ public sealed class PolicyEngine
                     else own[s] = Math.Min(own[s], score);
                 }
             }
-            if (IsAllow(untagged)) bySrcMark.Add(new VerdictEntry(0, marks[d], RuleAction.Allow));
+            if (IsAllow(untagged)) sink.Allow(0);
             foreach (var s in topoOrder)
             {
                 long score = own[s] == 0 ? None : own[s];
                 int p = parent[s];
                 if (p >= 0 && best[p] != None) score = Math.Min(score, best[p] + SrcStep);
                 best[s] = score;
-                if (IsAllow(score)) bySrcMark.Add(new VerdictEntry(marks[s], marks[d], RuleAction.Allow));
+                if (IsAllow(score)) sink.Allow(marks[s]);
             }
             foreach (var s in touched) own[s] = 0;
             touched.Clear();
-            bySrcMark.Sort((x, y) => x.SrcMark.CompareTo(y.SrcMark));
-            entries.AddRange(bySrcMark);
+            sink.EndDestination();
         }
-        return entries;
     }
 
     private const long None = long.MaxValue;

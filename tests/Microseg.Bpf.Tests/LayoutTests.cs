@@ -12,11 +12,12 @@ public sealed class LayoutTests
     {
         new CLayout("\"abi.h\"")
             .Size<VerdictKey>("struct verdict_key")
-            .Offset<VerdictKey>("Src", "struct verdict_key", "src")
             .Offset<VerdictKey>("Dst", "struct verdict_key", "dst")
+            .Offset<VerdictKey>("SrcHi", "struct verdict_key", "src_hi")
             .Size<VerdictValue>("struct verdict_value")
-            .Offset<VerdictValue>("Action", "struct verdict_value", "action")
-            .Offset<VerdictValue>("pad0", "struct verdict_value", "pad")
+            .Offset<VerdictValue>("Allow", "struct verdict_value", "allow")
+            .Offset<VerdictValue>("Service", "struct verdict_value", "service")
+            .Assert("_Alignof(struct verdict_value) == 8", "struct verdict_value is not 8-byte aligned")
             .Size<NicInfo>("struct nic_info")
             .Offset<NicInfo>("Group", "struct nic_info", "group")
             .Offset<NicInfo>("Flags", "struct nic_info", "flags")
@@ -24,8 +25,13 @@ public sealed class LayoutTests
             .Constant("NIC_GROUP_MAX_ENTRIES", PolicyAbi.NicGroupMaxEntries)
             .Constant("VERDICTS_MAX_ENTRIES", PolicyAbi.VerdictsMaxEntries)
             .Constant("MARK_GROUP_MASK", PolicyAbi.MarkGroupMask)
-            .Constant("VERDICT_DENY", (long)VerdictAction.Deny)
-            .Constant("VERDICT_ALLOW", (long)VerdictAction.Allow)
+            .Constant("VERDICT_WORD_SHIFT", PolicyAbi.VerdictWordShift)
+            .Constant("VERDICT_WORD_MASK", PolicyAbi.VerdictWordMask)
+            .Constant("VERDICT_WORDS_PER_DST", PolicyAbi.VerdictWordsPerDst)
+            .Constant("VERDICTS_MAX_DSTS", PolicyAbi.VerdictsMaxDsts)
+            // Every source mark has a word and a bit: 1,024 words x 64 bits = the 16-bit mark space.
+            .Constant("VERDICT_WORDS_PER_DST << VERDICT_WORD_SHIFT", PolicyAbi.MarkGroupMask + 1)
+            .Constant("VERDICT_WORD_MASK + 1", 8 * sizeof(ulong))
             .Compile();
     }
 

@@ -106,10 +106,12 @@ public sealed partial class PolicySubsystem : Subsystem
         return removed;
     }
 
+    // One map entry per 64-source word (schema 2). Packing the plan's pairs here is the stopgap
+    // until the plan compiles with PolicyEngine.CompileMasks itself.
     private static Dictionary<VerdictKey, VerdictValue> DesiredVerdicts(PolicyPlan plan) =>
-        plan.Verdicts.ToDictionary(
-            e => new VerdictKey(e.SrcMark, e.DstMark),
-            e => new VerdictValue(e.Action == Microseg.Policy.RuleAction.Allow ? VerdictAction.Allow : VerdictAction.Deny));
+        Microseg.Policy.VerdictWord.Pack(plan.Verdicts).ToDictionary(
+            w => new VerdictKey(w.Dst, w.SrcHi),
+            w => new VerdictValue(w.Allow));
 
     private static Dictionary<uint, NicInfo> DesiredNics(PolicyPlan plan) =>
         plan.Nics.ToDictionary(n => (uint)n.IfIndex, n => new NicInfo(n.Mark));

@@ -2,6 +2,7 @@
 // atomically (BPF_LINK_UPDATE), so a continuous stream loses nothing policy allows and
 // receives nothing it denies.
 using System.Text.Json;
+using Microseg.Bpf.Abi;
 using Microseg.TestSupport;
 
 namespace Microseg.Agent.Tests.Kernel;
@@ -36,7 +37,7 @@ public class UpgradeTests
         Assert.True(File.Exists(RepoPaths.BpfObject("policy.variant.bpf.o")), "run 'make build' first");
         using var lab = new LabGuard(Example, Guests);
         var before = Programs(lab);
-        var env = Variant(schemaChange ? 2 : null);
+        var env = Variant(schemaChange ? PolicyAbi.SchemaVersion + 1 : null);
 
         using var allowed = new UdpStream(lab.Lab, lab.Guest("ct200"), lab.Guest("ct100"), 7201); // db -> wiki: allow
         using var denied = new UdpStream(lab.Lab, lab.Guest("ct200"), lab.Guest("ct101"), 7202);  // db -> wol: deny
@@ -53,9 +54,9 @@ public class UpgradeTests
         Assert.NotEqual(before.Fingerprint, after.Fingerprint);
         Assert.NotEqual(before.Ingress, after.Ingress);
         Assert.NotEqual(before.Egress, after.Egress);
-        Assert.Equal(schemaChange ? 2 : 1, after.Schema);
+        Assert.Equal(schemaChange ? PolicyAbi.SchemaVersion + 1 : PolicyAbi.SchemaVersion, after.Schema);
         Assert.Contains(schemaChange
-            ? "policy maps migrated from schema 1 to 2"
+            ? $"policy maps migrated from schema {PolicyAbi.SchemaVersion} to {PolicyAbi.SchemaVersion + 1}"
             : $"policy programs upgraded {before.Fingerprint[..12]} -> {after.Fingerprint[..12]}", r.Stderr);
         Assert.True(aSent > 5_000, $"the stream ran ({aSent} sent)");
         Assert.Equal(aSent, aReceived);
@@ -91,7 +92,7 @@ public class UpgradeTests
         File.WriteAllBytes(bogus, File.ReadAllBytes(RepoPaths.BpfObject("policy.bpf.o"))[..512]);
         try
         {
-            var env = new Dictionary<string, string> { ["MICROSEG_TEST_POLICY_OBJECT"] = bogus, ["MICROSEG_TEST_POLICY_SCHEMA"] = "2" };
+            var env = new Dictionary<string, string> { ["MICROSEG_TEST_POLICY_OBJECT"] = bogus, ["MICROSEG_TEST_POLICY_SCHEMA"] = (PolicyAbi.SchemaVersion + 1).ToString() };
             var r = lab.Lab.MicrosegResult(lab.Host, env, "apply");
             Assert.Equal(1, r.ExitCode);
             Assert.Equal(before, Programs(lab));

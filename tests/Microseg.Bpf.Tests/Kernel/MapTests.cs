@@ -19,7 +19,7 @@ public sealed class MapTests : IDisposable
         using (var verdicts = PolicyObject.Verdicts(first))
         using (var nics = PolicyObject.NicGroup(first))
         {
-            verdicts.Update(new VerdictKey(11, 20), new VerdictValue(VerdictAction.Allow));
+            verdicts.Update(new VerdictKey(20, 0), new VerdictValue(1UL << 11));
             nics.Update(7, new NicInfo(20));
             firstId = verdicts.Map.Info().Id;
         }
@@ -30,8 +30,8 @@ public sealed class MapTests : IDisposable
         using var reusedNics = PolicyObject.NicGroup(second);
 
         Assert.Equal(firstId, reused.Map.Info().Id);
-        Assert.True(reused.TryLookup(new VerdictKey(11, 20), out var verdict));
-        Assert.Equal(VerdictAction.Allow, verdict.Action);
+        Assert.True(reused.TryLookup(new VerdictKey(20, 0), out var verdict));
+        Assert.Equal(1UL << 11, verdict.Allow);
         Assert.True(reusedNics.TryLookup(7, out var nic));
         Assert.Equal(20, nic.Group);
     }
@@ -41,7 +41,7 @@ public sealed class MapTests : IDisposable
     {
         using (var first = PolicyObject.Load(bpffs, "a"))
         using (var verdicts = PolicyObject.Verdicts(first))
-            verdicts.Update(new VerdictKey(1, 2), new VerdictValue(VerdictAction.Allow));
+            verdicts.Update(new VerdictKey(2, 0), new VerdictValue(1UL << 1));
 
         using var second = PolicyObject.Load(bpffs, "b");
         using var fresh = PolicyObject.Verdicts(second);
@@ -97,7 +97,7 @@ public sealed class MapTests : IDisposable
 
         Assert.Equal((PolicyAbi.NicGroupMap, 4u, 4u, (uint)PolicyAbi.NicGroupMaxEntries),
             (nicInfo.Name, nicInfo.KeySize, nicInfo.ValueSize, nicInfo.MaxEntries));
-        Assert.Equal((PolicyAbi.VerdictsMap, 4u, 4u, (uint)PolicyAbi.VerdictsMaxEntries),
+        Assert.Equal((PolicyAbi.VerdictsMap, 4u, 16u, (uint)PolicyAbi.VerdictsMaxEntries),
             (verdictInfo.Name, verdictInfo.KeySize, verdictInfo.ValueSize, verdictInfo.MaxEntries));
         Assert.Equal(1u, verdictInfo.Type); // BPF_MAP_TYPE_HASH
     }
@@ -108,27 +108,27 @@ public sealed class MapTests : IDisposable
         using var policy = PolicyObject.Load(bpffs);
         using var verdicts = PolicyObject.Verdicts(policy);
 
-        Assert.False(verdicts.TryLookup(new VerdictKey(1, 2), out _));
-        Assert.False(verdicts.Delete(new VerdictKey(1, 2)));
+        Assert.False(verdicts.TryLookup(new VerdictKey(2, 1), out _));
+        Assert.False(verdicts.Delete(new VerdictKey(2, 1)));
         Assert.Equal(0, verdicts.Count());
         Assert.Empty(verdicts.Keys());
 
-        for (ushort src = 1; src <= 100; src++)
-            verdicts.Update(new VerdictKey(src, 7), new VerdictValue(src % 2 == 0 ? VerdictAction.Allow : VerdictAction.Deny));
-        verdicts.Update(new VerdictKey(3, 7), new VerdictValue(VerdictAction.Allow)); // replace
+        for (ushort word = 1; word <= 100; word++)
+            verdicts.Update(new VerdictKey(7, word), new VerdictValue(word % 2 == 0 ? ~0UL : 1UL << word % 64));
+        verdicts.Update(new VerdictKey(7, 3), new VerdictValue(~0UL, 5)); // replace
 
         Assert.Equal(100, verdicts.Count());
-        Assert.Equal(Enumerable.Range(1, 100), verdicts.Keys().Select(k => (int)k.Src).Order());
-        var entries = verdicts.Entries().ToDictionary(e => e.Key, e => e.Value.Action);
-        Assert.Equal(VerdictAction.Allow, entries[new VerdictKey(3, 7)]);
-        Assert.Equal(VerdictAction.Deny, entries[new VerdictKey(5, 7)]);
+        Assert.Equal(Enumerable.Range(1, 100), verdicts.Keys().Select(k => (int)k.SrcHi).Order());
+        var entries = verdicts.Entries().ToDictionary(e => e.Key, e => e.Value);
+        Assert.Equal(new VerdictValue(~0UL, 5), entries[new VerdictKey(7, 3)]);
+        Assert.Equal(new VerdictValue(1UL << 5), entries[new VerdictKey(7, 5)]);
 
         foreach (var key in verdicts.Keys())
-            if (key.Src > 10)
+            if (key.SrcHi > 10)
                 Assert.True(verdicts.Delete(key));
         Assert.Equal(10, verdicts.Count());
-        Assert.True(verdicts.TryLookup(new VerdictKey(10, 7), out var ten));
-        Assert.Equal(VerdictAction.Allow, ten.Action);
+        Assert.True(verdicts.TryLookup(new VerdictKey(7, 10), out var ten));
+        Assert.Equal(~0UL, ten.Allow);
     }
 
     [KernelFact]
@@ -136,12 +136,12 @@ public sealed class MapTests : IDisposable
     {
         using var policy = PolicyObject.Load(bpffs);
         using (var verdicts = PolicyObject.Verdicts(policy))
-            verdicts.Update(new VerdictKey(4, 5), new VerdictValue(VerdictAction.Allow));
+            verdicts.Update(new VerdictKey(5, 4), new VerdictValue(1));
 
         using var pinned = BpfHashMap<VerdictKey, VerdictValue>.OpenPinned(bpffs.File("policy", PolicyAbi.VerdictsMap));
 
         Assert.Equal(PolicyAbi.VerdictsMap, pinned.Name);
-        Assert.True(pinned.TryLookup(new VerdictKey(4, 5), out _));
+        Assert.True(pinned.TryLookup(new VerdictKey(5, 4), out _));
     }
 
     [KernelFact]

@@ -32,6 +32,30 @@ internal static class PolicyObject
     public static BpfHashMap<uint, NicInfo> NicGroup(BpfObject obj) => new(obj.Map(PolicyAbi.NicGroupMap));
 
     public static BpfHashMap<VerdictKey, VerdictValue> Verdicts(BpfObject obj) => new(obj.Map(PolicyAbi.VerdictsMap));
+
+    /// <summary>The verdict word that holds source mark src for destination group dst.</summary>
+    public static VerdictKey WordOf(ushort src, ushort dst) => new(dst, (ushort)(src >> PolicyAbi.VerdictWordShift));
+
+    /// <summary>Source mark src's bit in its word.</summary>
+    public static ulong BitOf(ushort src) => 1UL << (src & PolicyAbi.VerdictWordMask);
+
+    /// <summary>Sets src's bit in dst's verdicts (creating the word), leaving the other 63.</summary>
+    public static void Allow(BpfHashMap<VerdictKey, VerdictValue> verdicts, ushort src, ushort dst)
+    {
+        var key = WordOf(src, dst);
+        ulong allow = verdicts.TryLookup(key, out var word) ? word.Allow : 0;
+        verdicts.Update(key, new VerdictValue(allow | BitOf(src)));
+    }
+
+    /// <summary>Clears src's bit; removes the word when no bit is left (an absent word denies).</summary>
+    public static void Deny(BpfHashMap<VerdictKey, VerdictValue> verdicts, ushort src, ushort dst)
+    {
+        var key = WordOf(src, dst);
+        if (!verdicts.TryLookup(key, out var word)) return;
+        ulong allow = word.Allow & ~BitOf(src);
+        if (allow == 0) verdicts.Delete(key);
+        else verdicts.Update(key, new VerdictValue(allow, word.Service));
+    }
 }
 
 /// <summary>tcx return codes (include/uapi/linux/bpf.h, enum tcx_action_base).</summary>

@@ -57,8 +57,8 @@ public sealed class PolicyTrafficTests : IDisposable
         using var verdicts = PolicyObject.Verdicts(policy);
         nics.Update((uint)h1, new NicInfo(Web));
         nics.Update((uint)h2, new NicInfo(Db));
-        verdicts.Update(new VerdictKey(Web, Db), new VerdictValue(VerdictAction.Allow));
-        verdicts.Update(new VerdictKey(Db, Web), new VerdictValue(VerdictAction.Allow));
+        PolicyObject.Allow(verdicts, Web, Db);
+        PolicyObject.Allow(verdicts, Db, Web);
         using var ingress = policy.Program(PolicyAbi.IngressProgram);
         using var egress = policy.Program(PolicyAbi.EgressProgram);
         foreach (int nic in new[] { h1, h2 })
@@ -69,13 +69,14 @@ public sealed class PolicyTrafficTests : IDisposable
 
         Assert.True(Ping(guest1, "10.0.0.2"), "web → db with both directions allowed");
 
-        verdicts.Update(new VerdictKey(Db, Web), new VerdictValue(VerdictAction.Deny));
+        // Db's word for Web keeps another source's bit: the word is there, Db's bit is not.
+        verdicts.Update(PolicyObject.WordOf(Db, Web), new VerdictValue(~PolicyObject.BitOf(Db)));
         Assert.False(Ping(guest1, "10.0.0.2"), "web → db with replies denied");
 
-        Assert.True(verdicts.Delete(new VerdictKey(Db, Web)));
+        Assert.True(verdicts.Delete(PolicyObject.WordOf(Db, Web)));
         Assert.False(Ping(guest1, "10.0.0.2"), "web → db with no verdict for replies");
 
-        verdicts.Update(new VerdictKey(Db, Web), new VerdictValue(VerdictAction.Allow));
+        PolicyObject.Allow(verdicts, Db, Web);
         Assert.True(Ping(guest2, "10.0.0.1"), "db → web with both directions allowed again");
     }
 

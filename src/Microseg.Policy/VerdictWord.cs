@@ -1,0 +1,34 @@
+// Compiled verdicts as 64-bit masks: one word holds the verdicts of 64 consecutive source marks
+// for one destination group, so a destination costs at most 1,024 words (65,536 marks / 64)
+// however many groups its rules reach. The agent turns each word into one verdict map entry.
+namespace Microseg.Policy;
+
+/// <summary>Sources SrcHi × 64 .. SrcHi × 64 + 63 to destination group Dst: bit (mark &amp; 63)
+/// of Allow set = allowed (mark 0 = untagged). A word that is absent denies all 64.</summary>
+public readonly record struct VerdictWord(ushort Dst, ushort SrcHi, ulong Allow)
+{
+    public const int Shift = 6;
+    public const int SourcesPerWord = 1 << Shift;
+    public const int WordsPerDestination = (ushort.MaxValue + 1) / SourcesPerWord;
+
+    public static ushort WordOf(ushort srcMark) => (ushort)(srcMark >> Shift);
+
+    public static ulong BitOf(ushort srcMark) => 1UL << (srcMark & (SourcesPerWord - 1));
+
+    /// <summary>True when this word is the source's and its bit is set.</summary>
+    public bool Allows(ushort srcMark) => SrcHi == WordOf(srcMark) && (Allow & BitOf(srcMark)) != 0;
+
+    /// <summary>Packs allowed pairs (as <see cref="PolicyEngine.Compile"/> gives them) into words,
+    /// sorted by (Dst, SrcHi). Entries that deny set no bit.</summary>
+    public static IReadOnlyList<VerdictWord> Pack(IEnumerable<VerdictEntry> entries)
+    {
+        var words = new Dictionary<(ushort Dst, ushort SrcHi), ulong>();
+        foreach (var e in entries)
+        {
+            if (e.Action != RuleAction.Allow) continue;
+            var key = (e.DstMark, WordOf(e.SrcMark));
+            words[key] = words.GetValueOrDefault(key) | BitOf(e.SrcMark);
+        }
+        return [.. words.OrderBy(w => w.Key).Select(w => new VerdictWord(w.Key.Dst, w.Key.SrcHi, w.Value))];
+    }
+}
