@@ -27,21 +27,41 @@ public static class ConfigEdits
     // ---- checks of the arguments alone (front ends may run them early, to report all at once)
 
     public static IReadOnlyList<ConfigProblem> GroupProblems(string? name, long? mark) =>
-        Problems(ObjectType.Group, name, (null, name is null ? null : Names.GroupNameProblem(name)), ("mark", mark is { } m ? Names.MarkProblem(m) : null));
+        Problems(ObjectType.Group, name, (null, name is null ? null : Names.ControlProblem("id", name) ?? Names.GroupNameProblem(name)), ("mark", mark is { } m ? Names.MarkProblem(m) : null));
 
     public static IReadOnlyList<ConfigProblem> BridgeProblems(string? name) =>
-        Problems(ObjectType.Bridge, name, (null, name is null ? null : Names.InterfaceNameProblem(name)));
+        Problems(ObjectType.Bridge, name, (null, name is null ? null : Names.ControlProblem("id", name) ?? Names.InterfaceNameProblem(name)));
 
     public static IReadOnlyList<ConfigProblem> ForwarderProblems(string? name, string? router, ValueList<string>? physical) =>
         Problems(ObjectType.Forwarder, name,
-            (null, name is null ? null : Names.ForwarderNameProblem(name)),
-            ("router", router is not null && Names.InterfaceNameProblem(router) is { } rp ? "router: " + rp : null),
+            (null, name is null ? null : Names.ControlProblem("id", name) ?? Names.ForwarderNameProblem(name)),
+            ("router", router is null ? null : Names.ControlProblem("router", router) ?? (Names.InterfaceNameProblem(router) is { } rp ? "router: " + rp : null)),
             ("physical", physical is { Count: 0 } ? "physical needs at least one interface (or '*')" : null));
+
+    /// <summary>Values that cannot stand in the file, whatever the object: a control character
+    /// anywhere (a newline would start a line, or a section, of its own) and a comment over
+    /// <see cref="Names.MaxCommentBytes"/>. Each edit checks its arguments with this first.</summary>
+    public static IReadOnlyList<ConfigProblem> ValueProblems(ObjectType type, string? id, params (string Field, string? Value)[] values) =>
+        Problems(type, id is not null && Names.ControlProblem("id", id) is null ? id : null,
+        [
+            (null, id is null ? null : Names.ControlProblem("id", id)),
+            .. values.Select(v => ((string?)v.Field, v.Value is null ? null
+                : Names.ControlProblem(v.Field, v.Value) ?? (v.Field == "comment" ? Names.CommentLengthProblem(v.Value) : null))),
+        ]);
+
+    private static (string Field, string? Value)[] Listed(string field, ValueList<string>? list) =>
+        list is null ? [] : [.. list.Select(item => (field, (string?)item))];
+
+    /// <summary>The one wording of "this edit would leave the config invalid", for every front
+    /// end: <paramref name="what"/> is the edit ("updating group 'web'").</summary>
+    public static string RefusalMessage(string what, IEnumerable<ConfigProblem> added) =>
+        $"refused: {what} would leave the config invalid: " + string.Join("; ", added.Select(p => p.ObjectRef is null ? p.Message : $"{p.ObjectRef}: {p.Message}"));
 
     // ---- groups -----------------------------------------------------------------------------
 
     public static (PolicyConfig Config, Group Group) AddGroup(PolicyConfig config, string name, int? mark, string? parent, string? comment)
     {
+        Ensure(ValueProblems(ObjectType.Group, name, ("parent", parent), ("comment", comment)));
         Ensure(GroupProblems(name, mark));
         EnsureFreeId(config, ObjectType.Group, name);
         var m = mark ?? Marks.NextFree(config);
@@ -55,6 +75,7 @@ public static class ConfigEdits
     public static (PolicyConfig Config, Group Group) UpdateGroup(PolicyConfig config, string name, int? mark, string? parent, string? comment, IReadOnlySet<string> deletes)
     {
         var group = Existing<Group>(config, ObjectType.Group, name);
+        Ensure(ValueProblems(ObjectType.Group, name, ("parent", parent), ("comment", comment)));
         Ensure(GroupProblems(null, mark));
         var updated = group with
         {
@@ -64,8 +85,25 @@ public static class ConfigEdits
         };
         if (mark is { } m && m != group.Mark) EnsureMarkFree(config, m, name);
         config = config.Put(updated);
-        if (updated.Mark != group.Mark) config = config.RederiveRuleIds(name);
+        if (updated.Mark != group.Mark)
+        {
+            EnsureRederivedIdsFree(config, group, updated.Mark);
+            config = config.RederiveRuleIds(name);
+        }
         return (config, updated);
+    }
+
+    /// <summary>A rule id re-derived from a new mark must not be the id of an object of another
+    /// type: the file could not be read back (ids are unique across types).</summary>
+    private static void EnsureRederivedIdsFree(PolicyConfig config, Group group, int? mark)
+    {
+        foreach (var rule in config.Rules.Values.Where(r => r.Src == group.Name || r.Dst == group.Name))
+        {
+            if (config.DerivedRuleId(rule.Key) is not { } id || id == rule.Id) continue;
+            if (config.FindAnyType(id) is { } other && other.Type != ObjectType.Rule)
+                throw Refused(ObjectType.Group, group.Name, "mark",
+                    $"mark {mark} would re-derive the id of rule '{rule.Id}' ({rule.Key}) to '{id}', which is the id of {ConfigProblem.Describe(other.Type, other.Id)} (ids are unique across types)");
+        }
     }
 
     private static void EnsureMarkFree(PolicyConfig config, int mark, string group)
@@ -80,6 +118,7 @@ public static class ConfigEdits
     /// a mark gets one now, as commit would give it.</summary>
     public static (PolicyConfig Config, Rule Rule) AddRule(PolicyConfig config, RuleKey key, RuleAction action, string? comment)
     {
+        Ensure(ValueProblems(ObjectType.Rule, null, ("src", key.Src), ("dst", key.Dst), ("comment", comment)));
         var problems = new List<ConfigProblem>();
         if (key.Src is { } src && !config.Groups.ContainsKey(src)) problems.Add(Problem(ObjectType.Rule, null, "src", $"unknown group '{Text.Clip(src)}'"));
         if (!config.Groups.ContainsKey(key.Dst)) problems.Add(Problem(ObjectType.Rule, null, "dst", $"unknown group '{Text.Clip(key.Dst)}'"));
@@ -96,6 +135,7 @@ public static class ConfigEdits
     public static (PolicyConfig Config, Rule Rule) UpdateRule(PolicyConfig config, string id, RuleAction? action, string? comment, IReadOnlySet<string> deletes)
     {
         var rule = Existing<Rule>(config, ObjectType.Rule, id);
+        Ensure(ValueProblems(ObjectType.Rule, id, ("comment", comment)));
         var updated = rule with
         {
             Action = action ?? rule.Action,
@@ -109,6 +149,7 @@ public static class ConfigEdits
     /// <summary>An unknown group is Validation's to refuse, as for a group's parent.</summary>
     public static (PolicyConfig Config, Assignment Assignment) AddAssignment(PolicyConfig config, long vmid, long iface, string group)
     {
+        Ensure(ValueProblems(ObjectType.Assignment, null, ("group", group)));
         var assignment = new Assignment(vmid, iface, group);
         if (config.Assignments.GetValueOrDefault(assignment.Id) is { } existing)
             throw new ConfigEditException([Problem(ObjectType.Assignment, assignment.Id, "vmid", $"assignment '{assignment.Id}' already exists")], existing);
@@ -119,6 +160,7 @@ public static class ConfigEdits
     public static (PolicyConfig Config, Assignment Assignment) UpdateAssignment(PolicyConfig config, string id, string? group)
     {
         var assignment = Existing<Assignment>(config, ObjectType.Assignment, id);
+        Ensure(ValueProblems(ObjectType.Assignment, id, ("group", group)));
         var updated = assignment with { Group = group ?? assignment.Group };
         return (config.Put(updated), updated);
     }
@@ -127,6 +169,7 @@ public static class ConfigEdits
 
     public static (PolicyConfig Config, Bridge Bridge) AddBridge(PolicyConfig config, string name, ValueList<string> nodes)
     {
+        Ensure(ValueProblems(ObjectType.Bridge, name, Listed("nodes", nodes)));
         Ensure(BridgeProblems(name));
         EnsureFreeId(config, ObjectType.Bridge, name);
         var bridge = new Bridge(name, nodes);
@@ -137,26 +180,30 @@ public static class ConfigEdits
     public static (PolicyConfig Config, Bridge Bridge) UpdateBridge(PolicyConfig config, string name, ValueList<string>? nodes)
     {
         var bridge = Existing<Bridge>(config, ObjectType.Bridge, name);
+        Ensure(ValueProblems(ObjectType.Bridge, name, Listed("nodes", nodes)));
         var updated = bridge with { Nodes = nodes ?? bridge.Nodes };
         return (config.Put(updated), updated);
     }
 
     // ---- forwarders -------------------------------------------------------------------------
 
-    public static (PolicyConfig Config, Forwarder Forwarder) AddForwarder(PolicyConfig config, string name, string router, ValueList<string> physical, ForwarderMode mode)
+    /// <summary>Nodes null or empty = every node.</summary>
+    public static (PolicyConfig Config, Forwarder Forwarder) AddForwarder(PolicyConfig config, string name, string router, ValueList<string> physical, ForwarderMode mode, ValueList<string>? nodes = null)
     {
+        Ensure(ValueProblems(ObjectType.Forwarder, name, [("router", router), .. Listed("physical", physical), .. Listed("nodes", nodes)]));
         Ensure(ForwarderProblems(name, router, physical));
         EnsureFreeId(config, ObjectType.Forwarder, name);
-        var forwarder = new Forwarder(name, router, physical, mode);
+        var forwarder = new Forwarder(name, router, physical, mode, nodes ?? ValueList<string>.Empty);
         return (config.Put(forwarder), forwarder);
     }
 
-    /// <summary>Null arguments keep a property.</summary>
-    public static (PolicyConfig Config, Forwarder Forwarder) UpdateForwarder(PolicyConfig config, string name, string? router, ValueList<string>? physical, ForwarderMode? mode)
+    /// <summary>Null arguments keep a property; nodes empty = every node.</summary>
+    public static (PolicyConfig Config, Forwarder Forwarder) UpdateForwarder(PolicyConfig config, string name, string? router, ValueList<string>? physical, ForwarderMode? mode, ValueList<string>? nodes = null)
     {
         var forwarder = Existing<Forwarder>(config, ObjectType.Forwarder, name);
+        Ensure(ValueProblems(ObjectType.Forwarder, name, [("router", router), .. Listed("physical", physical), .. Listed("nodes", nodes)]));
         Ensure(ForwarderProblems(null, router, physical));
-        var updated = forwarder with { Router = router ?? forwarder.Router, Physical = physical ?? forwarder.Physical, Mode = mode ?? forwarder.Mode };
+        var updated = forwarder with { Router = router ?? forwarder.Router, Physical = physical ?? forwarder.Physical, Mode = mode ?? forwarder.Mode, Nodes = nodes ?? forwarder.Nodes };
         return (config.Put(updated), updated);
     }
 

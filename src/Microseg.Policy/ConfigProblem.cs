@@ -48,7 +48,16 @@ public sealed class DigestConflictException(string path, string expected, string
 /// <summary>Keeps user text short in messages.</summary>
 public static class Text
 {
-    /// <summary>Keeps user text short in messages (a 10 MB line must not become a 10 MB error).</summary>
-    public static string Clip(string s, int max = 64) =>
-        s.Length <= max ? s : string.Concat(s.AsSpan(0, max), "…");
+    /// <summary>Keeps user text short in messages (a 10 MB line must not become a 10 MB error).
+    /// Control characters are shown escaped (\u000a), so that a message stays one line and
+    /// cannot drive a terminal.</summary>
+    public static string Clip(string s, int max = 64)
+    {
+        var clipped = s.Length <= max ? s : string.Concat(s.AsSpan(0, max), "…");
+        if (!clipped.Any(char.IsControl)) return clipped;
+        var sb = new System.Text.StringBuilder(clipped.Length + 16);
+        foreach (var c in clipped)
+            if (char.IsControl(c)) sb.Append($"\\u{(int)c:x4}"); else sb.Append(c);
+        return sb.ToString();
+    }
 }

@@ -1,8 +1,10 @@
 // The config directory: microseg.cfg (pending, digest-guarded), running-config.json (the
 // committed snapshot) and api-tokens.json (mode 0600). Every write is atomic: temp file in the
-// same directory, fsync, rename; read-modify-writes hold a flock beside the files. The digest
-// of the pending config is the SHA-256 of the file. Each file is parsed once per content: a
-// read compares the bytes with the last ones and returns the same instance when they match.
+// same directory, fsync, rename, fsync of the directory; read-modify-writes hold a flock beside
+// the files. The digest of the pending config is the SHA-256 of the file. Each file is parsed
+// once per content: a read compares the bytes with the last ones and returns the same instance
+// when they match. The store never creates the config directory: a missing one is nearly always
+// a typo in --config-dir, and an edit or a commit there must not start a new, empty policy.
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -59,29 +61,37 @@ public sealed class DirectoryConfigStore : IConfigStore
         digest.Length == 64 && digest.All(Uri.IsHexDigit) ? null
         : "must be the 64 hex digits of a SHA-256 digest, as read from the pending config";
 
-    /// <summary>A missing file is an empty config (with the digest of no bytes).</summary>
-    public PendingConfig ReadPending() => Pending(ReadOrNull(PendingPath) ?? []).Value;
+    /// <summary>A missing file is an empty config (with the digest of no bytes), Exists false.</summary>
+    public PendingConfig ReadPending() => ReadPendingFile().Value;
+
+    private Parsed<PendingConfig> ReadPendingFile() =>
+        ReadOrNull(PendingPath) is { } bytes ? Pending(bytes) : Missing;
+
+    private Parsed<PendingConfig> Missing => new([], new PendingConfig(PolicyConfig.Empty, DigestOf([]), Exists: false));
 
     public string EditPending(Func<PendingConfig, PolicyConfig> edit, string? expectedDigest = null)
     {
         using var _ = Lock();
-        var read = Pending(ReadOrNull(PendingPath) ?? []);
+        var read = ReadPendingFile();
         var digest = read.Value.Digest;
         EnsureDigest(expectedDigest, digest);
         var output = SectionConfig.WriteBytes(edit(read.Value));
-        if (output.AsSpan().SequenceEqual(read.Bytes)) return digest;
+        if (read.Value.Exists && output.AsSpan().SequenceEqual(read.Bytes)) return digest;
         AtomicFile.Write(PendingPath, output);
         return DigestOf(output);
     }
 
     public Snapshot? ReadRunning() => Running()?.Value;
 
-    public CommitResult Commit(string? expectedDigest = null)
+    public CommitResult Commit(string? expectedDigest = null, bool allowEmpty = false)
     {
         using var _ = Lock();
-        var read = Pending(ReadOrNull(PendingPath) ?? []);
+        var read = ReadPendingFile();
         var digest = read.Value.Digest;
         EnsureDigest(expectedDigest, digest);
+        if (!allowEmpty && read.Value.Config.Count == 0)
+            throw new ConfigException(PendingPath, (read.Value.Exists ? "the pending config is empty" : "does not exist") +
+                ": refusing to commit an empty policy, which would stop enforcing every NIC (commit with --allow-empty if that is what you want)");
         var (config, assigned) = Marks.AssignMissing(read.Value.Config);
         Validation.Ensure(config);
 
@@ -100,7 +110,8 @@ public sealed class DirectoryConfigStore : IConfigStore
         var candidate = new Snapshot(previousVersion + 1, config);
         if (previous is not null && SameContent(previous, candidate))
             return new CommitResult(previous, Changed: false, assigned, digest);
-        AtomicFile.Write(RunningPath, SnapshotFormat.Write(candidate));
+        // Into a Proxmox SDN running-config, only its "microseg" key changes.
+        AtomicFile.Write(RunningPath, SnapshotFormat.WriteInto(ReadOrNull(RunningPath), candidate, RunningPath));
         return new CommitResult(candidate, Changed: true, assigned, digest);
     }
 
@@ -279,30 +290,56 @@ public sealed class DirectoryConfigStore : IConfigStore
     }
 
     /// <summary>An exclusive lock on a lock file beside the config, so that read-modify-write
-    /// sequences of several processes do not interleave.</summary>
-    private FileLock Lock() => FileLock.Exclusive(Path.Combine(Directory, ".microseg.cfg.lock"), LockTimeout);
+    /// sequences of several processes do not interleave. Under it, the temp files that
+    /// interrupted writers of the pending config or the snapshot left are removed.</summary>
+    private FileLock Lock()
+    {
+        if (!System.IO.Directory.Exists(Directory))
+            throw new ConfigException(Directory, "the config directory does not exist (check --config-dir or MICROSEG_CONFIG_DIR; create it with 'mkdir -p' to start a new config there)");
+        var held = FileLock.Exclusive(Path.Combine(Directory, ".microseg.cfg.lock"), LockTimeout);
+        AtomicFile.RemoveStaleTemps(PendingPath);
+        AtomicFile.RemoveStaleTemps(RunningPath);
+        return held;
+    }
 }
 
 public static class AtomicFile
 {
     public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    /// <summary>Writes a temp file in the same directory, fsyncs it, renames it over the target.
-    /// Readers see the old or the new content, never a mix; a crash leaves the old file. With
-    /// <paramref name="createMode"/> (e.g. <see cref="OwnerOnly"/> for secrets) the temp file is
-    /// created with that mode, so the content is never readable by others, not even briefly.</summary>
+    /// <summary>The mode of a file this class creates (the umask may only make it stricter):
+    /// configuration is not for everyone to read, let alone write.</summary>
+    public const UnixFileMode NewFileMode = OwnerOnly | UnixFileMode.GroupRead;
+
+    /// <summary>A temp file younger than this may still be written by a live process.</summary>
+    public static readonly TimeSpan StaleAfter = TimeSpan.FromMinutes(5);
+
+    private const string TempSuffix = ".tmp";
+
+    /// <summary>Writes a temp file in the same directory, fsyncs it, renames it over the target
+    /// and fsyncs the directory (so that the rename survives a power cut). Readers see the old
+    /// or the new content, never a mix; a crash leaves the old file. An existing target keeps
+    /// its mode, owner and group; a new one gets <see cref="NewFileMode"/>, whatever the umask.
+    /// With <paramref name="createMode"/> (e.g. <see cref="OwnerOnly"/> for secrets) the file
+    /// always has that mode, and so has the temp file from its creation: the content is never
+    /// readable by others, not even briefly.</summary>
     public static void Write(string path, ReadOnlySpan<byte> content, UnixFileMode? createMode = null)
     {
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("microseg's config files are Linux files (modes, owners, fsync of a directory)");
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}{TempSuffix}");
+        var existing = Interop.Libc.OwnerAndMode(path);
         try
         {
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-            if (createMode is { } mode && !OperatingSystem.IsWindows()) options.UnixCreateMode = mode;
+            // Owner-only while it is written: its final mode may be wider, never the other way.
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, UnixCreateMode = OwnerOnly };
             using (var fs = new FileStream(temp, options))
             {
                 fs.Write(content);
+                if (existing is { } owner) Interop.Libc.KeepOwner(fs.SafeFileHandle, temp, owner.Uid, owner.Gid);
+                // Not masked by the umask, unlike the mode given to open().
+                File.SetUnixFileMode(fs.SafeFileHandle, createMode ?? (existing is { } e ? e.Mode : NewFileMode & ~Umask()));
                 fs.Flush(flushToDisk: true);
             }
             File.Move(temp, path, overwrite: true);
@@ -312,5 +349,42 @@ public static class AtomicFile
             File.Delete(temp);
             throw;
         }
+        Interop.Libc.SyncDirectory(dir);
+    }
+
+    /// <summary>Removes the temp files of <paramref name="path"/> that interrupted writers left:
+    /// those whose writer (the process id in the name) is gone, or older than
+    /// <see cref="StaleAfter"/>. Call it holding the lock that every writer of the path holds.</summary>
+    public static void RemoveStaleTemps(string path)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var prefix = $".{Path.GetFileName(path)}.";
+        IEnumerable<string> temps;
+        try { temps = Directory.EnumerateFiles(dir, prefix + "*" + TempSuffix).ToList(); }
+        catch (DirectoryNotFoundException) { return; }
+        foreach (var temp in temps)
+        {
+            // .NAME.PID.GUID.tmp, exactly: nothing else is ours to remove.
+            var middle = Path.GetFileName(temp)[prefix.Length..^TempSuffix.Length].Split('.');
+            if (middle.Length != 2 || !int.TryParse(middle[0], out var pid) || pid <= 0
+                || middle[1].Length != 32 || !middle[1].All(Uri.IsHexDigit)) continue;
+            var writerGone = pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}");
+            if (!writerGone && DateTime.UtcNow - File.GetLastWriteTimeUtc(temp) < StaleAfter) continue;
+            try { File.Delete(temp); }
+            catch (IOException) { /* gone already, or busy: the next write tries again */ }
+        }
+    }
+
+    /// <summary>The process's umask (read without changing it, from /proc; 022 when unknown).</summary>
+    private static UnixFileMode Umask()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("Umask:", StringComparison.Ordinal))
+                    return (UnixFileMode)Convert.ToInt32(line["Umask:".Length..].Trim(), 8);
+        }
+        catch (IOException) { }
+        return UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
     }
 }

@@ -7,8 +7,10 @@ namespace Microseg.Policy;
 
 /// <summary>The pending config and the digest of the version it was read from. A digest is
 /// opaque: callers compare it, hand it back to <see cref="IConfigStore.EditPending"/> and
-/// <see cref="IConfigStore.Commit"/>, and never compute one.</summary>
-public sealed record PendingConfig(PolicyConfig Config, string Digest);
+/// <see cref="IConfigStore.Commit"/>, and never compute one. Exists is false when nothing is
+/// stored yet (the config is then empty): reading commands say so instead of showing an empty
+/// policy.</summary>
+public sealed record PendingConfig(PolicyConfig Config, string Digest, bool Exists = true);
 
 public sealed record CommitResult(Snapshot Snapshot, bool Changed, IReadOnlyList<Group> MarksAssigned, string PendingDigest);
 
@@ -38,7 +40,8 @@ public interface IConfigStore
     /// typo, checked before anything is read), or null.</summary>
     string? DigestProblem(string digest);
 
-    /// <summary>The pending config and its digest; nothing stored yet is an empty config.
+    /// <summary>The pending config and its digest; nothing stored yet is an empty config
+    /// (<see cref="PendingConfig.Exists"/> false).
     /// Reads of unchanged content may return the same instances, so callers may key what they
     /// derive from a config (an engine) on the instance.</summary>
     PendingConfig ReadPending();
@@ -46,13 +49,16 @@ public interface IConfigStore
     /// <summary>Read-modify-write of the pending config, atomic against every other editor.
     /// With <paramref name="expectedDigest"/>, refused (<see cref="DigestConflictException"/>)
     /// unless the pending config still has it. Returns the digest after the edit (unchanged
-    /// when the edit changed nothing, which writes nothing).</summary>
+    /// when the edit changed nothing, which writes nothing). Nothing stored yet: the edit starts
+    /// from an empty config (the directory store needs its directory to exist).</summary>
     string EditPending(Func<PendingConfig, PolicyConfig> edit, string? expectedDigest = null);
 
     /// <summary>Validates the pending config and stores it as the next snapshot version. Marks
     /// it had to assign are written back to the pending config. Nothing is written when
-    /// validation fails or the digest differs; an unchanged config keeps its version.</summary>
-    CommitResult Commit(string? expectedDigest = null);
+    /// validation fails or the digest differs; an unchanged config keeps its version. An empty
+    /// (or missing) pending config is refused unless <paramref name="allowEmpty"/>: its
+    /// snapshot would un-enforce every NIC, so it must be asked for.</summary>
+    CommitResult Commit(string? expectedDigest = null, bool allowEmpty = false);
 
     /// <summary>The committed snapshot, or null when nothing was committed yet.</summary>
     Snapshot? ReadRunning();

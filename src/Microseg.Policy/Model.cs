@@ -117,9 +117,14 @@ public sealed record Bridge(string Name, ValueList<string> Nodes) : IConfigObjec
     public bool AppliesTo(string node) => Nodes.Count == 0 || Nodes.Contains(node);
 }
 
-/// <summary>An XDP forwarding set (SPEC §7). Physical ["*"] = every interface but lo and the router.</summary>
-public sealed record Forwarder(string Name, string Router, ValueList<string> Physical, ForwarderMode Mode = ForwarderMode.Skb) : IConfigObject
+/// <summary>An XDP forwarding set (SPEC §7). Physical ["*"] = every interface but lo and the
+/// router. Nodes: the nodes it applies to, as a bridge's; empty (or null) = every node.</summary>
+public sealed record Forwarder(string Name, string Router, ValueList<string> Physical, ForwarderMode Mode, ValueList<string> Nodes) : IConfigObject
 {
+    public Forwarder(string Name, string Router, ValueList<string> Physical, ForwarderMode Mode = ForwarderMode.Skb)
+        : this(Name, Router, Physical, Mode, ValueList<string>.Empty) { }
+
     public ObjectType Type => ObjectType.Forwarder;
     public string Id => Name;
+    public bool AppliesTo(string node) => Nodes.Count == 0 || Nodes.Contains(node);
 }

@@ -45,6 +45,30 @@ public static partial class Names
     public static string? InterfaceNameProblem(string s) =>
         IsInterfaceName(s) ? null : $"invalid interface name '{Text.Clip(s)}' (1..15 characters, no '/', ':' or whitespace)";
 
+    /// <summary>The longest comment, in UTF-8 bytes: Proxmox caps its description-like
+    /// `comment` properties (HA groups and resources, replication jobs) at 4096.</summary>
+    public const int MaxCommentBytes = 4096;
+
+    /// <summary>Why a value cannot stand in the section-config file, or null. The file is one
+    /// property per line, tab-indented: a newline would start another line (or a section) and
+    /// a tab inside a value reads as a separator, so no value or id holds a control character
+    /// (C0 including tab, DEL, C1).</summary>
+    public static string? ControlProblem(string field, string value)
+    {
+        var at = value.AsSpan().IndexOfAnyInRange('\u0000', '\u001f');
+        if (at < 0) at = value.AsSpan().IndexOfAnyInRange('\u007f', '\u009f');
+        return at < 0 ? null
+            : $"{field} must be one line of text without control characters (U+{(int)value[at]:X4} at offset {at})";
+    }
+
+    /// <summary>Why a comment is too long, or null.</summary>
+    public static string? CommentLengthProblem(string comment)
+    {
+        if (comment.Length <= MaxCommentBytes / 4) return null; // cannot exceed the cap in UTF-8
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(comment);
+        return bytes <= MaxCommentBytes ? null : $"comment is {bytes} bytes long; the limit is {MaxCommentBytes} (UTF-8)";
+    }
+
     public static string? NodeNameProblem(string s) =>
         IsNodeName(s) ? null : $"invalid node name '{Text.Clip(s)}' (letters, digits and '-', up to 63, not starting or ending with '-')";
 }

@@ -17,7 +17,7 @@ public static class SectionConfig
         [ObjectType.Rule] = ["src", "dst", "action", "allow", "comment"],
         [ObjectType.Assignment] = ["vmid", "iface", "group"],
         [ObjectType.Bridge] = ["nodes"],
-        [ObjectType.Forwarder] = ["router", "physical", "mode"],
+        [ObjectType.Forwarder] = ["router", "physical", "mode", "nodes"],
     };
 
     public static PolicyConfig Parse(byte[] bytes, string file)
@@ -46,9 +46,15 @@ public static class SectionConfig
             if (sb.Length > 0) sb.Append('\n');
             if (config.Comments.TryGetValue(SourceInfo.Key(obj.Type, obj.Id), out var comments))
                 foreach (var c in comments) sb.Append(c).Append('\n');
+            // The last guard against a value that would start a line (or a section) of its own:
+            // editors and the parser refuse these earlier, with the field named.
+            if (Names.ControlProblem("id", obj.Id) is { } idProblem) throw Unwritable(obj, null, idProblem);
             sb.Append(obj.Type.Name()).Append(": ").Append(obj.Id).Append('\n');
             foreach (var (key, value) in Properties(obj))
+            {
+                if (Names.ControlProblem(key, value) is { } problem) throw Unwritable(obj, key, problem);
                 sb.Append('\t').Append(key).Append(' ').Append(value).Append('\n');
+            }
         }
         if (!config.TrailingComments.IsEmpty)
         {
@@ -58,7 +64,11 @@ public static class SectionConfig
         return sb.ToString();
     }
 
-    private static IEnumerable<(string Key, string Value)> Properties(IConfigObject obj)
+    private static ConfigException Unwritable(IConfigObject obj, string? field, string message) =>
+        new([new ConfigProblem("", ConfigProblem.Describe(obj.Type, obj.Id), message, field)]);
+
+    /// <summary>The object's properties as the file writes them (key, value), in order.</summary>
+    internal static IEnumerable<(string Key, string Value)> Properties(IConfigObject obj)
     {
         switch (obj)
         {
@@ -85,6 +95,7 @@ public static class SectionConfig
                 yield return ("router", f.Router);
                 yield return ("physical", string.Join(',', f.Physical));
                 yield return ("mode", Word(f.Mode));
+                if (f.Nodes.Count > 0) yield return ("nodes", string.Join(',', f.Nodes));
                 break;
         }
     }
@@ -205,6 +216,12 @@ public static class SectionConfig
                 current = null;
                 return;
             }
+            if (Names.ControlProblem("id", id) is { } idProblem)
+            {
+                Error(lineNo, idProblem, ConfigProblem.Describe(type, id));
+                current = null;
+                return;
+            }
             skippingBrokenSection = false;
             current = new Section(type, id, lineNo, pendingComments);
             pendingComments = [];
@@ -235,6 +252,16 @@ public static class SectionConfig
             if (value.Length == 0)
             {
                 Error(lineNo, $"key '{key}' has no value", what, key);
+                return;
+            }
+            if (Names.ControlProblem(key, value) is { } controlProblem)
+            {
+                Error(lineNo, controlProblem, what, key);
+                return;
+            }
+            if (key == "comment" && Names.CommentLengthProblem(value) is { } lengthProblem)
+            {
+                Error(lineNo, lengthProblem, what, key);
                 return;
             }
             current.Props[key] = (value, lineNo);
@@ -340,7 +367,10 @@ public static class SectionConfig
                     if (router is null || physicalText is null) return null;
                     if (!TryParseList(physicalText, out var physical))
                         Error(LineOf("physical"), $"physical '{Text.Clip(physicalText)}' has an empty item", what, "physical");
-                    return new Forwarder(s.Id, router, physical, mode);
+                    var nodes = ValueList<string>.Empty;
+                    if (Get("nodes") is { } n && !TryParseList(n, out nodes))
+                        Error(LineOf("nodes"), $"nodes '{Text.Clip(n)}' has an empty item", what, "nodes");
+                    return new Forwarder(s.Id, router, physical, mode, nodes);
                 }
                 default:
                     return null;

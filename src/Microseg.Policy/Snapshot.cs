@@ -1,5 +1,6 @@
 // running-config.json, the committed snapshot (SPEC §3.2). Also reads a Proxmox SDN
-// running-config whose "microseg" key holds the same object.
+// running-config whose "microseg" key holds the same object, and writes into one by replacing
+// that key's value alone: the rest of the file is Proxmox's and stays byte for byte.
 using System.Text;
 using System.Text.Json;
 
@@ -9,10 +10,73 @@ public sealed record Snapshot(long Version, PolicyConfig Config);
 
 public static class SnapshotFormat
 {
-    public static byte[] Write(Snapshot snapshot)
+    /// <summary>The key of a Proxmox SDN running-config that holds our snapshot.</summary>
+    public const string SdnKey = "microseg";
+
+    public static byte[] Write(Snapshot snapshot) => Write(snapshot, indented: true);
+
+    /// <summary>What to store at a snapshot's path that now holds <paramref name="existing"/>
+    /// (null: nothing). A Proxmox SDN running-config (it has a "microseg" key, or keys of its
+    /// own and no "ids") keeps every byte but the "microseg" value, which is replaced, or added
+    /// at its end; anything else is replaced by the snapshot. A duplicate "microseg" key is an
+    /// error naming the file (which of them would Proxmox read?).</summary>
+    public static byte[] WriteInto(byte[]? existing, Snapshot snapshot, string file)
+    {
+        if (existing is null || SdnShape(existing) is not { } sdn) return Write(snapshot);
+        var value = Write(snapshot, indented: false).AsSpan().TrimEnd((byte)'\n');
+        if (sdn.ValueStart < 0)
+        {
+            // No "microseg" key yet: ,"microseg":{...} before the closing brace.
+            byte[] added = [.. ","u8, .. Encoding.UTF8.GetBytes(JsonSerializer.Serialize(SdnKey)), .. ":"u8, .. value];
+            return [.. existing.AsSpan(0, sdn.ObjectEnd), .. added, .. existing.AsSpan(sdn.ObjectEnd)];
+        }
+        if (sdn.Duplicate) throw new ConfigException(file, $"the Proxmox SDN running-config has the key '{SdnKey}' twice: not written");
+        return [.. existing.AsSpan(0, sdn.ValueStart), .. value, .. existing.AsSpan(sdn.ValueEnd)];
+    }
+
+    /// <summary>Where the "microseg" value of an SDN running-config stands (start -1: absent;
+    /// then ObjectEnd is the offset of the root's closing brace), or null when the bytes are
+    /// not an SDN running-config (not a JSON object, ours, or holding nothing but a version).</summary>
+    private static (int ValueStart, int ValueEnd, int ObjectEnd, bool Duplicate)? SdnShape(byte[] json)
+    {
+        try
+        {
+            var bom = json.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
+            var reader = new Utf8JsonReader(json.AsSpan(bom), new JsonReaderOptions { MaxDepth = 256 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+            int start = -1, end = -1;
+            bool duplicate = false, ids = false, foreign = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.GetString();
+                reader.Read();
+                var valueStart = bom + (int)reader.TokenStartIndex;
+                reader.Skip();
+                if (name == SdnKey)
+                {
+                    duplicate |= start >= 0;
+                    start = valueStart;
+                    end = bom + (int)reader.BytesConsumed;
+                }
+                else if (name == "ids") ids = true;
+                else if (name != "version") foreign = true;
+            }
+            if (reader.TokenType != JsonTokenType.EndObject) return null;
+            var objectEnd = bom + (int)reader.TokenStartIndex;
+            while (reader.Read()) { /* trailing content makes the document invalid: throws */ }
+            if (start < 0 && (ids || !foreign)) return null;
+            return (start, end, objectEnd, duplicate);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static byte[] Write(Snapshot snapshot, bool indented)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteNumber("version", snapshot.Version);
@@ -67,6 +131,7 @@ public static class SnapshotFormat
                 w.WriteString("router", f.Router);
                 WriteList(w, "physical", f.Physical);
                 w.WriteString("mode", SectionConfig.Word(f.Mode));
+                if (f.Nodes.Count > 0) WriteList(w, "nodes", f.Nodes);
                 break;
         }
     }
@@ -95,12 +160,20 @@ public static class SnapshotFormat
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new ConfigException(file, "expected a JSON object");
-            if (root.TryGetProperty("microseg", out var inner))
+            if (root.TryGetProperty(SdnKey, out var inner))
             {
                 if (inner.ValueKind != JsonValueKind.Object)
                     throw new ConfigException(file, "the 'microseg' key of the SDN running-config is not an object");
                 root = inner;
             }
+            else if (!root.TryGetProperty("ids", out _) && root.EnumerateObject().Select(p => p.Name).Where(n => n != "version").ToList() is { Count: > 0 } keys)
+                throw new ConfigException(file, $"a Proxmox SDN running-config without a '{SdnKey}' key (it has {string.Join(", ", keys.Take(8).Select(k => $"'{Text.Clip(k, 32)}'"))}): " +
+                    "no microseg policy is committed there (run 'microseg commit --running-config FILE' to add one)");
+            // An empty policy is an explicit, committed choice ("ids": {}), never what a
+            // truncated or foreign file reads as: an apply of it would enforce nothing.
+            if (!root.TryGetProperty("version", out _) || !root.TryGetProperty("ids", out _))
+                throw new ConfigException(file, $"not a microseg snapshot: it has no {(root.TryGetProperty("version", out _) ? "'ids'" : "'version'")} " +
+                    "(a truncated or foreign file? 'microseg commit' writes one; an empty policy is committed with --allow-empty)");
             try
             {
                 return new Reader(file).Read(root);
@@ -249,7 +322,8 @@ public static class SnapshotFormat
                     var mode = ForwarderMode.Skb;
                     if (Str("mode") is { } m && !SectionConfig.TryParseMode(m, out mode))
                         Error(id, $"mode '{Text.Clip(m)}' is not 'skb' or 'native'");
-                    if (router is not null && physical is not null) obj = new Forwarder(id, router, physical, mode);
+                    var nodes = List("nodes", required: false) ?? ValueList<string>.Empty;
+                    if (router is not null && physical is not null) obj = new Forwarder(id, router, physical, mode, nodes);
                     break;
                 }
             }

@@ -11,6 +11,21 @@ public static class Validation
         void Add(ObjectType type, string id, string? field, string message) =>
             problems.Add(new ConfigProblem(config.Source?.Locate(type, id) ?? "", ConfigProblem.Describe(type, id), message, field));
 
+        // Every object: an id no other type has, values that stay one line, comments in bounds.
+        var firstOfId = new Dictionary<string, ObjectType>(StringComparer.Ordinal);
+        foreach (var obj in config.Objects)
+        {
+            if (firstOfId.TryGetValue(obj.Id, out var earlier))
+                Add(obj.Type, obj.Id, null, $"id '{Text.Clip(obj.Id)}' is also the id of {ConfigProblem.Describe(earlier, obj.Id)} (ids are unique across types)");
+            else firstOfId[obj.Id] = obj.Type;
+            if (Names.ControlProblem("id", obj.Id) is { } idProblem) Add(obj.Type, obj.Id, null, idProblem);
+            foreach (var (key, value) in SectionConfig.Properties(obj))
+            {
+                if (Names.ControlProblem(key, value) is { } valueProblem) Add(obj.Type, obj.Id, key, valueProblem);
+                else if (key == "comment" && Names.CommentLengthProblem(value) is { } lengthProblem) Add(obj.Type, obj.Id, key, lengthProblem);
+            }
+        }
+
         // Groups: names, marks, parents.
         var byMark = new Dictionary<int, string>();
         foreach (var g in config.Groups.Values)
@@ -28,7 +43,6 @@ public static class Validation
                 if (parent == g.Name) Add(ObjectType.Group, g.Id, "parent", "is its own parent");
                 else if (!config.Groups.ContainsKey(parent)) Add(ObjectType.Group, g.Id, "parent", $"unknown parent group '{Text.Clip(parent)}'");
             }
-            if (g.Comment is { } c && c.Any(char.IsControl)) Add(ObjectType.Group, g.Id, "comment", "comment contains a control character");
         }
         foreach (var cycle in ParentCycles(config))
             Add(ObjectType.Group, cycle[0], "parent", $"parent cycle: {string.Join(" -> ", cycle)} -> {cycle[0]}");
@@ -48,7 +62,6 @@ public static class Validation
                 Add(ObjectType.Rule, r.Id, "dst", $"unknown dst group '{Text.Clip(r.Dst)}'");
                 known = false;
             }
-            if (r.Comment is { } c && c.Any(char.IsControl)) Add(ObjectType.Rule, r.Id, "comment", "comment contains a control character");
             if (!known) continue;
             if (byKey.TryGetValue(r.Key, out var other))
                 Add(ObjectType.Rule, r.Id, "dst", $"rule '{other}' already covers {r.Key}");
@@ -81,6 +94,9 @@ public static class Validation
         foreach (var f in config.Forwarders.Values)
         {
             if (Names.ForwarderNameProblem(f.Name) is { } fp) Add(ObjectType.Forwarder, f.Id, null, fp);
+            foreach (var node in f.Nodes)
+                if (Names.NodeNameProblem(node) is { } np) Add(ObjectType.Forwarder, f.Id, "nodes", np);
+            if (f.Nodes.Distinct().Count() != f.Nodes.Count) Add(ObjectType.Forwarder, f.Id, "nodes", "nodes lists a node twice");
             if (Names.InterfaceNameProblem(f.Router) is { } rp) Add(ObjectType.Forwarder, f.Id, "router", "router: " + rp);
             var wildcard = f.Physical.Count == 1 && f.Physical[0] == "*";
             if (!wildcard)
@@ -91,18 +107,23 @@ public static class Validation
                 if (f.Physical.Distinct().Count() != f.Physical.Count) Add(ObjectType.Forwarder, f.Id, "physical", "physical lists an interface twice");
             }
         }
-        // An interface belongs to one forwarder at most, as router or as physical NIC.
-        var owner = new Dictionary<string, string>(StringComparer.Ordinal);
+        // An interface belongs to one forwarder at most on a node, as router or as physical NIC
+        // (forwarders listed for different nodes may name the same interfaces).
+        var owners = new Dictionary<string, List<Forwarder>>(StringComparer.Ordinal);
         foreach (var f in config.Forwarders.Values)
             foreach (var itf in f.Physical.Where(p => p != "*").Prepend(f.Router).Distinct())
             {
-                if (owner.TryGetValue(itf, out var other))
-                    Add(ObjectType.Forwarder, f.Id, null, $"interface '{itf}' already belongs to forwarder '{other}'");
-                else owner[itf] = f.Id;
+                if (!owners.TryGetValue(itf, out var list)) owners[itf] = list = [];
+                if (list.FirstOrDefault(other => SharesANode(other, f)) is { } other)
+                    Add(ObjectType.Forwarder, f.Id, null, $"interface '{itf}' already belongs to forwarder '{other.Id}'");
+                list.Add(f);
             }
 
         return problems;
     }
+
+    private static bool SharesANode(Forwarder a, Forwarder b) =>
+        a.Nodes.Count == 0 || b.Nodes.Count == 0 || a.Nodes.Intersect(b.Nodes).Any();
 
     /// <summary>The problems <paramref name="after"/> has that <paramref name="before"/> did not
     /// (compared as records, object, field and message, wherever they stand: an edit moves

@@ -26,9 +26,9 @@ public sealed class ForwarderCommandTests : IDisposable
         Assert.Equal("native", data[1].GetProperty("mode").GetString());
 
         var lines = dir.Ok("forwarder", "list").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(["NAME", "ROUTER", "PHYSICAL", "MODE"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal(["net0", "eth9", "eth1,eth2", "skb"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal(["net1", "eth8", "*", "native"], lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["NAME", "ROUTER", "PHYSICAL", "MODE", "NODES"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["net0", "eth9", "eth1,eth2", "skb", "(all)"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["net1", "eth8", "*", "native", "(all)"], lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries));
 
         // set changes only what it is given.
         dir.Ok("forwarder", "set", "net0", "--mode", "native");

@@ -9,7 +9,7 @@ internal static class RandomConfigs
 {
     private const string Letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     private const string NameChars = Letters + "0123456789_-";
-    private static readonly string[] Words = ["web", "db", "tier", "café", "Grüße", "日本", "a\tb", "x  y", "#hash", "p10-20", "✓", "🙂", ":", "=", "'q'", "\"dq\""];
+    private static readonly string[] Words = ["web", "db", "tier", "café", "Grüße", "日本", "x  y", "#hash", "p10-20", "✓", "🙂", ":", "=", "'q'", "\"dq\""];
 
     public static string Name(Random rng, string prefix)
     {
@@ -19,8 +19,8 @@ internal static class RandomConfigs
         return prefix + new string(chars);
     }
 
-    /// <summary>Free text that a value can hold: inner spaces and tabs, no line breaks, no
-    /// whitespace at either end.</summary>
+    /// <summary>Free text that a value can hold: inner spaces, no control characters (no tab,
+    /// no line break), no whitespace at either end.</summary>
     public static string Text(Random rng)
     {
         var words = Enumerable.Range(0, rng.Next(1, 5)).Select(_ => Words[rng.Next(Words.Length)]);
@@ -64,7 +64,8 @@ internal static class RandomConfigs
         for (int i = rng.Next(0, 3); i > 0; i--)
             forwarders.Add(new Forwarder(Unique("f"), Name(rng, "r"),
                 rng.Next(4) == 0 ? new ValueList<string>(["*"]) : List(rng, "e", 1),
-                rng.Next(2) == 0 ? ForwarderMode.Skb : ForwarderMode.Native));
+                rng.Next(2) == 0 ? ForwarderMode.Skb : ForwarderMode.Native,
+                rng.Next(2) == 0 ? ValueList<string>.Empty : List(rng, "n", 1)));
 
         var config = PolicyConfig.Create(groups, rules, assignments, bridges, forwarders);
         if (!withComments) return config;

@@ -140,7 +140,7 @@ public sealed class SectionConfigFuzzTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData("group: {0}\n\tmark 1\n", true)]          // a 10 MB id
-    [InlineData("group: a\n\tcomment {0}\n", true)]        // a 10 MB value
+    [InlineData("group: a\n\tcomment {0}\n", false)]       // a 10 MB value (comments are capped at 4096 bytes)
     [InlineData("# {0}\ngroup: a\n", true)]                // a 10 MB comment
     [InlineData("{0}\n", false)]                           // a 10 MB line that is no header
     [InlineData("group: a\n\t{0} 1\n", false)]             // a 10 MB key

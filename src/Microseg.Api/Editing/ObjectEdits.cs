@@ -151,26 +151,30 @@ internal static class ObjectEdits
 
     private static ConfigEdit CreateForwarder(RequestFields f)
     {
-        f.RejectUnknown(["id", "router", "physical", "mode", Digest]);
+        f.RejectUnknown(["id", "router", "physical", "mode", "nodes", Digest]);
         var id = f.String("id", required: true);
         var router = f.String("router", required: true);
         var physical = f.List("physical", required: true);
         var mode = Mode(f) ?? ForwarderMode.Skb;
+        var nodes = f.List("nodes") ?? ValueList<string>.Empty;
         Report(f, ConfigEdits.ForwarderProblems(id, router, physical));
         f.ThrowIfErrors("invalid forwarder");
-        return Run(config => ConfigEdits.AddForwarder(config, id!, router!, physical!, mode));
+        return Run(config => ConfigEdits.AddForwarder(config, id!, router!, physical!, mode, nodes));
     }
 
     private static ConfigEdit UpdateForwarder(string id, RequestFields f)
     {
-        f.RejectUnknown(["router", "physical", "mode", "delete", Digest]);
+        f.RejectUnknown(["router", "physical", "mode", "nodes", "delete", Digest]);
         var router = f.String("router");
         var physical = f.List("physical");
         var mode = Mode(f);
-        if (f.Deletes(["mode"]).Contains("mode")) mode = ForwarderMode.Skb;
+        var nodes = f.List("nodes");
+        var deletes = f.Deletes(["mode", "nodes"]);
+        if (deletes.Contains("mode")) mode = ForwarderMode.Skb;
+        if (deletes.Contains("nodes")) nodes = ValueList<string>.Empty;
         Report(f, ConfigEdits.ForwarderProblems(null, router, physical));
         f.ThrowIfErrors($"invalid update of forwarder '{id}'");
-        return Run(config => ConfigEdits.UpdateForwarder(config, id, router, physical, mode));
+        return Run(config => ConfigEdits.UpdateForwarder(config, id, router, physical, mode, nodes));
     }
 
     private static ForwarderMode? Mode(RequestFields f)

@@ -164,9 +164,7 @@ public sealed class PendingEditor(IConfigStore store)
         var problems = Validation.Check(after);
         var added = Validation.AddedProblems(before, problems);
         if (added.Count > 0)
-            throw ApiException.Invalid(
-                $"refused: {what} would leave the config invalid: " + string.Join("; ", added.Select(p => $"{p.ObjectRef}: {p.Message}")),
-                FieldErrors(added, obj, deleting: obj is null));
+            throw ApiException.Invalid(ConfigEdits.RefusalMessage(what, added), FieldErrors(added, obj, deleting: obj is null));
         return problems;
     }
 

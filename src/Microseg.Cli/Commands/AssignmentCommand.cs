@@ -28,7 +28,7 @@ public sealed class AssignmentCommand : Command
         var group = new Option<string>("--group") { Required = true };
         var digest = PendingEdit.DigestOption();
         cmd.Options.Add(vmid); cmd.Options.Add(iface); cmd.Options.Add(group); cmd.Options.Add(digest);
-        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
+        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, "creating this assignment", config =>
         {
             var (edited, a) = ConfigEdits.AddAssignment(config, parse.GetValue(vmid), parse.GetValue(iface), parse.GetValue(group)!);
             return (edited, $"added assignment {a.Id} (group {a.Group})");
@@ -44,7 +44,7 @@ public sealed class AssignmentCommand : Command
         var digest = PendingEdit.DigestOption();
         cmd.Arguments.Add(id);
         cmd.Options.Add(group); cmd.Options.Add(digest);
-        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
+        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, $"updating assignment '{Text.Clip(parse.GetValue(id)!)}'", config =>
         {
             var (edited, a) = ConfigEdits.UpdateAssignment(config, parse.GetValue(id)!, parse.GetValue(group)!);
             return (edited, $"updated assignment {a.Id}");

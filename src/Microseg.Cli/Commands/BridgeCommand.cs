@@ -26,7 +26,7 @@ public sealed class BridgeCommand : Command
         var digest = PendingEdit.DigestOption();
         cmd.Arguments.Add(name);
         cmd.Options.Add(nodes); cmd.Options.Add(digest);
-        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
+        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, verb == "add" ? "creating this bridge" : $"updating bridge '{Text.Clip(parse.GetValue(name)!)}'", config =>
         {
             var n = parse.GetValue(name)!;
             // Absent or empty --nodes means every node, for set as for add.

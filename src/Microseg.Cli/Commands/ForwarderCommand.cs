@@ -12,12 +12,12 @@ public sealed class ForwarderCommand : Command
     public ForwarderCommand(Io io) : base("forwarder", "Edit the XDP forwarders (physical NICs multiplexed onto one router link) of the pending config")
     {
         Subcommands.Add(Edit(io, "add", "Add a forwarder"));
-        Subcommands.Add(Edit(io, "set", "Change a forwarder's router, physical interfaces or mode"));
+        Subcommands.Add(Edit(io, "set", "Change a forwarder's router, physical interfaces, mode or nodes"));
         Subcommands.Add(new DeleteCommand(io, ObjectType.Forwarder));
-        Subcommands.Add(new ListCommand(io, ObjectType.Forwarder, ["NAME", "ROUTER", "PHYSICAL", "MODE"], o =>
+        Subcommands.Add(new ListCommand(io, ObjectType.Forwarder, ["NAME", "ROUTER", "PHYSICAL", "MODE", "NODES"], o =>
         {
             var f = (Microseg.Policy.Forwarder)o;
-            return [f.Name, f.Router, string.Join(',', f.Physical), Word(f.Mode)];
+            return [f.Name, f.Router, string.Join(',', f.Physical), Word(f.Mode), f.Nodes.Count == 0 ? "(all)" : string.Join(',', f.Nodes)];
         }));
         Subcommands.Add(new ForwarderLabCommand(io));
     }
@@ -33,20 +33,30 @@ public sealed class ForwarderCommand : Command
         var physical = new Option<string?>("--physical") { Description = "Comma list of physical interfaces, or '*' for every interface but lo and the router", Required = add };
         var mode = new Option<string?>("--mode") { Description = "skb (generic XDP, any interface; the default) or native (driver XDP)" };
         mode.AcceptOnlyFromAmong("skb", "native");
+        var nodes = new Option<string?>("--nodes") { Description = "Comma list of the nodes it applies to; empty or absent (add) = every node" };
         var digest = PendingEdit.DigestOption();
         cmd.Arguments.Add(name);
-        cmd.Options.Add(router); cmd.Options.Add(physical); cmd.Options.Add(mode); cmd.Options.Add(digest);
-        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
+        cmd.Options.Add(router); cmd.Options.Add(physical); cmd.Options.Add(mode); cmd.Options.Add(nodes); cmd.Options.Add(digest);
+        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, add ? "creating this forwarder" : $"updating forwarder '{Text.Clip(parse.GetValue(name)!)}'", config =>
         {
             var n = parse.GetValue(name)!;
             ValueList<string>? list = null;
             if (parse.GetValue(physical) is { } text && !SectionConfig.TryParseList(text, out list))
-                throw new UserException($"--physical '{text}' has an empty item");
+                throw new UserException($"--physical '{Text.Clip(text)}' has an empty item");
+            // --nodes '' means every node, for set as for add; absent keeps them on set.
+            ValueList<string>? nodeList = null;
+            if (parse.GetValue(nodes) is { } nodesText)
+            {
+                nodeList = ValueList<string>.Empty;
+                if (nodesText.Length > 0 && !SectionConfig.TryParseList(nodesText, out nodeList))
+                    throw new UserException($"--nodes '{Text.Clip(nodesText)}' has an empty item");
+            }
             ForwarderMode? m = parse.GetValue(mode) is { } given && SectionConfig.TryParseMode(given, out var parsed) ? parsed : null;
             var (edited, f) = add
-                ? ConfigEdits.AddForwarder(config, n, parse.GetValue(router)!, list!, m ?? ForwarderMode.Skb)
-                : ConfigEdits.UpdateForwarder(config, n, parse.GetValue(router), list, m);
-            return (edited, $"{(add ? "added" : "updated")} forwarder {n} (router {f.Router}, physical {f.Physical}, mode {Word(f.Mode)})");
+                ? ConfigEdits.AddForwarder(config, n, parse.GetValue(router)!, list!, m ?? ForwarderMode.Skb, nodeList)
+                : ConfigEdits.UpdateForwarder(config, n, parse.GetValue(router), list, m, nodeList);
+            var on = f.Nodes.Count == 0 ? "" : $", nodes {f.Nodes}";
+            return (edited, $"{(add ? "added" : "updated")} forwarder {n} (router {f.Router}, physical {f.Physical}, mode {Word(f.Mode)}{on})");
         }));
         return cmd;
     }

@@ -29,7 +29,7 @@ public sealed class GroupCommand : Command
         var digest = PendingEdit.DigestOption();
         cmd.Arguments.Add(name);
         cmd.Options.Add(mark); cmd.Options.Add(parent); cmd.Options.Add(comment); cmd.Options.Add(digest);
-        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
+        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, "creating this group", config =>
         {
             var (edited, group) = ConfigEdits.AddGroup(config, parse.GetValue(name)!, parse.GetValue(mark), parse.GetValue(parent), PendingEdit.Comment(parse.GetValue(comment)));
             return (edited, $"added group {group.Name} (mark {group.Mark})");
@@ -49,7 +49,7 @@ public sealed class GroupCommand : Command
         var digest = PendingEdit.DigestOption();
         cmd.Arguments.Add(name);
         cmd.Options.Add(mark); cmd.Options.Add(parent); cmd.Options.Add(comment); cmd.Options.Add(delete); cmd.Options.Add(digest);
-        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
+        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, $"updating group '{Text.Clip(parse.GetValue(name)!)}'", config =>
         {
             var (edited, group) = ConfigEdits.UpdateGroup(config, parse.GetValue(name)!, parse.GetValue(mark), parse.GetValue(parent),
                 PendingEdit.Comment(parse.GetValue(comment)), PendingEdit.Deletes(parse.GetValue(delete)));

@@ -14,24 +14,52 @@ internal static class PendingEdit
     };
 
     /// <summary>Applies the edit and prints what was done. Problems the file already had do not
-    /// block an edit; problems the edit adds do.</summary>
-    public static int Run(ParseResult parse, Io io, Option<string?> digestOption, Func<PolicyConfig, (PolicyConfig Config, string Done)> edit)
+    /// block an edit; problems the edit adds do, in the words the API uses for the same
+    /// refusal (<paramref name="what"/>: "updating group 'web'", as the API names an edit). An
+    /// edit that changes nothing writes nothing and says so. A malformed --digest is a usage
+    /// error (exit 2), not a conflict.</summary>
+    public static int Run(ParseResult parse, Io io, Option<string?> digestOption, string what, Func<PolicyConfig, (PolicyConfig Config, string Done)> edit)
     {
         var store = MicrosegRootCommand.Store(parse);
+        var expected = parse.GetValue(digestOption);
+        if (UsageProblem(io, store, expected)) return ExitCodes.Usage;
         string done = "";
-        var digest = store.EditPending(config =>
+        PendingConfig? read = null;
+        var digest = store.EditPending(pending =>
         {
-            var before = Validation.Check(config);
-            var (after, message) = Refusals(() => edit(config));
+            read = pending;
+            var before = Validation.Check(pending.Config);
+            var (after, message) = Refusals(() => edit(pending.Config));
             var added = Validation.AddedProblems(before, Validation.Check(after));
-            if (added.Count > 0)
-                throw new UserException($"refused: '{message}' would leave the config invalid:\n  " + string.Join("\n  ", added));
+            if (added.Count > 0) throw new UserException(ConfigEdits.RefusalMessage(what, added));
             done = message;
             return after;
-        }, parse.GetValue(digestOption));
-        io.Out.WriteLine($"{done} (digest {digest})");
+        }, expected);
+        io.Out.WriteLine(read is { Exists: true } && digest == read.Digest
+            ? $"no change: {what} changes nothing; nothing written (digest {digest})"
+            : $"{done} (digest {digest})");
         return ExitCodes.Ok;
     }
+
+    /// <summary>Reports a --digest that cannot be a digest of the store (exit 2), before anything is read.</summary>
+    public static bool UsageProblem(Io io, IConfigStore store, string? digest)
+    {
+        if (digest is null || store.DigestProblem(digest) is not { } problem) return false;
+        io.Err.WriteLine($"microseg: --digest '{Text.Clip(digest, 70)}': {problem}");
+        io.Err.WriteLine("see 'microseg --help'");
+        return true;
+    }
+
+    /// <summary>The pending config for a reading command: a file that does not exist is an
+    /// error that says so, not an empty policy.</summary>
+    public static PendingConfig ReadExisting(IConfigStore store)
+    {
+        var pending = store.ReadPending();
+        return pending.Exists ? pending : throw new UserException(MissingMessage(store));
+    }
+
+    public static string MissingMessage(IConfigStore store) =>
+        $"{store.PendingLocation} does not exist: nothing is configured there (check --config-dir or MICROSEG_CONFIG_DIR; 'microseg group add NAME' starts a new config)";
 
     /// <summary>A shared edit's refusal in the CLI's words: one line, and the command to use
     /// instead when an object is in the way.</summary>
@@ -49,11 +77,11 @@ internal static class PendingEdit
     /// <summary>The names of --delete, as a set.</summary>
     public static IReadOnlySet<string> Deletes(string[]? names) => (names ?? []).ToHashSet(StringComparer.Ordinal);
 
-    /// <summary>Comment text must stay on one line of the section-config file; the file keeps
-    /// it trimmed, and an empty comment is no comment.</summary>
+    /// <summary>The file keeps a comment trimmed, and an empty comment is no comment. One with a
+    /// control character is passed on as it is, for ConfigEdits to refuse (as for the API).</summary>
     public static string? Comment(string? text) =>
         text is null ? null
-        : text.Any(char.IsControl) ? throw new UserException("a comment must be one line of text")
+        : text.Any(char.IsControl) ? text
         : text.Trim() is { Length: > 0 } trimmed ? trimmed : null;
 }
 
@@ -66,7 +94,7 @@ internal sealed class DeleteCommand : Command
         var digest = PendingEdit.DigestOption();
         Arguments.Add(id);
         Options.Add(digest);
-        SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
+        SetAction(parse => PendingEdit.Run(parse, io, digest, $"deleting {type.Name()} '{Text.Clip(parse.GetValue(id)!)}'", config =>
         {
             var name = parse.GetValue(id)!;
             return (ConfigEdits.Delete(config, type, name), $"deleted {type.Name()} {name}");
@@ -84,7 +112,7 @@ internal sealed class ListCommand : Command
         Options.Add(json);
         SetAction(parse =>
         {
-            var pending = MicrosegRootCommand.Store(parse).ReadPending();
+            var pending = PendingEdit.ReadExisting(MicrosegRootCommand.Store(parse));
             var objects = pending.Config.Objects.Where(o => o.Type == type).ToList();
             if (parse.GetValue(json))
             {

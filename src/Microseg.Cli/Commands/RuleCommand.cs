@@ -34,7 +34,7 @@ public sealed class RuleCommand : Command
         var comment = new Option<string?>("--comment");
         var digest = PendingEdit.DigestOption();
         cmd.Options.Add(src); cmd.Options.Add(dst); cmd.Options.Add(action); cmd.Options.Add(comment); cmd.Options.Add(digest);
-        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
+        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, "creating this rule", config =>
         {
             var s = parse.GetValue(src) is { } given && given != Names.Untagged ? given : null;
             SectionConfig.TryParseAction(parse.GetValue(action)!, out var verdict);
@@ -55,7 +55,7 @@ public sealed class RuleCommand : Command
         var digest = PendingEdit.DigestOption();
         cmd.Arguments.Add(id);
         cmd.Options.Add(action); cmd.Options.Add(comment); cmd.Options.Add(delete); cmd.Options.Add(digest);
-        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, config =>
+        cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, $"updating rule '{Text.Clip(parse.GetValue(id)!)}'", config =>
         {
             RuleAction? verdict = parse.GetValue(action) is { } a && SectionConfig.TryParseAction(a, out var parsed) ? parsed : null;
             var (edited, rule) = ConfigEdits.UpdateRule(config, parse.GetValue(id)!, verdict,
