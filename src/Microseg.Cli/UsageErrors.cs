@@ -43,7 +43,7 @@ internal static class UsageErrors
         var error = parsed.Errors[0];
         if (error.SymbolResult is OptionResult { Tokens.Count: 0, Implicit: false, Option: var o } && o.Arity.MinimumNumberOfValues > 0)
             return $"{o.Name} needs a value; {see}";
-        if (command.Options.FirstOrDefault(o => o.Required && parsed.GetResult(o) is null) is { } required)
+        if (command.Options.FirstOrDefault(o => o.Required && parsed.GetResult(o) is not { Implicit: false, Tokens.Count: > 0 }) is { } required)
             return $"'{path}' needs {required.Name}" + (required.Description is { Length: > 0 } d ? $" ({d})" : "") + $"; {see}";
         return $"{error.Message.TrimEnd('.')}; {see}";
     }
