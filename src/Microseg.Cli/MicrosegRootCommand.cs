@@ -17,14 +17,12 @@ public sealed class MicrosegRootCommand : RootCommand
     public static readonly Option<string?> RunningConfig = new("--running-config")
     {
         Description = "Committed snapshot to use instead of CONFIG_DIR/running-config.json (also a Proxmox SDN .running-config)",
-        Recursive = true,
     };
 
     public MicrosegRootCommand(Io io)
         : base("microseg: group-based microsegmentation for VMs and containers, enforced in the kernel with eBPF")
     {
         Options.Add(ConfigDir);
-        Options.Add(RunningConfig);
         Subcommands.Add(new ConfigCommand(io));
         Subcommands.Add(new GroupCommand(io));
         Subcommands.Add(new RuleCommand(io));
@@ -40,7 +38,22 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new ForwarderCommand(io));
         Subcommands.Add(new ServeCommand(io));
         Subcommands.Add(new TokenCommand(io));
+        Subcommands.Add(new HelpCommand(io));
+        // A fixed width: asking the terminal for its width (Console.WindowWidth) is what makes
+        // System.Console switch it to keypad mode and print ESC [?1h ESC = first.
+        foreach (var help in Options.OfType<System.CommandLine.Help.HelpOption>())
+            if (help.Action is System.CommandLine.Help.HelpAction action) action.MaxWidth = HelpWidth;
+        // Only where a committed snapshot is read or written; elsewhere it would be ignored.
+        foreach (var name in RunningConfigCommands)
+            Subcommands.Single(c => c.Name == name).Options.Add(RunningConfig);
     }
+
+    /// <summary>Help text wraps at COLUMNS when the shell exports it, else at 100.</summary>
+    private static int HelpWidth =>
+        int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns >= 40 ? columns : 100;
+
+    /// <summary>The commands that take --running-config.</summary>
+    public static readonly string[] RunningConfigCommands = ["commit", "explain", "matrix", "apply", "status", "serve"];
 
     /// <summary>The config store every command reads and edits through.</summary>
     public static IConfigStore Store(ParseResult parse) =>

@@ -26,7 +26,7 @@ internal static class AgentOptionSet
 
     public static readonly Option<string> Node = new("--node")
     {
-        Description = "This host's node name [env MICROSEG_NODE; default: the hostname]",
+        Description = "This host's node name [env MICROSEG_NODE, else the hostname]",
         DefaultValueFactory = _ => Env("MICROSEG_NODE") ?? Environment.MachineName,
     };
 

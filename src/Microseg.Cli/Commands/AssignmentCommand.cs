@@ -23,9 +23,9 @@ public sealed class AssignmentCommand : Command
     private static Command Add(Io io)
     {
         var cmd = new Command("add", "Assign guest NIC (vmid, iface) to a group");
-        var vmid = new Option<long>("--vmid") { Description = "Guest id, 100..999999999", Required = true };
-        var iface = new Option<long>("--iface") { Description = "NIC index, 0..31", Required = true };
-        var group = new Option<string>("--group") { Required = true };
+        var vmid = OptionValues.Long("--vmid", 100, 999999999, "Guest id, 100..999999999", required: true);
+        var iface = OptionValues.Long("--iface", 0, 31, "NIC index, 0..31", required: true);
+        var group = new Option<string>("--group") { Description = "The group the NIC belongs to", Required = true };
         var digest = PendingEdit.DigestOption();
         cmd.Options.Add(vmid); cmd.Options.Add(iface); cmd.Options.Add(group); cmd.Options.Add(digest);
         cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, "creating this assignment", config =>
@@ -40,7 +40,7 @@ public sealed class AssignmentCommand : Command
     {
         var cmd = new Command("set", "Move a guest NIC to another group");
         var id = new Argument<string>("ID") { Description = "Assignment id, vm{vmid}i{iface}" };
-        var group = new Option<string>("--group") { Required = true };
+        var group = new Option<string>("--group") { Description = "The group the NIC moves to", Required = true };
         var digest = PendingEdit.DigestOption();
         cmd.Arguments.Add(id);
         cmd.Options.Add(group); cmd.Options.Add(digest);

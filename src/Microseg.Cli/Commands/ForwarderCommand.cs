@@ -31,8 +31,7 @@ public sealed class ForwarderCommand : Command
         var name = new Argument<string>("NAME") { Description = "Forwarder name (a letter, then letters, digits, '_' or '-')" };
         var router = new Option<string?>("--router") { Description = "The interface facing the router VM", Required = add };
         var physical = new Option<string?>("--physical") { Description = "Comma list of physical interfaces, or '*' for every interface but lo and the router", Required = add };
-        var mode = new Option<string?>("--mode") { Description = "skb (generic XDP, any interface; the default) or native (driver XDP)" };
-        mode.AcceptOnlyFromAmong("skb", "native");
+        var mode = new Option<string?>("--mode") { Description = "skb (generic XDP, any interface; the default) or native (driver XDP)" }.OneOf("skb", "native");
         var nodes = new Option<string?>("--nodes") { Description = "Comma list of the nodes it applies to; empty or absent (add) = every node" };
         var digest = PendingEdit.DigestOption();
         cmd.Arguments.Add(name);
@@ -70,9 +69,9 @@ internal sealed class ForwarderLabCommand : Command
     public ForwarderLabCommand(Io io) : base("lab", "Build a forwarder lab of network namespaces and show the multiplexing on real frames (root)")
     {
         var name = new Argument<string>("NAME") { Description = "Lab name", Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "fwd" };
-        var mode = new Option<string>("--mode") { Description = "skb or native", DefaultValueFactory = _ => "skb" };
-        mode.AcceptOnlyFromAmong("skb", "native");
-        var outsides = new Option<int>("--outsides") { Description = "Number of outside namespaces (physical interfaces)", DefaultValueFactory = _ => 2 };
+        var mode = new Option<string>("--mode") { Description = "skb or native", DefaultValueFactory = _ => "skb" }.OneOf("skb", "native");
+        var outsides = OptionValues.Int("--outsides", 1, 50, "Number of outside namespaces (physical interfaces)");
+        outsides.DefaultValueFactory = _ => 2;
 
         var up = new Command("up", "Create the lab, commit its forwarder and apply it in the driver namespace");
         up.Arguments.Add(name); up.Options.Add(mode); up.Options.Add(outsides);

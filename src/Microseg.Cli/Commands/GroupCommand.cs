@@ -22,10 +22,10 @@ public sealed class GroupCommand : Command
     private static Command Add(Io io)
     {
         var cmd = new Command("add", "Add a group; without --mark it gets the lowest free mark, stored in the file");
-        var name = new Argument<string>("NAME");
-        var mark = new Option<int?>("--mark") { Description = "Group mark 1..65535 (its identity on the wire)" };
+        var name = new Argument<string>("NAME") { Description = "Group name: a letter, then up to 63 letters, digits, '_' or '-'" };
+        var mark = OptionValues.OptionalInt("--mark", 1, 65535, "Group mark 1..65535 (its identity on the wire); default: the lowest free one");
         var parent = new Option<string?>("--parent") { Description = "Parent group" };
-        var comment = new Option<string?>("--comment");
+        var comment = new Option<string?>("--comment") { Description = "Free text, one line" };
         var digest = PendingEdit.DigestOption();
         cmd.Arguments.Add(name);
         cmd.Options.Add(mark); cmd.Options.Add(parent); cmd.Options.Add(comment); cmd.Options.Add(digest);
@@ -40,12 +40,11 @@ public sealed class GroupCommand : Command
     private static Command Set(Io io)
     {
         var cmd = new Command("set", "Change a group; rule ids that derive from its mark follow a mark change");
-        var name = new Argument<string>("NAME");
-        var mark = new Option<int?>("--mark");
-        var parent = new Option<string?>("--parent");
-        var comment = new Option<string?>("--comment");
-        var delete = new Option<string[]>("--delete") { Description = "Properties to remove: parent, comment", AllowMultipleArgumentsPerToken = true };
-        delete.AcceptOnlyFromAmong("parent", "comment");
+        var name = new Argument<string>("NAME") { Description = "The group to change" };
+        var mark = OptionValues.OptionalInt("--mark", 1, 65535, "New mark 1..65535 (rule ids follow)");
+        var parent = new Option<string?>("--parent") { Description = "New parent group" };
+        var comment = new Option<string?>("--comment") { Description = "New comment, one line" };
+        var delete = new Option<string[]>("--delete") { Description = "Properties to remove: parent, comment", AllowMultipleArgumentsPerToken = true }.OneOf("parent", "comment");
         var digest = PendingEdit.DigestOption();
         cmd.Arguments.Add(name);
         cmd.Options.Add(mark); cmd.Options.Add(parent); cmd.Options.Add(comment); cmd.Options.Add(delete); cmd.Options.Add(digest);

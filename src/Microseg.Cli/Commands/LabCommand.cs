@@ -11,7 +11,7 @@ public sealed class LabCommand : Command
     {
         var file = new Argument<string?>("FILE")
         {
-            Description = $"Lab file (JSON) or a built-in lab ({string.Join(", ", LabSpec.BuiltInNames)}); default: demo (SPEC §4's example on one host)",
+            Description = $"Lab file (JSON) or a built-in lab ({string.Join(", ", LabSpec.BuiltInNames)}); default: demo (the worked example of examples/microseg.cfg on one host)",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var up = new Command("up", "Create the lab, commit its policy and apply it on every host");

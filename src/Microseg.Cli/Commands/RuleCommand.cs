@@ -20,9 +20,7 @@ public sealed class RuleCommand : Command
 
     private static Option<string> ActionOption(bool required)
     {
-        var action = new Option<string>("--action") { Description = "allow or deny", Required = required };
-        action.AcceptOnlyFromAmong("allow", "deny");
-        return action;
+        return new Option<string>("--action") { Description = "allow or deny", Required = required }.OneOf("allow", "deny");
     }
 
     private static Command Add(Io io)
@@ -31,7 +29,7 @@ public sealed class RuleCommand : Command
         var src = new Option<string?>("--src") { Description = "Source group, or 'untagged' (the default)" };
         var dst = new Option<string>("--dst") { Description = "Destination group", Required = true };
         var action = ActionOption(required: true);
-        var comment = new Option<string?>("--comment");
+        var comment = new Option<string?>("--comment") { Description = "Free text, one line" };
         var digest = PendingEdit.DigestOption();
         cmd.Options.Add(src); cmd.Options.Add(dst); cmd.Options.Add(action); cmd.Options.Add(comment); cmd.Options.Add(digest);
         cmd.SetAction(parse => PendingEdit.Run(parse, io, digest, "creating this rule", config =>
@@ -49,9 +47,8 @@ public sealed class RuleCommand : Command
         var cmd = new Command("set", "Change a rule's action or comment");
         var id = new Argument<string>("ID") { Description = "Rule id, p{src_mark}-{dst_mark}" };
         var action = ActionOption(required: false);
-        var comment = new Option<string?>("--comment");
-        var delete = new Option<string[]>("--delete") { Description = "Properties to remove: comment" };
-        delete.AcceptOnlyFromAmong("comment");
+        var comment = new Option<string?>("--comment") { Description = "New comment, one line" };
+        var delete = new Option<string[]>("--delete") { Description = "Properties to remove: comment" }.OneOf("comment");
         var digest = PendingEdit.DigestOption();
         cmd.Arguments.Add(id);
         cmd.Options.Add(action); cmd.Options.Add(comment); cmd.Options.Add(delete); cmd.Options.Add(digest);

@@ -32,7 +32,7 @@ public sealed class TokenCommand : Command
             Description = $"{Privileges.AuditName} (read), {Privileges.AllocateName} (write), or both comma-separated",
             Required = true,
         };
-        var comment = new Option<string?>("--comment");
+        var comment = new Option<string?>("--comment") { Description = "Free text, e.g. what the token is for" };
         cmd.Arguments.Add(id);
         cmd.Options.Add(privileges); cmd.Options.Add(comment);
         cmd.SetAction(parse => Run(() =>
@@ -90,7 +90,7 @@ public sealed class TokenCommand : Command
     private static Command Delete(Io io)
     {
         var cmd = new Command("del", "Delete a token: requests with it fail from now on");
-        var id = new Argument<string>("USER@REALM!NAME");
+        var id = new Argument<string>("USER@REALM!NAME") { Description = "Token id, e.g. root@pam!ui" };
         cmd.Arguments.Add(id);
         cmd.SetAction(parse => Run(() =>
         {

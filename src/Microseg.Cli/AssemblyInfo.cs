@@ -1,0 +1,2 @@
+// Interop: only blittable types cross into libc (see Interop/).
+[assembly: System.Runtime.CompilerServices.DisableRuntimeMarshalling]
