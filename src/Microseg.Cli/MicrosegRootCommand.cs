@@ -40,6 +40,7 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new ForwarderCommand(io));
         Subcommands.Add(new ServeCommand(io));
         Subcommands.Add(new TokenCommand(io));
+        Subcommands.Add(new GenerateCommand(io));
     }
 
     public static ConfigStore Store(ParseResult parse) =>
