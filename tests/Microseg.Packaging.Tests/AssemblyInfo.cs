@@ -1,0 +1,3 @@
+// dpkg, /etc/default/microseg and the root namespace's interfaces are machine-wide: the
+// package tests run one at a time (they share one collection as well).
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
