@@ -77,3 +77,26 @@ clean:
 .PHONY: soak
 soak: build
 	$(DOTNET) run --project bench/soak/Microseg.Soak.csproj -c $(CONFIGURATION) -- --microseg $(OUT)/microseg $(SOAK_ARGS)
+
+# Debian package (packaging/build-deb.sh): out/deb/microseg_$(DEB_VERSION)_$(arch).deb. The
+# version lives in VERSION; DEB_VERSION=... builds another one (upgrade tests). VARIANT=1
+# packages a build that embeds out/bpf/policy.variant.bpf.o as its policy object (same source,
+# built with -DMICROSEG_TEST_VARIANT: another program fingerprint), published apart in
+# out/variant/ with its own intermediate files so out/ and the tree's obj/ stay untouched.
+DEB_VERSION ?= $(shell cat VERSION)
+DEB_DIR := $(OUT)/deb
+VARIANT ?=
+VARIANT_DIR := $(OUT)/variant
+
+.PHONY: deb
+deb: build
+ifeq ($(VARIANT),1)
+	@mkdir -p $(VARIANT_DIR)/bpf
+	cp $(OUT)/bpf/policy.variant.bpf.o $(VARIANT_DIR)/bpf/policy.bpf.o
+	cp $(OUT)/bpf/carrier.bpf.o $(OUT)/bpf/forwarder.bpf.o $(VARIANT_DIR)/bpf/
+	$(DOTNET) publish src/Microseg.Cli/Microseg.Cli.csproj -c $(CONFIGURATION) -o $(VARIANT_DIR)/app \
+	  --artifacts-path $(VARIANT_DIR)/artifacts -p:BpfOutDir=$(abspath $(VARIANT_DIR)/bpf)/ --nologo -v quiet
+	packaging/build-deb.sh $(VARIANT_DIR)/app $(DEB_VERSION) $(DEB_DIR)
+else
+	packaging/build-deb.sh $(OUT) $(DEB_VERSION) $(DEB_DIR)
+endif

@@ -38,6 +38,7 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new ForwarderCommand(io));
         Subcommands.Add(new ServeCommand(io));
         Subcommands.Add(new TokenCommand(io));
+        Subcommands.Add(new GenerateCommand(io));
         Subcommands.Add(new HelpCommand(io));
         // A fixed width: asking the terminal for its width (Console.WindowWidth) is what makes
         // System.Console switch it to keypad mode and print ESC [?1h ESC = first.

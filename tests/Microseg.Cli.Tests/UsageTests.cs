@@ -46,7 +46,7 @@ public sealed class UsageTests : IDisposable
         var data = new List<string> { "" };
         void Walk(Command command, string path)
         {
-            foreach (var sub in command.Subcommands)
+            foreach (var sub in command.Subcommands.Where(s => !s.Hidden)) // hidden: for packaging, not users
             {
                 var p = path.Length == 0 ? sub.Name : $"{path} {sub.Name}";
                 data.Add(p);
