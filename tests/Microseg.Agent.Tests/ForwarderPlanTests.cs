@@ -25,6 +25,24 @@ public sealed class ForwarderPlanTests
     }
 
     [Fact]
+    public void Only_forwarders_that_list_this_node_or_none_act_here_and_their_interfaces_are_free_elsewhere()
+    {
+        var onA = F("a", "rtr0", "eth1") with { Nodes = new ValueList<string>(["node1"]) };
+        var onB = F("b", "rtr1", "eth1") with { Nodes = new ValueList<string>(["node2"]) };
+        var everywhere = F("c", "rtr0", "eth2");
+        var config = Config(onA, onB);
+        var node1 = ForwarderPlan.ForHost(config, Host, "node1");
+        Assert.Equal(["a:eth1"], node1.Physicals.Select(p => $"{p.Forwarder}:{p.Name}"));
+        Assert.Empty(node1.Problems);
+        var node2 = ForwarderPlan.ForHost(config, Host, "node2");
+        Assert.Equal(["b:eth1"], node2.Physicals.Select(p => $"{p.Forwarder}:{p.Name}"));
+        var node3 = ForwarderPlan.ForHost(config, Host, "node3");
+        Assert.Empty(node3.Routers);
+        Assert.Empty(node3.Physicals);
+        Assert.Equal(["c:eth2"], ForwarderPlan.ForHost(Config(everywhere), Host, "node3").Physicals.Select(p => $"{p.Forwarder}:{p.Name}"));
+    }
+
+    [Fact]
     public void Wildcard_takes_every_interface_but_lo_the_routers_and_interfaces_listed_elsewhere()
     {
         var plan = ForwarderPlan.ForHost(Config(F("net0", "rtr0", "*"), F("net1", "rtr1", "eth3")), Host);

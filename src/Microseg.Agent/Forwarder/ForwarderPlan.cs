@@ -63,13 +63,14 @@ public sealed class ForwarderPlan
     /// absent does nothing here (a warning). A listed physical interface that is absent is a
     /// warning (`apply IFACE` covers it when it appears); one whose ifindex cannot be a VLAN id
     /// (1..4094) is an error, as is an interface two forwarders list. `physical *` takes every
-    /// interface but lo, the routers and the interfaces other forwarders list by name.
+    /// interface but lo, the routers and the interfaces other forwarders list by name. With a
+    /// node, only the forwarders whose `nodes` include it (or list none) count here.
     /// </summary>
-    public static ForwarderPlan ForHost(PolicyConfig config, IEnumerable<(string Name, int IfIndex)> interfaces)
+    public static ForwarderPlan ForHost(PolicyConfig config, IEnumerable<(string Name, int IfIndex)> interfaces, string? node = null)
     {
         var here = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (name, ifIndex) in interfaces) here[name] = ifIndex;
-        var forwarders = config.Forwarders.Values.OrderBy(f => f.Id, StringComparer.Ordinal).ToList();
+        var forwarders = config.Forwarders.Values.Where(f => node is null || f.AppliesTo(node)).OrderBy(f => f.Id, StringComparer.Ordinal).ToList();
         var routerNames = forwarders.Select(f => f.Router).ToHashSet(StringComparer.Ordinal);
         var listed = new Dictionary<string, string>(StringComparer.Ordinal); // interface → first forwarder listing it by name
         var problems = new List<PortProblem>();

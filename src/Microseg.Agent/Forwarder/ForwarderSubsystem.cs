@@ -27,7 +27,7 @@ public sealed partial class ForwarderSubsystem : Subsystem
     protected override bool Pinned => Pins.AllPresent;
 
     private static ForwarderPlan PlanFor(HostState host) =>
-        ForwarderPlan.ForHost(host.Config, host.Links.Select(l => (l.Name, l.IfIndex)));
+        ForwarderPlan.ForHost(host.Config, host.Links.Select(l => (l.Name, l.IfIndex)), host.Node);
 
     public override SubsystemReport Apply(HostState host)
     {
