@@ -183,8 +183,13 @@ public sealed partial class PolicySubsystem : Subsystem
         foreach (var nic in plan?.Nics.Where(p => !nics.Any(n => n.IfIndex == p.IfIndex && n.Mark == p.Mark && n.Ingress && n.Egress)) ?? [])
             warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but not enforced as such: run 'microseg apply'");
         if (StaleWarning() is { } stale) warnings.Add(stale);
+        var words = loaded.Verdicts.Count();
         return new PolicyStatus(true, State.Fingerprint, State.Schema, Program.Fingerprint, Program.Schema,
-            loaded.Ingress.Info().Id, loaded.Egress.Info().Id, loaded.NicGroup.Count(), loaded.Verdicts.Count(), nics, warnings);
+            loaded.Ingress.Info().Id, loaded.Egress.Info().Id, loaded.NicGroup.Count(), words, nics, warnings)
+        {
+            VerdictMap = new VerdictMapFill(words, Capacity.MaxWords, nics.Select(n => n.Mark).Distinct().Count(), Capacity.MaxDestinations,
+                MapMemory.Memlock(loaded.Verdicts.Map)),
+        };
     }
 
     // ---- programs and maps ------------------------------------------------------------------
