@@ -95,7 +95,7 @@ public static class PolicyBench
             int dst = rng.Next(groups);
             if (!seen.Add((src, dst))) continue;
             var action = rng.NextDouble() < 0.7 ? RuleAction.Allow : RuleAction.Deny;
-            ruleList.Add(new Rule(RuleIds.Derive(src + 1, dst + 1), src < 0 ? null : $"g{src}", $"g{dst}", action));
+            ruleList.Add(new Rule(FormattableString.Invariant($"p{src + 1}-{dst + 1}"), src < 0 ? null : $"g{src}", $"g{dst}", action));
         }
         return PolicyConfig.Create(list, ruleList);
     }

@@ -10,6 +10,8 @@ var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
     ["throughput"] = AgentBench.Throughput,
     ["apply"] = AgentBench.Apply,
     ["plug"] = AgentBench.Plug,
+    ["scale-plan"] = ScaleBench.Plan,
+    ["scale-apply"] = ScaleBench.Apply,
     ["carrier"] = CarrierBench.Run,
     ["forwarder"] = ForwarderBench.Run,
 };

@@ -1,6 +1,6 @@
 // The desired kernel state of the policy subsystem on one host: which local NICs are enforced
-// with which group, and the verdict entries their groups need. Pure: computed from the
-// snapshot and the host's interface list.
+// with which group, and the verdict words their groups need. Pure: computed from the snapshot
+// and the host's interface list.
 using Microseg.Policy;
 
 namespace Microseg.Agent.Policy;
@@ -13,20 +13,32 @@ public sealed record EnforcedNic(string Name, int IfIndex, string AssignmentId, 
 
 public sealed class PolicyPlan
 {
-    private readonly Lazy<IReadOnlyList<VerdictEntry>> verdicts;
+    private readonly PolicyEngine engine;
+    private readonly Lazy<IReadOnlyList<VerdictWord>> words;
 
-    private PolicyPlan(IReadOnlyList<EnforcedNic> nics, Func<IReadOnlyList<VerdictEntry>> compile)
+    private PolicyPlan(PolicyEngine engine, IReadOnlyList<EnforcedNic> nics)
     {
+        this.engine = engine;
         Nics = nics;
-        verdicts = new Lazy<IReadOnlyList<VerdictEntry>>(compile);
+        Destinations = nics.Select(n => n.Group).Distinct(StringComparer.Ordinal).Count();
+        words = new Lazy<IReadOnlyList<VerdictWord>>(() => engine.CompileMasks(Nics.Select(n => n.Group)));
     }
 
     /// <summary>Enforced NICs, ordered by name.</summary>
     public IReadOnlyList<EnforcedNic> Nics { get; }
 
-    /// <summary>Allow entries for the destination groups of the enforced NICs (absent = deny);
-    /// compiled on first use (status needs only the NICs).</summary>
-    public IReadOnlyList<VerdictEntry> Verdicts => verdicts.Value;
+    /// <summary>Local destination groups: the distinct groups of <see cref="Nics"/>. Each costs
+    /// at most <see cref="VerdictWord.WordsPerDestination"/> words, whatever its rules say.</summary>
+    public int Destinations { get; }
+
+    /// <summary>The verdict words of the destination groups of the enforced NICs (one map entry
+    /// each; an absent word denies its 64 sources), compiled on first use (status needs only
+    /// the NICs). No per-pair list is ever built.</summary>
+    public IReadOnlyList<VerdictWord> Words => words.Value;
+
+    /// <summary>The same verdicts as allowed pairs, compiled on each call: for tests that read
+    /// a small plan pair by pair. The agent syncs <see cref="Words"/>.</summary>
+    public IReadOnlyList<VerdictEntry> Verdicts => engine.Compile(Nics.Select(n => n.Group));
 
     /// <summary>The whole host: every local guest NIC that has an assignment.</summary>
     public static PolicyPlan ForHost(PolicyConfig config, IEnumerable<LocalInterface> interfaces)
@@ -35,15 +47,15 @@ public sealed class PolicyPlan
         var nics = new List<EnforcedNic>();
         foreach (var itf in interfaces.OrderBy(i => i.Name, StringComparer.Ordinal))
             if (Enforced(config, engine, itf) is { } nic) nics.Add(nic);
-        return new PolicyPlan(nics, () => engine.Compile(nics.Select(n => n.Group)));
+        return new PolicyPlan(engine, nics);
     }
 
-    /// <summary>The plug path: one NIC and the verdict entries of its group only; null when the
+    /// <summary>The plug path: one NIC and the verdict words of its group only; null when the
     /// interface is not a guest NIC or has no assignment.</summary>
     public static PolicyPlan? ForInterface(PolicyConfig config, LocalInterface itf)
     {
         var engine = new PolicyEngine(config);
-        return Enforced(config, engine, itf) is { } nic ? new PolicyPlan([nic], () => engine.Compile([nic.Group])) : null;
+        return Enforced(config, engine, itf) is { } nic ? new PolicyPlan(engine, [nic]) : null;
     }
 
     private static EnforcedNic? Enforced(PolicyConfig config, PolicyEngine engine, LocalInterface itf)

@@ -21,6 +21,15 @@ public sealed record PolicyReport(PolicyApplyResult Result) : SubsystemReport(Po
     public override HostState Advance(HostState host) => host with { EnforcedIfIndexes = Result.Enforced.Select(n => n.IfIndex).ToHashSet() };
 }
 
+/// <summary>How full the verdict map is, against the bound that always fits.</summary>
+/// <param name="Words">Verdict words (map entries) in use.</param>
+/// <param name="MaxWords">Entries the map holds: <paramref name="MaxDestinations"/> × 1,024.</param>
+/// <param name="Destinations">Local destination groups: distinct groups of the NICs in nic_group.</param>
+/// <param name="MaxDestinations">Local destination groups that always fit, whatever the rules.</param>
+/// <param name="MemlockBytes">The kernel's memory figure for the map ("memlock" in
+/// /proc/self/fdinfo of its fd); null when the kernel gives none.</param>
+public sealed record VerdictMapFill(int Words, int MaxWords, int Destinations, int MaxDestinations, long? MemlockBytes);
+
 public sealed record NicStatus(int IfIndex, string? Interface, ushort Mark, string? Group, bool Ingress, bool Egress);
 
 public sealed record PolicyStatus(
@@ -36,6 +45,9 @@ public sealed record PolicyStatus(
     IReadOnlyList<NicStatus> Nics,
     IReadOnlyList<string> Warnings) : SubsystemStatus(PolicySubsystem.SubsystemName, Warnings)
 {
+    /// <summary>The verdict map's fill and bound; null when nothing is loaded.</summary>
+    public VerdictMapFill? VerdictMap { get; init; }
+
     /// <summary>The NICs attached both ways are the enforced ones the later subsystems see.</summary>
     public override HostState Advance(HostState host) =>
         host with { EnforcedIfIndexes = Nics.Where(n => n.Ingress && n.Egress).Select(n => n.IfIndex).ToHashSet() };

@@ -12,15 +12,19 @@ public sealed partial class PolicySubsystem : Subsystem
 {
     public const string SubsystemName = "policy";
 
-    public PolicySubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null)
+    public PolicySubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null, PolicyCapacity? capacity = null)
         : base(SubsystemName, options, log, program ?? EmbeddedObject.Load(SubsystemName, PolicyAbi.ObjectFile, PolicyAbi.SchemaVersion))
     {
+        Capacity = capacity ?? PolicyCapacity.FromEnvironment();
         Pins = new PolicyPins(options.BpffsFor(SubsystemName));
         Links = new TcxLinkPins(Pins.LinkDirectory, log);
     }
 
     public PolicyPins Pins { get; }
     public TcxLinkPins Links { get; }
+
+    /// <summary>What the maps hold; a plan over it fails before the kernel is touched.</summary>
+    public PolicyCapacity Capacity { get; }
 
     protected override bool Pinned => Pins.AllPresent;
 
@@ -56,12 +60,17 @@ public sealed partial class PolicySubsystem : Subsystem
     private PolicyApplyResult Apply(PolicyPlan plan)
     {
         BpfFeatures.Tcx.ThrowIfUnsupported();
+        Capacity.Check(plan);
         var (loaded, outcome) = EnsureLoaded(plan);
         using (loaded)
         {
             var (vw, vr, nw, nr) = (0, 0, 0, 0);
-            var verdicts = MapSync.Diff(DesiredVerdicts(plan), loaded.Verdicts.Entries());
-            var nics = MapSync.Diff(DesiredNics(plan), loaded.NicGroup.Entries());
+            var currentVerdicts = loaded.Verdicts.Entries();
+            var currentNics = loaded.NicGroup.Entries();
+            var (desiredVerdicts, desiredNics) = (DesiredVerdicts(plan), DesiredNics(plan));
+            var verdicts = MapSync.Diff(desiredVerdicts, currentVerdicts);
+            var nics = MapSync.Diff(desiredNics, currentNics);
+            CheckTransition(currentVerdicts.Count, desiredVerdicts.Count, verdicts.Deletes.Count, currentNics.Count, desiredNics.Count, nics.Deletes.Count);
             // Order keeps every packet enforced: entries a NIC needs exist before the NIC names
             // its group; removals come after the links that used them are gone.
             foreach (var (k, v) in verdicts.Writes) { loaded.Verdicts.Update(k, v); vw++; }
@@ -88,10 +97,12 @@ public sealed partial class PolicySubsystem : Subsystem
         var (vw, nw) = (0, 0);
         var verdicts = DesiredVerdicts(plan);
         var nics = DesiredNics(plan);
-        foreach (var (k, v) in MapSync.Diff(verdicts, Lookup(loaded.Verdicts, verdicts.Keys), deleteStale: false).Writes)
-        { loaded.Verdicts.Update(k, v); vw++; }
-        foreach (var (k, v) in MapSync.Diff(nics, Lookup(loaded.NicGroup, nics.Keys), deleteStale: false).Writes)
-        { loaded.NicGroup.Update(k, v); nw++; }
+        var verdictsPresent = Lookup(loaded.Verdicts, verdicts.Keys).ToList();
+        var verdictWrites = MapSync.Diff(verdicts, verdictsPresent, deleteStale: false);
+        var nicWrites = MapSync.Diff(nics, Lookup(loaded.NicGroup, nics.Keys), deleteStale: false);
+        CheckPlug(loaded, plan, verdictsPresent.Count, verdicts.Count);
+        foreach (var (k, v) in verdictWrites.Writes) { loaded.Verdicts.Update(k, v); vw++; }
+        foreach (var (k, v) in nicWrites.Writes) { loaded.NicGroup.Update(k, v); nw++; }
         var (enforced, failed, created, updated) = AttachAll(loaded, plan.Nics);
         return new PolicyApplyResult(LoadOutcome.Reused, enforced, failed, nw, 0, vw, 0, created, updated, 0);
     }
@@ -106,12 +117,34 @@ public sealed partial class PolicySubsystem : Subsystem
         return removed;
     }
 
-    // One map entry per 64-source word (schema 2). Packing the plan's pairs here is the stopgap
-    // until the plan compiles with PolicyEngine.CompileMasks itself.
-    private static Dictionary<VerdictKey, VerdictValue> DesiredVerdicts(PolicyPlan plan) =>
-        Microseg.Policy.VerdictWord.Pack(plan.Verdicts).ToDictionary(
-            w => new VerdictKey(w.Dst, w.SrcHi),
-            w => new VerdictValue(w.Allow));
+    // One map entry per 64-source word (schema 2), straight from the plan's compiled words.
+    private static Dictionary<VerdictKey, VerdictValue> DesiredVerdicts(PolicyPlan plan)
+    {
+        var desired = new Dictionary<VerdictKey, VerdictValue>(plan.Words.Count);
+        foreach (var w in plan.Words) desired.Add(new VerdictKey(w.Dst, w.SrcHi), new VerdictValue(w.Allow));
+        return desired;
+    }
+
+    /// <summary>Writes come before removals, so each map holds its kept, stale and new entries
+    /// at once: checked before the first write. Kept = present minus stale.</summary>
+    private void CheckTransition(int verdictsNow, int verdictsDesired, int verdictsStale, int nicsNow, int nicsDesired, int nicsStale)
+    {
+        Capacity.CheckTransition("verdict", verdictsNow, verdictsDesired - (verdictsNow - verdictsStale), Capacity.MaxWords);
+        Capacity.CheckTransition("nic_group", nicsNow, nicsDesired - (nicsNow - nicsStale), Capacity.MaxNics);
+    }
+
+    /// <summary>The plug path adds to what the maps hold: the NIC's group may be one more local
+    /// destination, its words and its NIC more entries. Checked before the first write.</summary>
+    private void CheckPlug(Loaded loaded, PolicyPlan plan, int verdictsPresent, int verdictsDesired)
+    {
+        var groups = new Dictionary<uint, ushort>();
+        foreach (var (k, v) in loaded.NicGroup.Entries()) groups[k] = v.Group;
+        int nicsBefore = groups.Count;
+        foreach (var n in plan.Nics) groups[(uint)n.IfIndex] = n.Mark;
+        Capacity.CheckPlug(plan.Nics[0].Name, groups.Values.Distinct().Count());
+        Capacity.CheckTransition("nic_group", nicsBefore, groups.Count - nicsBefore, Capacity.MaxNics);
+        Capacity.CheckTransition("verdict", loaded.Verdicts.Count(), verdictsDesired - verdictsPresent, Capacity.MaxWords);
+    }
 
     private static Dictionary<uint, NicInfo> DesiredNics(PolicyPlan plan) =>
         plan.Nics.ToDictionary(n => (uint)n.IfIndex, n => new NicInfo(n.Mark));
@@ -150,8 +183,13 @@ public sealed partial class PolicySubsystem : Subsystem
         foreach (var nic in plan?.Nics.Where(p => !nics.Any(n => n.IfIndex == p.IfIndex && n.Mark == p.Mark && n.Ingress && n.Egress)) ?? [])
             warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but not enforced as such: run 'microseg apply'");
         if (StaleWarning() is { } stale) warnings.Add(stale);
+        var words = loaded.Verdicts.Count();
         return new PolicyStatus(true, State.Fingerprint, State.Schema, Program.Fingerprint, Program.Schema,
-            loaded.Ingress.Info().Id, loaded.Egress.Info().Id, loaded.NicGroup.Count(), loaded.Verdicts.Count(), nics, warnings);
+            loaded.Ingress.Info().Id, loaded.Egress.Info().Id, loaded.NicGroup.Count(), words, nics, warnings)
+        {
+            VerdictMap = new VerdictMapFill(words, Capacity.MaxWords, nics.Select(n => n.Mark).Distinct().Count(), Capacity.MaxDestinations,
+                MapMemory.Memlock(loaded.Verdicts.Map)),
+        };
     }
 
     // ---- programs and maps ------------------------------------------------------------------

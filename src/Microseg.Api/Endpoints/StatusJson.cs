@@ -112,6 +112,15 @@ public static class AgentStatusJson
         w.WriteNumber("nic_group", s.NicGroupEntries);
         w.WriteNumber("verdicts", s.VerdictEntries);
         w.WriteEndObject();
+        if (s.VerdictMap is { } v)
+        {
+            w.WriteStartObject("verdict_map");
+            WriteFields(w, ("words", v.Words), ("max_words", v.MaxWords), ("destinations", v.Destinations), ("max_destinations", v.MaxDestinations));
+            if (v.MemlockBytes is { } bytes) w.WriteNumber("memlock_bytes", bytes);
+            else w.WriteNull("memlock_bytes");
+            w.WriteString("memlock_source", "/proc/self/fdinfo");
+            w.WriteEndObject();
+        }
         WriteArray(w, "nics", s.Nics, n => WriteFields(w,
             ("ifindex", n.IfIndex), ("interface", n.Interface), ("group", n.Group), ("mark", n.Mark), ("ingress", n.Ingress), ("egress", n.Egress)));
     }

@@ -36,6 +36,10 @@ public static class StatusText
         w.WriteLine($"policy:    {(s.Loaded ? "loaded" : "not loaded")}" +
             (s.Loaded ? $", fingerprint {Fingerprints.Short(s.Fingerprint)}, schema {s.Schema}, programs ingress #{s.IngressProgramId} egress #{s.EgressProgramId}" : ""));
         w.WriteLine($"maps:      nic_group {s.NicGroupEntries} entries, verdicts {s.VerdictEntries} entries");
+        if (s.VerdictMap is { } v)
+            w.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"verdicts:  {v.Words:N0} / {v.MaxWords:N0} words, {v.Destinations:N0} / {v.MaxDestinations:N0} local destination groups, " +
+                $"kernel memory {(v.MemlockBytes is { } b ? $"{b:N0} bytes" : "unknown")} (memlock, /proc/self/fdinfo)"));
         var table = new Table("IFINDEX", "INTERFACE", "GROUP", "MARK", "INGRESS", "EGRESS");
         foreach (var n in s.Nics)
             table.Row(n.IfIndex.ToString(CultureInfo.InvariantCulture), n.Interface, n.Group, n.Mark.ToString(CultureInfo.InvariantCulture),
