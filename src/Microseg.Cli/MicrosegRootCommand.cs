@@ -34,6 +34,7 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new ApplyCommand(io));
         Subcommands.Add(new ClearCommand(io));
         Subcommands.Add(new StatusCommand(io));
+        Subcommands.Add(new AgentCommand(io));
         Subcommands.Add(new LabCommand(io));
         Subcommands.Add(new ForwarderCommand(io));
         Subcommands.Add(new ServeCommand(io));
@@ -54,7 +55,7 @@ public sealed class MicrosegRootCommand : RootCommand
         int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns >= 40 ? columns : 100;
 
     /// <summary>The commands that take --running-config.</summary>
-    public static readonly string[] RunningConfigCommands = ["commit", "explain", "matrix", "apply", "status", "serve"];
+    public static readonly string[] RunningConfigCommands = ["commit", "explain", "matrix", "apply", "status", "agent", "serve"];
 
     /// <summary>The config store every command reads and edits through.</summary>
     public static IConfigStore Store(ParseResult parse) =>

@@ -117,7 +117,7 @@ public sealed class UsageWordingTests : IDisposable
     public void Running_config_only_where_a_committed_snapshot_is_read_or_written()
     {
         var with = Commands().Where(c => c.Command.Options.Any(o => o.Name == "--running-config")).Select(c => c.Path).Order().ToList();
-        Assert.Equal(["microseg apply", "microseg commit", "microseg explain", "microseg matrix", "microseg serve", "microseg status"], with);
+        Assert.Equal(["microseg agent", "microseg apply", "microseg commit", "microseg explain", "microseg matrix", "microseg serve", "microseg status"], with);
         Assert.DoesNotContain("--running-config", Cli.Run("group", "list", "--help").Out);
         var r = dir.Run("group", "list", "--running-config", "/nonexistent");
         Assert.Equal(2, r.Exit);

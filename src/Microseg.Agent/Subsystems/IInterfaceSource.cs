@@ -42,6 +42,22 @@ public sealed class InterfaceTable : IInterfaceSource
         lock (links) return links.Remove(ifIndex);
     }
 
+    /// <summary>The link at <paramref name="ifIndex"/>, or null.</summary>
+    public LinkInfo? Link(int ifIndex)
+    {
+        lock (links) return links.GetValueOrDefault(ifIndex);
+    }
+
+    /// <summary>Replaces every entry (a full dump after a resync).</summary>
+    public void Replace(IEnumerable<LinkInfo> all)
+    {
+        lock (links)
+        {
+            links.Clear();
+            foreach (var l in all) links[l.IfIndex] = l;
+        }
+    }
+
     public IReadOnlyList<LinkInfo> Links()
     {
         lock (links) return [.. links.Values.OrderBy(l => l.IfIndex)];
