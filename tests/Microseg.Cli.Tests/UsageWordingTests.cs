@@ -163,7 +163,7 @@ public sealed class UsageWordingTests : IDisposable
         { 1, ["group", "add", "app", "--mark", "0"] },
         { 1, ["group", "del", "nope"] },
         { 1, ["group", "set", "web", "--parent", "nope"] },
-        { 1, ["group", "add", "x", "--digest", "0000"] },
+        { 2, ["group", "add", "x", "--digest", "0000"] }, // a malformed digest is a usage error
         { 1, ["rule", "add", "--dst", "nope", "--action", "allow"] },
         { 1, ["rule", "set", "p1-2", "--action", "deny"] },
         { 1, ["assignment", "add", "--vmid", "1", "--iface", "0", "--group", "web"] },

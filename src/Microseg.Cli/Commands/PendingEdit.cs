@@ -45,8 +45,7 @@ internal static class PendingEdit
     public static bool UsageProblem(Io io, IConfigStore store, string? digest)
     {
         if (digest is null || store.DigestProblem(digest) is not { } problem) return false;
-        io.Err.WriteLine($"microseg: --digest '{Text.Clip(digest, 70)}': {problem}");
-        io.Err.WriteLine("see 'microseg --help'");
+        io.Err.WriteLine($"microseg: --digest '{Text.Clip(digest, 70)}': {problem}; see 'microseg --help'");
         return true;
     }
 
