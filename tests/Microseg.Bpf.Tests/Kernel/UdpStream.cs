@@ -39,6 +39,9 @@ internal sealed class UdpStream : IDisposable
         sendThread.Start();
     }
 
+    /// <summary>Datagrams sent so far.</summary>
+    public long Sent => Volatile.Read(ref sent);
+
     private void SendLoop()
     {
         var buffer = new byte[8];
@@ -49,7 +52,7 @@ internal sealed class UdpStream : IDisposable
             {
                 BinaryPrimitives.WriteInt64LittleEndian(buffer, sent);
                 sender.SendTo(buffer, target);
-                sent++;
+                Volatile.Write(ref sent, sent + 1);
             }
             Thread.Sleep(1);
         }
