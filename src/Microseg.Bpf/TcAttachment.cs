@@ -30,8 +30,9 @@
 //    filter). Like tcx, the programs' TC_ACT_OK (TCX_PASS) ends classification, so foreign
 //    filters at later priorities see no packet ours allowed. A foreign filter that is not cls_bpf
 //    holding priority 1 makes our attach fail (the kernel keeps one filter kind per priority).
-//  - Switching modes (a kernel upgrade brings tcx): detach the tc filters when the tcx links are
-//    in place; until then both run the same program and agree.
+//  - Switching modes (a kernel upgrade brings tcx): detach the tc filters once the tcx links are
+//    in place; until then the tcx link decides and the filter is not reached (a tcx verdict ends
+//    processing before the clsact qdisc).
 namespace Microseg.Bpf;
 
 public sealed class TcAttachment : IDeviceAttachment
