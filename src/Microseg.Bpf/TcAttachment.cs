@@ -23,8 +23,9 @@
 //    the index (its name in the current dump), never from an ifindex it remembers. A device that
 //    is not an assigned guest NIC but carries our filter gets it detached; entries the agent keeps
 //    by ifindex (nic_group) are rewritten or deleted for the device now there. A TcAttachment
-//    held across link events must not outlive its device: Update never creates a filter, so a
-//    stale object cannot attach a program to the device that inherited the index.
+//    is for one pass over one view of the devices, not to be held across link events: Update
+//    never creates a filter, so a stale object cannot attach a program to the device that
+//    inherited the index, but Detach acts on whichever device holds the index now.
 //  - Our priority is 1, the first to run: a foreign filter cannot pass a packet before the policy
 //    program has judged it, which is also how tcx behaves (tcx programs run before any clsact
 //    filter). Like tcx, the programs' TC_ACT_OK (TCX_PASS) ends classification, so foreign
