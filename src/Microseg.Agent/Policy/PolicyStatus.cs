@@ -1,5 +1,6 @@
 // What the policy subsystem reports: the outcome of an apply (or plug) and its status, as data.
 using Microseg.Agent.Subsystems;
+using Microseg.Bpf;
 
 namespace Microseg.Agent.Policy;
 
@@ -36,6 +37,12 @@ public sealed record PolicyStatus(
     IReadOnlyList<NicStatus> Nics,
     IReadOnlyList<string> Warnings) : SubsystemStatus(PolicySubsystem.SubsystemName, Warnings)
 {
+    /// <summary>The attach mode in effect (tcx or tc) and, in a few words, why ("forced",
+    /// "auto: kernel 6.18.4 has tcx").</summary>
+    public AttachMode Attach { get; init; } = AttachMode.Tcx;
+
+    public string AttachReason { get; init; } = "";
+
     /// <summary>The NICs attached both ways are the enforced ones the later subsystems see.</summary>
     public override HostState Advance(HostState host) =>
         host with { EnforcedIfIndexes = Nics.Where(n => n.Ingress && n.Egress).Select(n => n.IfIndex).ToHashSet() };

@@ -1,5 +1,6 @@
 // Policy subsystem: keeps the policy programs loaded (verify once, reuse pins), the maps in
-// sync with the plan (diff only), and a tcx link pair on every enforced NIC. It runs first: the
+// sync with the plan (diff only), and its programs on both hooks of every enforced NIC (tcx links
+// or tc filters: HookAttachments). It runs first: the
 // NICs it enforces are what the carrier checks.
 using Microseg.Agent.Subsystems;
 using Microseg.Bpf;
@@ -12,15 +13,17 @@ public sealed partial class PolicySubsystem : Subsystem
 {
     public const string SubsystemName = "policy";
 
-    public PolicySubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null)
+    public PolicySubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null, IInterfaceSource? interfaces = null)
         : base(SubsystemName, options, log, program ?? EmbeddedObject.Load(SubsystemName, PolicyAbi.ObjectFile, PolicyAbi.SchemaVersion))
     {
         Pins = new PolicyPins(options.BpffsFor(SubsystemName));
-        Links = new TcxLinkPins(Pins.LinkDirectory, log);
+        // In tc mode a filter of ours on a guest NIC is the policy's (the carrier's sit on bridges).
+        Links = HookAttachments.For(options.AttachChoice(), Pins.LinkDirectory, interfaces ?? new NetlinkInterfaces(),
+            l => GuestNic.TryParse(l.Name, out _), log);
     }
 
     public PolicyPins Pins { get; }
-    public TcxLinkPins Links { get; }
+    public HookAttachments Links { get; }
 
     protected override bool Pinned => Pins.AllPresent;
 
@@ -55,7 +58,7 @@ public sealed partial class PolicySubsystem : Subsystem
     /// Call with the subsystem lock held exclusively.</summary>
     private PolicyApplyResult Apply(PolicyPlan plan)
     {
-        BpfFeatures.Tcx.ThrowIfUnsupported();
+        Links.Choice.ThrowIfUnsupported();
         var (loaded, outcome) = EnsureLoaded(plan);
         using (loaded)
         {
@@ -83,7 +86,7 @@ public sealed partial class PolicySubsystem : Subsystem
     /// <see cref="IsCurrent"/> (otherwise run a full apply).</summary>
     private PolicyApplyResult Plug(PolicyPlan plan)
     {
-        BpfFeatures.Tcx.ThrowIfUnsupported();
+        Links.Choice.ThrowIfUnsupported();
         using var loaded = OpenPinned();
         var (vw, nw) = (0, 0);
         var verdicts = DesiredVerdicts(plan);
@@ -132,11 +135,13 @@ public sealed partial class PolicySubsystem : Subsystem
         if (!Pins.AllPresent)
         {
             foreach (var nic in plan?.Nics ?? []) warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but nothing is loaded: run 'microseg apply'");
-            return new PolicyStatus(false, State.Fingerprint, State.Schema, Program.Fingerprint, Program.Schema, null, null, 0, 0, [], warnings);
+            return new PolicyStatus(false, State.Fingerprint, State.Schema, Program.Fingerprint, Program.Schema, null, null, 0, 0, [], warnings)
+                { Attach = Links.Mode, AttachReason = Links.Reason };
         }
         using var loaded = OpenPinned();
         var links = Links.Inspect();
         warnings.AddRange(links.Where(l => l.Defunct).Select(l => l.DefunctWarning));
+        if (Links.LeftoverWarning(links) is { } leftover) warnings.Add(leftover);
         var names = host.Links.ToDictionary(i => i.IfIndex, i => i.Name);
         var groupsByMark = host.Config.Groups.Values.Where(g => g.Mark.HasValue).ToDictionary(g => (ushort)g.Mark!.Value, g => g.Name);
         bool Attached(uint ifIndex, TcxDirection d) => links.Any(l => l.Slot == new TcxSlot((int)ifIndex, d) && !l.Defunct);
@@ -151,7 +156,8 @@ public sealed partial class PolicySubsystem : Subsystem
             warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but not enforced as such: run 'microseg apply'");
         if (StaleWarning() is { } stale) warnings.Add(stale);
         return new PolicyStatus(true, State.Fingerprint, State.Schema, Program.Fingerprint, Program.Schema,
-            loaded.Ingress.Info().Id, loaded.Egress.Info().Id, loaded.NicGroup.Count(), loaded.Verdicts.Count(), nics, warnings);
+            loaded.Ingress.Info().Id, loaded.Egress.Info().Id, loaded.NicGroup.Count(), loaded.Verdicts.Count(), nics, warnings)
+            { Attach = Links.Mode, AttachReason = Links.Reason };
     }
 
     // ---- programs and maps ------------------------------------------------------------------
