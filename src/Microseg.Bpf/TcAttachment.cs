@@ -76,6 +76,19 @@ public sealed class TcAttachment : IDeviceAttachment
         return new TcAttachment(ifIndex, direction);
     }
 
+    /// <summary>Creates the device's clsact qdisc when it has none; an existing one is kept. On a
+    /// device that is up, grafting the qdisc deactivates the device for a moment (qdisc_graft →
+    /// dev_deactivate: a few milliseconds of what it sends are dropped), so the agent does it when
+    /// it first attaches a NIC in tcx mode, before its traffic matters, and a later switch to tc
+    /// mode only adds filters.</summary>
+    public static unsafe void EnsureQdisc(int ifIndex)
+    {
+        var hook = Hook(ifIndex, HookDirection.Ingress);
+        int created = Interop.Libbpf.bpf_tc_hook_create(&hook);
+        if (created < 0 && created != -Errno.EEXIST)
+            throw BpfException.FromErrno(-created, $"create the clsact qdisc of {NetDevice.Describe(ifIndex)}", QdiscHint(-created, ifIndex));
+    }
+
     /// <summary>Our filter on the hook, or null when there is none: no such device, no clsact
     /// qdisc, no filter at our handle and priority (or one of another kind at our priority).</summary>
     public static TcAttachment? Find(int ifIndex, HookDirection direction)

@@ -41,15 +41,17 @@ public interface IAttachmentStore
 /// <summary>The attach mode in effect for one subsystem: Ensure attaches the mode's kind, and
 /// every removal and program switch covers both kinds, so that a change of mode between runs
 /// (or a kernel upgrade that brings tcx) converges in one full apply and clear leaves neither.</summary>
-public sealed class HookAttachments
+public sealed partial class HookAttachments
 {
     private readonly IAttachmentStore current;
     private readonly IAttachmentStore other;
+    private readonly ILogger log;
 
-    public HookAttachments(AttachModeChoice choice, IAttachmentStore tcx, IAttachmentStore tc)
+    public HookAttachments(AttachModeChoice choice, IAttachmentStore tcx, IAttachmentStore tc, ILogger log)
     {
         Choice = choice;
         (current, other) = choice.Effective == AttachMode.Tc ? (tc, tcx) : (tcx, tc);
+        this.log = log;
     }
 
     /// <summary>The tcx pins under <paramref name="linkDirectory"/> and the tc filters on the
@@ -57,7 +59,7 @@ public sealed class HookAttachments
     /// subsystem's to attach to (tc filters all sit at microseg's one handle and priority, so the
     /// device says whose a filter is).</summary>
     public static HookAttachments For(AttachModeChoice choice, string linkDirectory, IInterfaceSource interfaces, Func<LinkInfo, bool> owns, ILogger log) =>
-        new(choice, new TcxLinkPins(linkDirectory, log), new TcFilterStore(() => interfaces.Links().Where(owns).Select(l => l.IfIndex), log));
+        new(choice, new TcxLinkPins(linkDirectory, log), new TcFilterStore(() => interfaces.Links().Where(owns).Select(l => l.IfIndex), log), log);
 
     public AttachModeChoice Choice { get; }
 
@@ -87,9 +89,21 @@ public sealed class HookAttachments
             $"{left} hook{(left == 1 ? "" : "s")} still run{(left == 1 ? "s" : "")} a {AttachModeChoice.Word(other.Mode)} attachment while the attach mode is {AttachModeChoice.Word(Mode)}: the next apply switches {(left == 1 ? "it" : "them")}";
     }
 
-    /// <summary>Attaches the mode's kind only; an attachment of the other kind on the hook goes
-    /// in <see cref="DetachStale"/>, after (the plug path leaves it: both run the same programs).</summary>
-    public LinkChange Ensure(string name, TcxSlot slot, BpfProgram program) => current.Ensure(name, slot, program);
+    /// <summary>Attaches or updates the mode's kind only; an attachment of the other kind on the
+    /// hook goes in <see cref="DetachStale"/>, after (the plug path leaves it: both run the same
+    /// programs). A tcx link created on a device also gets the device an (empty) clsact qdisc:
+    /// created now, while the NIC is new, it costs nothing later; created during a switch to tc
+    /// mode it would drop a few milliseconds of the device's traffic (see TcAttachment.EnsureQdisc).</summary>
+    public LinkChange Ensure(string name, TcxSlot slot, BpfProgram program)
+    {
+        var change = current.Ensure(name, slot, program);
+        if (change == LinkChange.Created && current.Mode == AttachMode.Tcx)
+        {
+            try { TcAttachment.EnsureQdisc(slot.IfIndex); }
+            catch (BpfException e) { LogQdiscFailed(log, name, slot.IfIndex, e.Message); }
+        }
+        return change;
+    }
 
     public int SwitchAll(Func<TcxSlot, BpfProgram> program) => current.SwitchAll(program) + other.SwitchAll(program);
 
@@ -134,6 +148,12 @@ public sealed class HookAttachments
         }
         return (attached, created, updated);
     }
+}
+
+public sealed partial class HookAttachments
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cannot prepare a clsact qdisc on {Interface} (ifindex {IfIndex}) for tc mode; a switch to tc mode will create it then: {Error}")]
+    private static partial void LogQdiscFailed(ILogger log, string @interface, int ifIndex, string error);
 }
 
 /// <summary>microseg's tc filters (TcAttachment: handle 0x4d53, priority 1) on the devices a
