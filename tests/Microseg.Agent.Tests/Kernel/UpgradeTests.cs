@@ -78,7 +78,7 @@ public class UpgradeTests
         using var lab = new LabGuard(Example, Guests);
         File.WriteAllText(Path.Combine(lab.Lab.RunDirectory(lab.Host), "policy", "fingerprint"), "abc\n");
         var status = lab.Microseg("status");
-        Assert.Contains("policy:    loaded, fingerprint abc, schema 1,", status);
+        Assert.Contains($"policy:    loaded, fingerprint abc, schema {PolicyAbi.SchemaVersion},", status);
         Assert.Contains("warning: loaded programs (abc) are not this build's", status);
         using var json = JsonDocument.Parse(lab.Microseg("status", "--json"));
         Assert.Equal("abc", json.RootElement.GetProperty("policy").GetProperty("fingerprint").GetString());
