@@ -38,7 +38,7 @@ public sealed record PolicyStatus(
     IReadOnlyList<string> Warnings) : SubsystemStatus(PolicySubsystem.SubsystemName, Warnings)
 {
     /// <summary>The attach mode in effect (tcx or tc) and, in a few words, why ("forced",
-    /// "auto: kernel 6.18.4 has tcx").</summary>
+    /// "auto: kernel 6.18.44-fc-v782 has tcx").</summary>
     public AttachMode Attach { get; init; } = AttachMode.Tcx;
 
     public string AttachReason { get; init; } = "";

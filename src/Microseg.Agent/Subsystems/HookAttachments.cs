@@ -66,7 +66,7 @@ public sealed partial class HookAttachments
     /// <summary>The mode in effect: tcx or tc.</summary>
     public AttachMode Mode => current.Mode;
 
-    /// <summary>Why this mode, in a few words for status: "forced", "auto: kernel 6.18.4 has tcx",
+    /// <summary>Why this mode, in a few words for status: "forced", "auto: kernel 6.18.44-fc-v782 has tcx",
     /// "auto: tcx needs kernel ≥ 6.6; this is 6.1.0-18-amd64"; the full reason when the
     /// requested mode cannot be served.</summary>
     public string Reason => Choice switch

@@ -51,7 +51,12 @@ internal static class AgentOptionSet
     public static ILoggerFactory Logs(ParseResult parse, Io io)
     {
         var minimum = parse.GetValue(Verbose) ? LogLevel.Debug : LogLevel.Warning;
-        return new LoggerFactory([new Output.JournalLoggerProvider(io.Err, minimum)], new LoggerFilterOptions { MinLevel = minimum });
+        var logs = new LoggerFactory([new Output.JournalLoggerProvider(io.Err, minimum)], new LoggerFilterOptions { MinLevel = minimum });
+        // libbpf's own lines go to debug: each failure is our one-line error already, and tc mode
+        // asks the kernel for filters that are not there (libbpf prints every netlink refusal).
+        var libbpf = logs.CreateLogger("libbpf");
+        Microseg.Bpf.LibbpfLog.Redirect((_, line) => libbpf.Log(LogLevel.Debug, "{Message}", line));
+        return logs;
     }
 
     public static MicrosegAgent Agent(ParseResult parse, ILoggerFactory logs) => new(Options(parse), new NetlinkInterfaces(), logs);
