@@ -43,8 +43,8 @@ public sealed partial class MicrosegAgent
         // In the order apply runs them.
         subsystems =
         [
-            new Policy.PolicySubsystem(options, logs.CreateLogger("microseg.policy")),
-            new Carrier.CarrierSubsystem(options, logs.CreateLogger("microseg.carrier")),
+            new Policy.PolicySubsystem(options, logs.CreateLogger("microseg.policy"), interfaces: interfaces),
+            new Carrier.CarrierSubsystem(options, logs.CreateLogger("microseg.carrier"), interfaces: interfaces),
             new Forwarder.ForwarderSubsystem(options, logs.CreateLogger("microseg.forwarder")),
         ];
     }

@@ -2,10 +2,15 @@
 // that several simulated hosts can run on one machine.
 namespace Microseg.Agent;
 
-public sealed record AgentOptions(string BpffsRoot, string RunDirectory, string Node)
+/// <param name="Attach">How tc programs reach interfaces: tcx links, tc filters, or auto (tcx
+/// where the kernel has it).</param>
+public sealed record AgentOptions(string BpffsRoot, string RunDirectory, string Node, Microseg.Bpf.AttachMode Attach = Microseg.Bpf.AttachMode.Auto)
 {
     public const string DefaultBpffsRoot = "/sys/fs/bpf/microseg";
     public const string DefaultRunDirectory = "/run/microseg";
+
+    /// <summary>The mode in effect on this kernel, and why.</summary>
+    public Microseg.Bpf.AttachModeChoice AttachChoice() => Microseg.Bpf.BpfFeatures.ChooseAttachMode(Attach);
 
     public string BpffsFor(string subsystem) => Path.Combine(BpffsRoot, subsystem);
     public string RunFor(string subsystem) => Path.Combine(RunDirectory, subsystem);

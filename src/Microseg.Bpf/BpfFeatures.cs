@@ -13,6 +13,28 @@ public static class BpfFeatures
     /// <summary>tcx links (BPF_LINK_CREATE with BPF_TCX_INGRESS/EGRESS), kernel ≥ 6.6.</summary>
     public static BpfFeature Tcx => tcx.Value;
 
+    /// <summary>The attach mode that serves <paramref name="requested"/> on this kernel: auto is
+    /// tcx when <see cref="Tcx"/> is supported, else tc. tc needs no probe: clsact and cls_bpf's
+    /// direct-action mode are older (4.5) than anything else microseg needs.</summary>
+    public static AttachModeChoice ChooseAttachMode(AttachMode requested) => ChooseAttachMode(requested, Tcx);
+
+    internal static AttachModeChoice ChooseAttachMode(AttachMode requested, BpfFeature tcx) => requested switch
+    {
+        AttachMode.Auto when tcx.IsSupported =>
+            new(requested, AttachMode.Tcx, true, $"auto: tcx, the kernel ({KernelRelease}) has tcx links"),
+        AttachMode.Auto =>
+            new(requested, AttachMode.Tc, true, $"auto: tc (clsact qdisc + cls_bpf filter), because {tcx.Reason}"),
+        AttachMode.Tcx when tcx.IsSupported =>
+            new(requested, AttachMode.Tcx, true, "tcx, as requested"),
+        AttachMode.Tcx =>
+            new(requested, AttachMode.Tcx, false, $"tcx was requested, but {tcx.Reason}; use attach mode auto or tc"),
+        AttachMode.Tc =>
+            new(requested, AttachMode.Tc, true, tcx.IsSupported
+                ? "tc (clsact qdisc + cls_bpf filter), as requested (the kernel has tcx too)"
+                : "tc (clsact qdisc + cls_bpf filter), as requested"),
+        _ => throw new ArgumentOutOfRangeException(nameof(requested), requested, "auto, tcx or tc"),
+    };
+
     // Attach a two-instruction sched_cls program to ifindex 0xffffffff: a kernel that knows tcx
     // looks for the device and says ENODEV; one that does not rejects the attach type (EINVAL).
     private static unsafe BpfFeature ProbeTcx()

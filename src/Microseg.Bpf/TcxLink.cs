@@ -14,7 +14,7 @@ public enum TcxDirection : uint
     Egress = Interop.Libbpf.BPF_TCX_EGRESS,
 }
 
-public sealed class TcxLink : NetDeviceLink
+public sealed partial class TcxLink : NetDeviceLink, IDeviceAttachment
 {
     private TcxLink(SafeFdHandle handle, int ifIndex, TcxDirection direction) : base(handle, ifIndex)
     {

@@ -159,7 +159,7 @@ public sealed class ForwarderLab
     /// <summary>`microseg ARGS` in the driver namespace, with extra environment variables.</summary>
     public ShellResult MicrosegResult(IReadOnlyDictionary<string, string>? env, params string[] args) => Agent.Result(env, args);
 
-    private LabAgent Agent => new(MicrosegBinary, DriverNamespace, ConfigDirectory, BpffsRoot, RunDirectory, "driver");
+    private LabAgent Agent => new(MicrosegBinary, DriverNamespace, ConfigDirectory, BpffsRoot, RunDirectory, "driver", new Dictionary<string, string>());
 
     /// <summary>Removes everything a forwarder lab of this name made. Safe on a half-built or absent lab.</summary>
     public static void Down(string name) => LabNamespaces.RemoveAll(Namespace(name, ""), DirectoryOf(name));

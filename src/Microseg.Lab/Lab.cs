@@ -31,6 +31,10 @@ public sealed class Lab
     public LabSpec Spec { get; }
     public string MicrosegBinary { get; }
 
+    /// <summary>Variables every `microseg` run of this lab gets (e.g. MICROSEG_ATTACH=tc, to run
+    /// a lab's agents in another attach mode).</summary>
+    public IReadOnlyDictionary<string, string> AgentEnvironment { get; init; } = new Dictionary<string, string>();
+
     public string Directory => Path.Combine(RunRoot, Spec.Name);
     public string ConfigDirectory => Path.Combine(Directory, "config");
     public string Namespace(string member) => NamespacePrefix(Spec.Name) + member;
@@ -107,7 +111,7 @@ public sealed class Lab
     public ShellResult MicrosegResult(LabHost host, IReadOnlyDictionary<string, string>? env, params string[] args) => Agent(host).Result(env, args);
 
     private LabAgent Agent(LabHost host) =>
-        new(MicrosegBinary, Namespace(host.Name), ConfigDirectory, BpffsRoot(host), RunDirectory(host), host.Name);
+        new(MicrosegBinary, Namespace(host.Name), ConfigDirectory, BpffsRoot(host), RunDirectory(host), host.Name, AgentEnvironment);
 
     /// <summary>Replaces the committed policy (and commits it), without applying.</summary>
     public Snapshot Commit(string policyText) => LabAgent.Commit(Store, policyText);

@@ -1,14 +1,24 @@
 // `microseg` as one lab member runs it: inside the member's namespace, with the lab's config
-// directory and the member's own bpffs, run dir and node name.
+// directory and the member's own bpffs, run dir and node name, and the lab's agent environment
+// (e.g. MICROSEG_ATTACH) under any variables of the call.
 using Microseg.Policy;
 
 namespace Microseg.Lab;
 
-internal sealed record LabAgent(string Binary, string Namespace, string ConfigDirectory, string BpffsRoot, string RunDirectory, string Node)
+internal sealed record LabAgent(string Binary, string Namespace, string ConfigDirectory, string BpffsRoot, string RunDirectory, string Node,
+    IReadOnlyDictionary<string, string> Environment)
 {
     public ShellResult Result(IReadOnlyDictionary<string, string>? env, string[] args) =>
-        Shell.RunWith(env, "ip", ["netns", "exec", Namespace, Binary, .. args,
+        Shell.RunWith(Merged(env), "ip", ["netns", "exec", Namespace, Binary, .. args,
             "--config-dir", ConfigDirectory, "--bpffs", BpffsRoot, "--run-dir", RunDirectory, "--node", Node]);
+
+    private IReadOnlyDictionary<string, string>? Merged(IReadOnlyDictionary<string, string>? env)
+    {
+        if (Environment.Count == 0) return env;
+        var all = new Dictionary<string, string>(Environment);
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) all[k] = v;
+        return all;
+    }
 
     /// <summary>Throws <see cref="LabException"/> unless it exits 0.</summary>
     public string Run(string[] args)

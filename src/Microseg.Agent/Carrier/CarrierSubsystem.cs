@@ -1,6 +1,6 @@
 // Carrier subsystem (SPEC §5.2): keeps the SRv6 tag programs loaded (verify once, reuse pins,
-// upgrade by switching links atomically) and a tcx link pair on every carrier interface of this
-// node; checks that vxlan devices on bridges with enforced NICs carry the group (gbp).
+// upgrade by switching links atomically) and its programs on both hooks of every carrier
+// interface of this node (tcx links or tc filters: HookAttachments); checks that vxlan devices on bridges with enforced NICs carry the group (gbp).
 using System.Globalization;
 using Microseg.Agent.Subsystems;
 using Microseg.Bpf;
@@ -14,15 +14,17 @@ public sealed partial class CarrierSubsystem : Subsystem
 {
     public const string SubsystemName = "carrier";
 
-    public CarrierSubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null)
+    public CarrierSubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null, IInterfaceSource? interfaces = null)
         : base(SubsystemName, options, log, program ?? EmbeddedObject.Load(SubsystemName, CarrierAbi.ObjectFile, CarrierAbi.SchemaVersion))
     {
         Pins = new CarrierPins(options.BpffsFor(SubsystemName));
-        Links = new TcxLinkPins(Pins.LinkDirectory, log);
+        // In tc mode a filter of ours on a guest NIC is the policy's; any other device's is ours.
+        Links = HookAttachments.For(options.AttachChoice(), Pins.LinkDirectory, interfaces ?? new NetlinkInterfaces(),
+            l => !Policy.GuestNic.TryParse(l.Name, out _), log);
     }
 
     public CarrierPins Pins { get; }
-    public TcxLinkPins Links { get; }
+    public HookAttachments Links { get; }
 
     protected override bool Pinned => Pins.ProgramsPresent;
 
@@ -47,9 +49,9 @@ public sealed partial class CarrierSubsystem : Subsystem
     /// also detaches the interfaces it does not list.</summary>
     private SubsystemReport Attach(IReadOnlyList<CarrierInterface> interfaces, bool full, IReadOnlyList<string> warnings, string vxlan = "")
     {
-        if (!BpfFeatures.Tcx.IsSupported)
+        if (!Links.Choice.IsSupported)
             return new SubsystemReport(Name, "SRv6 carrier not attached",
-                [$"cannot attach the SRv6 carrier{(full ? "" : " to " + interfaces[0].Name)}: {BpfFeatures.Tcx.Reason}"], warnings);
+                [$"cannot attach the SRv6 carrier{(full ? "" : " to " + interfaces[0].Name)}: {Links.Choice.Reason}"], warnings);
         (Loaded Programs, LoadOutcome Outcome, int Switched) load;
         try
         {
@@ -109,6 +111,7 @@ public sealed partial class CarrierSubsystem : Subsystem
             if (StaleWarning("carrier programs") is { } stale) warnings.Add(stale);
         }
         var links = Links.Inspect();
+        if (Links.LeftoverWarning(links) is { } leftover) warnings.Add(leftover);
         foreach (var l in links)
         {
             if (l.Defunct) warnings.Add(l.DefunctWarning);

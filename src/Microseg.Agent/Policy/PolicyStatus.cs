@@ -1,5 +1,6 @@
 // What the policy subsystem reports: the outcome of an apply (or plug) and its status, as data.
 using Microseg.Agent.Subsystems;
+using Microseg.Bpf;
 
 namespace Microseg.Agent.Policy;
 
@@ -47,6 +48,12 @@ public sealed record PolicyStatus(
 {
     /// <summary>The verdict map's fill and bound; null when nothing is loaded.</summary>
     public VerdictMapFill? VerdictMap { get; init; }
+
+    /// <summary>The attach mode in effect (tcx or tc) and, in a few words, why ("forced",
+    /// "auto: kernel 6.18.44-fc-v782 has tcx").</summary>
+    public AttachMode Attach { get; init; } = AttachMode.Tcx;
+
+    public string AttachReason { get; init; } = "";
 
     /// <summary>The NICs attached both ways are the enforced ones the later subsystems see.</summary>
     public override HostState Advance(HostState host) =>

@@ -1,5 +1,6 @@
 // Policy subsystem: keeps the policy programs loaded (verify once, reuse pins), the maps in
-// sync with the plan (diff only), and a tcx link pair on every enforced NIC. It runs first: the
+// sync with the plan (diff only), and its programs on both hooks of every enforced NIC (tcx links
+// or tc filters: HookAttachments). It runs first: the
 // NICs it enforces are what the carrier checks.
 using Microseg.Agent.Subsystems;
 using Microseg.Bpf;
@@ -12,16 +13,18 @@ public sealed partial class PolicySubsystem : Subsystem
 {
     public const string SubsystemName = "policy";
 
-    public PolicySubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null, PolicyCapacity? capacity = null)
+    public PolicySubsystem(AgentOptions options, ILogger log, EmbeddedObject? program = null, IInterfaceSource? interfaces = null, PolicyCapacity? capacity = null)
         : base(SubsystemName, options, log, program ?? EmbeddedObject.Load(SubsystemName, PolicyAbi.ObjectFile, PolicyAbi.SchemaVersion))
     {
         Capacity = capacity ?? PolicyCapacity.FromEnvironment();
         Pins = new PolicyPins(options.BpffsFor(SubsystemName));
-        Links = new TcxLinkPins(Pins.LinkDirectory, log);
+        // In tc mode a filter of ours on a guest NIC is the policy's (the carrier's sit on bridges).
+        Links = HookAttachments.For(options.AttachChoice(), Pins.LinkDirectory, interfaces ?? new NetlinkInterfaces(),
+            l => GuestNic.TryParse(l.Name, out _), log);
     }
 
     public PolicyPins Pins { get; }
-    public TcxLinkPins Links { get; }
+    public HookAttachments Links { get; }
 
     /// <summary>What the maps hold; a plan over it fails before the kernel is touched.</summary>
     public PolicyCapacity Capacity { get; }
@@ -59,7 +62,7 @@ public sealed partial class PolicySubsystem : Subsystem
     /// Call with the subsystem lock held exclusively.</summary>
     private PolicyApplyResult Apply(PolicyPlan plan)
     {
-        BpfFeatures.Tcx.ThrowIfUnsupported();
+        Links.Choice.ThrowIfUnsupported();
         Capacity.Check(plan);
         var (loaded, outcome) = EnsureLoaded(plan);
         using (loaded)
@@ -92,7 +95,7 @@ public sealed partial class PolicySubsystem : Subsystem
     /// <see cref="IsCurrent"/> (otherwise run a full apply).</summary>
     private PolicyApplyResult Plug(PolicyPlan plan)
     {
-        BpfFeatures.Tcx.ThrowIfUnsupported();
+        Links.Choice.ThrowIfUnsupported();
         using var loaded = OpenPinned();
         var (vw, nw) = (0, 0);
         var verdicts = DesiredVerdicts(plan);
@@ -165,11 +168,13 @@ public sealed partial class PolicySubsystem : Subsystem
         if (!Pins.AllPresent)
         {
             foreach (var nic in plan?.Nics ?? []) warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but nothing is loaded: run 'microseg apply'");
-            return new PolicyStatus(false, State.Fingerprint, State.Schema, Program.Fingerprint, Program.Schema, null, null, 0, 0, [], warnings);
+            return new PolicyStatus(false, State.Fingerprint, State.Schema, Program.Fingerprint, Program.Schema, null, null, 0, 0, [], warnings)
+                { Attach = Links.Mode, AttachReason = Links.Reason };
         }
         using var loaded = OpenPinned();
         var links = Links.Inspect();
         warnings.AddRange(links.Where(l => l.Defunct).Select(l => l.DefunctWarning));
+        if (Links.LeftoverWarning(links) is { } leftover) warnings.Add(leftover);
         var names = host.Links.ToDictionary(i => i.IfIndex, i => i.Name);
         var groupsByMark = host.Config.Groups.Values.Where(g => g.Mark.HasValue).ToDictionary(g => (ushort)g.Mark!.Value, g => g.Name);
         bool Attached(uint ifIndex, TcxDirection d) => links.Any(l => l.Slot == new TcxSlot((int)ifIndex, d) && !l.Defunct);
@@ -189,6 +194,8 @@ public sealed partial class PolicySubsystem : Subsystem
         {
             VerdictMap = new VerdictMapFill(words, Capacity.MaxWords, nics.Select(n => n.Mark).Distinct().Count(), Capacity.MaxDestinations,
                 MapMemory.Memlock(loaded.Verdicts.Map)),
+            Attach = Links.Mode,
+            AttachReason = Links.Reason,
         };
     }
 

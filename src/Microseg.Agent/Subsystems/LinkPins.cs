@@ -194,8 +194,13 @@ public readonly record struct TcxSlot(int IfIndex, TcxDirection Direction) : ILi
     public bool Displaces(ILinkSlot other) => other is TcxSlot t && t == this;
 }
 
-public sealed class TcxLinkPins(string directory, ILogger log) : LinkPins<TcxSlot>(directory, log)
+public sealed class TcxLinkPins(string directory, ILogger log) : LinkPins<TcxSlot>(directory, log), IAttachmentStore
 {
+    public AttachMode Mode => AttachMode.Tcx;
+
+    IReadOnlyList<HookAttachment> IAttachmentStore.Inspect() =>
+        [.. Inspect().Select(p => new HookAttachment(p.Slot, AttachMode.Tcx, p.Path, p.ProgramId, p.Defunct))];
+
     protected override bool TryParse(string pinName, out TcxSlot slot)
     {
         slot = default;

@@ -108,6 +108,10 @@ public static class AgentStatusJson
     public static void WritePolicyFields(Utf8JsonWriter w, PolicyStatus s)
     {
         WritePrograms(w, s.Loaded, s.Fingerprint, s.BuildFingerprint, (s.Schema, s.BuildSchema), ("ingress", s.IngressProgramId), ("egress", s.EgressProgramId));
+        w.WriteStartObject("attach");
+        w.WriteString("mode", AttachModeChoice.Word(s.Attach));
+        w.WriteString("reason", s.AttachReason);
+        w.WriteEndObject();
         w.WriteStartObject("maps");
         w.WriteNumber("nic_group", s.NicGroupEntries);
         w.WriteNumber("verdicts", s.VerdictEntries);

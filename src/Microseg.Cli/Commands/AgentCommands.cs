@@ -30,6 +30,12 @@ internal static class AgentOptionSet
         DefaultValueFactory = _ => Env("MICROSEG_NODE") ?? Environment.MachineName,
     };
 
+    public static readonly Option<string> Attach = new("--attach")
+    {
+        Description = "How programs reach interfaces: tcx links, tc (clsact qdisc + cls_bpf filter), or auto (tcx where the kernel has it, ≥ 6.6) [env MICROSEG_ATTACH; default: auto]",
+        DefaultValueFactory = _ => Env("MICROSEG_ATTACH") ?? "auto",
+    };
+
     public static readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Log debug detail to stderr" };
 
     public static void AddTo(Command command)
@@ -37,6 +43,7 @@ internal static class AgentOptionSet
         command.Options.Add(Bpffs);
         command.Options.Add(RunDir);
         command.Options.Add(Node);
+        command.Options.Add(Attach);
         command.Options.Add(Verbose);
     }
 
@@ -44,11 +51,27 @@ internal static class AgentOptionSet
     public static ILoggerFactory Logs(ParseResult parse, Io io)
     {
         var minimum = parse.GetValue(Verbose) ? LogLevel.Debug : LogLevel.Warning;
-        return new LoggerFactory([new Output.JournalLoggerProvider(io.Err, minimum)], new LoggerFilterOptions { MinLevel = minimum });
+        var logs = new LoggerFactory([new Output.JournalLoggerProvider(io.Err, minimum)], new LoggerFilterOptions { MinLevel = minimum });
+        // libbpf's own lines go to debug: each failure is our one-line error already, and tc mode
+        // asks the kernel for filters that are not there (libbpf prints every netlink refusal).
+        var libbpf = logs.CreateLogger("libbpf");
+        Microseg.Bpf.LibbpfLog.Redirect((_, line) => libbpf.Log(LogLevel.Debug, "{Message}", line));
+        return logs;
     }
 
-    public static MicrosegAgent Agent(ParseResult parse, ILoggerFactory logs) =>
-        new(new AgentOptions(parse.GetValue(Bpffs)!, parse.GetValue(RunDir)!, parse.GetValue(Node)!), new NetlinkInterfaces(), logs);
+    public static MicrosegAgent Agent(ParseResult parse, ILoggerFactory logs) => new(Options(parse), new NetlinkInterfaces(), logs);
+
+    public static AgentOptions Options(ParseResult parse) =>
+        new(parse.GetValue(Bpffs)!, parse.GetValue(RunDir)!, parse.GetValue(Node)!, AttachMode(parse.GetValue(Attach)!));
+
+    /// <summary>--attach (or MICROSEG_ATTACH): auto, tcx or tc.</summary>
+    private static Microseg.Bpf.AttachMode AttachMode(string value) => value switch
+    {
+        "auto" => Microseg.Bpf.AttachMode.Auto,
+        "tcx" => Microseg.Bpf.AttachMode.Tcx,
+        "tc" => Microseg.Bpf.AttachMode.Tc,
+        _ => throw new UserException($"--attach {value}: not an attach mode (auto, tcx or tc; also MICROSEG_ATTACH)"),
+    };
 
     /// <summary>The committed snapshot the agent acts on (never the pending file).</summary>
     public static PolicyConfig Snapshot(ParseResult parse)

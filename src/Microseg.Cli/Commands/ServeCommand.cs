@@ -56,7 +56,7 @@ public sealed class ServeCommand : Command
         var cert = Certificate(parse, configDir, listen.Address);
         var options = new ApiServerOptions(
             configDir, listen,
-            new AgentOptions(parse.GetValue(AgentOptionSet.Bpffs)!, parse.GetValue(AgentOptionSet.RunDir)!, parse.GetValue(AgentOptionSet.Node)!),
+            AgentOptionSet.Options(parse),
             parse.GetValue(MicrosegRootCommand.RunningConfig),
             cert,
             parse.GetValue(AgentOptionSet.Verbose) ? LogLevel.Debug : LogLevel.Warning);

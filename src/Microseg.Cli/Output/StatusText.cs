@@ -35,6 +35,7 @@ public static class StatusText
     {
         w.WriteLine($"policy:    {(s.Loaded ? "loaded" : "not loaded")}" +
             (s.Loaded ? $", fingerprint {Fingerprints.Short(s.Fingerprint)}, schema {s.Schema}, programs ingress #{s.IngressProgramId} egress #{s.EgressProgramId}" : ""));
+        w.WriteLine($"attach:    {AttachModeChoice.Word(s.Attach)} ({s.AttachReason})");
         w.WriteLine($"maps:      nic_group {s.NicGroupEntries} entries, verdicts {s.VerdictEntries} entries");
         if (s.VerdictMap is { } v)
             w.WriteLine(string.Create(CultureInfo.InvariantCulture,

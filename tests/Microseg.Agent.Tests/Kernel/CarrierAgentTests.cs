@@ -1,4 +1,4 @@
-// The carrier subsystem under the agent's commands on a real SRv6 lab: apply loads once and
+// The carrier subsystem under the agent's commands on a real SRv6 lab, in both attach modes: apply loads once and
 // reuses, the plug path attaches one carrier interface, clear removes everything, a program
 // upgrade switches the links atomically under live cross-host traffic, and a carrier interface
 // that leaves the config (or the host) is detached and reclaimed.
@@ -23,10 +23,12 @@ public class CarrierAgentTests
             attached, c.GetProperty("fingerprint").GetString());
     }
 
-    [KernelFact]
-    public void Apply_reuses_the_programs_clear_removes_everything_and_the_plug_path_attaches_one_interface()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void Apply_reuses_the_programs_clear_removes_everything_and_the_plug_path_attaches_one_interface(string attach)
     {
-        using var lab = new CarrierLab(LabCarrier.Srv6);
+        using var lab = new CarrierLab(LabCarrier.Srv6, attach: attach);
         var before = Carrier(lab, lab.A);
         Assert.True(before.Loaded && before.Attached);
 
@@ -50,12 +52,14 @@ public class CarrierAgentTests
         Assert.Equal(CarrierLab.Db, lab.Seen()["db"]);
     }
 
-    [KernelFact]
-    public void An_upgrade_switches_the_carrier_links_without_losing_an_allowed_cross_host_packet()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void An_upgrade_switches_the_carrier_links_without_losing_an_allowed_cross_host_packet(string attach)
     {
         var variant = RepoPaths.BpfObject("carrier.variant.bpf.o");
         Assert.True(File.Exists(variant), "run 'make build' first");
-        using var lab = new CarrierLab(LabCarrier.Srv6);
+        using var lab = new CarrierLab(LabCarrier.Srv6, attach: attach);
         var env = new Dictionary<string, string> { ["MICROSEG_TEST_CARRIER_OBJECT"] = variant };
         var before = Carrier(lab, lab.A);
 
@@ -89,10 +93,12 @@ public class CarrierAgentTests
         Assert.Contains("carrier: programs reused", lab.Lab.MicrosegResult(lab.A, env, "apply").Stdout);
     }
 
-    [KernelFact]
-    public void A_carrier_interface_that_leaves_the_config_is_detached_and_one_that_leaves_the_host_is_reclaimed()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void A_carrier_interface_that_leaves_the_config_is_detached_and_one_that_leaves_the_host_is_reclaimed(string attach)
     {
-        using var lab = new CarrierLab(LabCarrier.Srv6);
+        using var lab = new CarrierLab(LabCarrier.Srv6, attach: attach);
 
         // Only nodeb keeps the carrier: nodea drops its links and programs.
         lab.Lab.Commit(CarrierLab.Policy + "bridge: und0\n\tnodes nodeb\n");
@@ -102,14 +108,16 @@ public class CarrierAgentTests
         Assert.Contains("carrier: programs reused; SRv6 tag on und0; links +0 ~0 -0", lab.Microseg(lab.B, "apply"));
         Assert.Equal(CarrierLab.Untagged, lab.Seen()["web"]); // nodea no longer writes web's tag
 
-        // nodeb's und0 goes away: its pinned links outlive the netdev, status says so, and the
-        // next apply reclaims them and warns that the carrier interface is missing.
+        // nodeb's und0 goes away: its pinned tcx links outlive the netdev, status says so, and the
+        // next apply reclaims them (tc filters went with the device: nothing to reclaim), and
+        // warns that the carrier interface is missing.
         Shell.Ip("-n", lab.Lab.Namespace("nodeb"), "link", "del", "und0");
         var status = lab.Microseg(lab.B, "status");
-        Assert.Contains("outlived its netdev", status);
+        if (attach == "tcx") Assert.Contains("outlived its netdev", status);
+        else Assert.DoesNotContain("outlived", status);
         Assert.Contains("carrier interface und0 is configured for node nodeb but there is no such interface here", status);
         var b = lab.Microseg(lab.B, "apply");
-        Assert.Contains("carrier: no SRv6 carrier interface on this node; links -2, programs unloaded", b);
+        Assert.Contains($"carrier: no SRv6 carrier interface on this node; links -{(attach == "tcx" ? 2 : 0)}, programs unloaded", b);
         Assert.Contains("warning: carrier: carrier interface und0 is configured for node nodeb but there is no such interface here", b);
         Assert.DoesNotContain("outlived", lab.Microseg(lab.B, "status"));
     }

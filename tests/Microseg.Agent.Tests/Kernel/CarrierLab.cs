@@ -53,7 +53,8 @@ public sealed class CarrierLab : IDisposable
     public const ushort Web = 10, Db = 20, App = 30, Untagged = 0;
 
     /// <param name="up">false: the caller builds and applies (e.g. with something in between).</param>
-    public CarrierLab(LabCarrier carrier, string? policy = null, bool up = true)
+    /// <param name="attach">The agents' attach mode (tcx or tc); null: the default, auto.</param>
+    public CarrierLab(LabCarrier carrier, string? policy = null, bool up = true, string? attach = null)
     {
         var name = "c" + Guid.NewGuid().ToString("N")[..7];
         policy ??= Policy + (carrier == LabCarrier.Srv6 ? Srv6Bridge : "");
@@ -67,7 +68,10 @@ public sealed class CarrierLab : IDisposable
             new("none", "nodea", 150, 0, Address("nodea", 150)),
             new("db", "nodeb", 120, 0, Address("nodeb", 120)),
         ];
-        Lab = new LabRig(new LabSpec(name, policy, [new LabHost("nodea"), new LabHost("nodeb")], guests, carrier), RepoPaths.MicrosegBinary);
+        Lab = new LabRig(new LabSpec(name, policy, [new LabHost("nodea"), new LabHost("nodeb")], guests, carrier), RepoPaths.MicrosegBinary)
+        {
+            AgentEnvironment = LabGuard.Environment(attach),
+        };
         if (!File.Exists(Lab.MicrosegBinary)) throw new InvalidOperationException($"{Lab.MicrosegBinary} is missing: run 'make build' first");
         if (up) Lab.Up(TextWriter.Null);
     }

@@ -10,15 +10,17 @@ namespace Microseg.Agent.Tests.Kernel;
 
 public class ConcurrencyTests
 {
-    [KernelFact]
-    public void Fifty_concurrent_plug_runs_during_a_full_apply_end_with_every_nic_enforced()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void Fifty_concurrent_plug_runs_during_a_full_apply_end_with_every_nic_enforced(string attach)
     {
         const int count = 50;
         var policy = new StringBuilder("group: a\n\tmark 1\n\ngroup: b\n\tmark 2\n\nrule: p1-2\n\tsrc a\n\tdst b\n\taction allow\n");
         for (int i = 0; i < count; i++)
             policy.Append($"\nassignment: vm{1000 + i}i0\n\tvmid {1000 + i}\n\tiface 0\n\tgroup {(i % 2 == 0 ? "a" : "b")}\n");
         // Two real guests for traffic, the rest are host-side NICs only (cheap veth pairs).
-        using var lab = new LabGuard(policy.ToString(), [("g0", 1000, 0), ("g1", 1001, 0)], up: false);
+        using var lab = new LabGuard(policy.ToString(), [("g0", 1000, 0), ("g1", 1001, 0)], up: false, attach: attach);
         lab.Lab.Up(TextWriter.Null);
         var hostNs = lab.Lab.Namespace("node1");
         for (int i = 2; i < count; i++)

@@ -1,4 +1,5 @@
-// The agent on real guests: real programs, real tcx links, real packets between namespaces.
+// The agent on real guests: real programs, real tcx links or tc filters (each test runs in both
+// attach modes), real packets between namespaces.
 using System.Text.Json;
 using Microseg.Lab;
 using Microseg.TestSupport;
@@ -13,10 +14,12 @@ public class PolicyEnforcementTests
     private static readonly (string, long, long)[] ExampleGuests =
         [("ct100", 100, 0), ("ct101", 101, 0), ("ct200", 200, 1), ("ct300", 300, 0)];
 
-    [KernelFact]
-    public void Worked_example_observed_on_real_guests_equals_the_engine()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void Worked_example_observed_on_real_guests_equals_the_engine(string attach)
     {
-        using var lab = new LabGuard(Example, ExampleGuests);
+        using var lab = new LabGuard(Example, ExampleGuests, attach: attach);
         var report = LabCheck.Run(lab.Lab);
         Assert.True(report.AllMatch, LabCheck.Render(lab.Lab, report));
 
@@ -36,11 +39,13 @@ public class PolicyEnforcementTests
         Assert.False(icmp[("ct200", "ct101")] || tcp[("ct200", "ct101")] || tcp[("ct101", "ct200")]);
     }
 
-    [KernelFact]
-    public void Untagged_rule_lets_unassigned_guests_reach_that_group_only()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void Untagged_rule_lets_unassigned_guests_reach_that_group_only(string attach)
     {
         var policy = Example + "\nrule: p0-20\n\tdst db\n\taction allow\n";
-        using var lab = new LabGuard(policy, ExampleGuests);
+        using var lab = new LabGuard(policy, ExampleGuests, attach: attach);
         var udp = lab.Udp();
         Assert.True(udp[("ct300", "ct200")]);   // untagged -> db: the rule
         Assert.False(udp[("ct300", "ct100")]);  // untagged -> wiki: still default deny
@@ -49,11 +54,13 @@ public class PolicyEnforcementTests
         Assert.True(report.AllMatch, LabCheck.Render(lab.Lab, report));
     }
 
-    [KernelFact]
-    public void Plug_path_enforces_a_nic_that_appears_after_the_full_apply()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void Plug_path_enforces_a_nic_that_appears_after_the_full_apply(string attach)
     {
         var policy = Example + "\nassignment: vm102i0\n\tvmid 102\n\tiface 0\n\tgroup wol\n";
-        using var lab = new LabGuard(policy, [("ct100", 100, 0), ("ct200", 200, 1)]);
+        using var lab = new LabGuard(policy, [("ct100", 100, 0), ("ct200", 200, 1)], attach: attach);
         var late = new LabGuest("ct102", "node1", 102, 0, "10.78.0.99/16");
         var db = lab.Guest("ct200");
         var spec = lab.Lab.Spec with { Guests = [.. lab.Lab.Spec.Guests, late] };
@@ -71,10 +78,12 @@ public class PolicyEnforcementTests
         Assert.True(after[("ct200", "ct100")]);   // the others untouched
     }
 
-    [KernelFact]
-    public void Unassigned_and_non_guest_names_are_no_op_successes()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void Unassigned_and_non_guest_names_are_no_op_successes(string attach)
     {
-        using var lab = new LabGuard(Example, ExampleGuests);
+        using var lab = new LabGuard(Example, ExampleGuests, attach: attach);
         foreach (var name in new[] { "veth300i0", "br0", "eth0", "lo" })
         {
             var r = lab.MicrosegResult("apply", name);
@@ -89,10 +98,12 @@ public class PolicyEnforcementTests
         Assert.Contains("veth555i0", r2.Stderr);
     }
 
-    [KernelFact]
-    public void Reapply_without_change_writes_nothing_and_traffic_keeps_flowing()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void Reapply_without_change_writes_nothing_and_traffic_keeps_flowing(string attach)
     {
-        using var lab = new LabGuard(Example, ExampleGuests);
+        using var lab = new LabGuard(Example, ExampleGuests, attach: attach);
         var before = lab.Udp();
         var output = lab.Microseg("apply");
         Assert.Contains("programs reused", output);
@@ -100,10 +111,12 @@ public class PolicyEnforcementTests
         Assert.Equal(before, lab.Udp());
     }
 
-    [KernelFact]
-    public void Invalid_snapshot_exits_non_zero_and_leaves_enforcement_as_it_was()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void Invalid_snapshot_exits_non_zero_and_leaves_enforcement_as_it_was(string attach)
     {
-        using var lab = new LabGuard(Example, ExampleGuests);
+        using var lab = new LabGuard(Example, ExampleGuests, attach: attach);
         var before = lab.Udp();
         // What is loaded and attached (group names need a valid snapshot, marks do not).
         string Policy()
@@ -126,10 +139,12 @@ public class PolicyEnforcementTests
         Assert.Equal(before, lab.Udp());
     }
 
-    [KernelFact]
-    public void Clear_removes_every_link_and_pin()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void Clear_removes_every_link_and_pin(string attach)
     {
-        using var lab = new LabGuard(Example, ExampleGuests);
+        using var lab = new LabGuard(Example, ExampleGuests, attach: attach);
         Assert.False(lab.Udp()[("ct200", "ct101")]);
         var output = lab.Microseg("clear");
         Assert.Contains("6 links detached", output);
@@ -141,17 +156,20 @@ public class PolicyEnforcementTests
         Assert.False(status.RootElement.GetProperty("policy").GetProperty("loaded").GetBoolean());
     }
 
-    [KernelFact]
-    public void A_deleted_nic_leaves_a_defunct_link_that_the_next_apply_reclaims_even_on_a_recycled_ifindex()
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void A_deleted_nic_leaves_a_defunct_link_that_the_next_apply_reclaims_even_on_a_recycled_ifindex(string attach)
     {
-        using var lab = new LabGuard(Example, ExampleGuests);
+        using var lab = new LabGuard(Example, ExampleGuests, attach: attach);
         var wol = lab.Guest("ct101");
         var hostNs = lab.Lab.Namespace("node1");
         var ifindex = int.Parse(Shell.Ip("-n", hostNs, "-o", "link", "show", wol.HostNic).Split(':')[0]);
         Shell.Ip("-n", hostNs, "link", "del", wol.HostNic);
 
         var status = lab.Microseg("status");
-        Assert.Contains($"outlived its netdev (ifindex {ifindex})", status);
+        // A pinned tcx link outlives its netdev; a tc filter goes with it, leaving the NIC's group.
+        Assert.Contains(attach == "tcx" ? $"outlived its netdev (ifindex {ifindex})" : $"ifindex {ifindex} has a group but is not fully attached", status);
 
         // The same ifindex comes back for the same NIC (as the kernel may recycle it).
         Shell.Ip("-n", hostNs, "link", "add", wol.HostNic, "index", ifindex.ToString(), "type", "veth", "peer", "name", wol.GuestNic, "netns", lab.Lab.Namespace(wol.Name));

@@ -96,6 +96,24 @@ public sealed class UdpStream : IDisposable
         lock (received) return (sent, received.Count);
     }
 
+    /// <summary>The numbers sent but not received (after <see cref="Stop"/>), as ranges "a-b", to tell when.</summary>
+    public string LostRanges()
+    {
+        var ranges = new List<string>();
+        lock (received)
+        {
+            for (long i = 0; i < sent; i++)
+            {
+                if (received.Contains(i)) continue;
+                long j = i;
+                while (j + 1 < sent && !received.Contains(j + 1)) j++;
+                ranges.Add($"{i}-{j}");
+                i = j;
+            }
+        }
+        return string.Join(", ", ranges);
+    }
+
     public void Dispose()
     {
         if (!stopping) Stop();

@@ -1,5 +1,5 @@
-// Program upgrades and map-schema migrations under live traffic: every link switches
-// atomically (BPF_LINK_UPDATE), so a continuous stream loses nothing policy allows and
+// Program upgrades and map-schema migrations under live traffic, in both attach modes: every
+// tcx link switches atomically (BPF_LINK_UPDATE), every tc filter is replaced in place, so a continuous stream loses nothing policy allows and
 // receives nothing it denies.
 using System.Text.Json;
 using Microseg.Bpf.Abi;
@@ -30,12 +30,14 @@ public class UpgradeTests
     }
 
     [KernelTheory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Upgrade_switches_links_without_losing_allowed_or_passing_denied_packets(bool schemaChange)
+    [InlineData(false, "tcx")]
+    [InlineData(true, "tcx")]
+    [InlineData(false, "tc")]
+    [InlineData(true, "tc")]
+    public void Upgrade_switches_links_without_losing_allowed_or_passing_denied_packets(bool schemaChange, string attach)
     {
         Assert.True(File.Exists(RepoPaths.BpfObject("policy.variant.bpf.o")), "run 'make build' first");
-        using var lab = new LabGuard(Example, Guests);
+        using var lab = new LabGuard(Example, Guests, attach: attach);
         var before = Programs(lab);
         var env = Variant(schemaChange ? PolicyAbi.SchemaVersion + 1 : null);
 

@@ -16,4 +16,14 @@ public sealed class FeatureTests
         if (tcx.IsSupported) Assert.Null(tcx.Reason);
         else Assert.Equal($"tcx needs kernel ≥ 6.6; this is {release}", tcx.Reason);
     }
+
+    [KernelFact]
+    public void Auto_follows_the_tcx_probe_of_this_kernel()
+    {
+        var choice = BpfFeatures.ChooseAttachMode(AttachMode.Auto);
+
+        Assert.True(choice.IsSupported);
+        Assert.Equal(BpfFeatures.Tcx.IsSupported ? AttachMode.Tcx : AttachMode.Tc, choice.Effective);
+        Assert.StartsWith(BpfFeatures.Tcx.IsSupported ? "auto: tcx" : "auto: tc (", choice.Reason);
+    }
 }

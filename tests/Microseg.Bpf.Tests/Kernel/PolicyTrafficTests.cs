@@ -1,6 +1,7 @@
 // Real packets: two guests in namespaces of their own, their host-side veths on a bridge in a
-// third namespace (the host) with policy_ingress/policy_egress attached by tcx links. A ping
-// needs the verdict both ways (ARP and ICMP replies travel from the destination's group back).
+// third namespace (the host) with policy_ingress/policy_egress attached in either mode (tcx
+// links, or cls_bpf filters on the clsact qdisc): both must enforce alike. A ping needs the
+// verdict both ways (ARP and ICMP replies travel from the destination's group back).
 using Microseg.Bpf.Abi;
 using Microseg.TestSupport;
 
@@ -49,8 +50,10 @@ public sealed class PolicyTrafficTests : IDisposable
         cleanup.Clear();
     }
 
-    [KernelFact]
-    public void Traffic_flows_only_while_both_directions_are_allowed()
+    [KernelTheory]
+    [InlineData(AttachMode.Tcx)]
+    [InlineData(AttachMode.Tc)]
+    public void Traffic_flows_only_while_both_directions_are_allowed(AttachMode mode)
     {
         int h1 = host.IfIndex("h1"), h2 = host.IfIndex("h2");
         using var nics = PolicyObject.NicGroup(policy);
@@ -63,8 +66,8 @@ public sealed class PolicyTrafficTests : IDisposable
         using var egress = policy.Program(PolicyAbi.EgressProgram);
         foreach (int nic in new[] { h1, h2 })
         {
-            cleanup.Add(host.Invoke(() => TcxLink.Create(ingress, nic, TcxDirection.Ingress)));
-            cleanup.Add(host.Invoke(() => TcxLink.Create(egress, nic, TcxDirection.Egress)));
+            cleanup.Add(host.Invoke(() => DeviceAttachment.Attach(mode, ingress, nic, HookDirection.Ingress)));
+            cleanup.Add(host.Invoke(() => DeviceAttachment.Attach(mode, egress, nic, HookDirection.Egress)));
         }
 
         Assert.True(Ping(guest1, "10.0.0.2"), "web → db with both directions allowed");
