@@ -11,9 +11,12 @@ using Microseg.Policy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
@@ -81,22 +84,33 @@ public sealed partial class ApiServer : IAsyncDisposable
             k.AddServerHeader = false;
             var limits = k.Limits;
             limits.MaxRequestBodySize = RequestFields.MaxBodyBytes;
-            // The guard refuses first and says so once per flood; Kestrel's own bound (fixed
-            // now, so set from the guard's first estimate) is the backstop and logs every
-            // connection it refuses.
-            limits.MaxConcurrentConnections = guard.Limit + 16;
+            // No MaxConcurrentConnections: the guard bounds connections before accept().
             limits.MaxConcurrentUpgradedConnections = 0; // no WebSockets here
             limits.MaxRequestHeaderCount = 64; // as pve-http-server
+            // What frees a slot held by a client that sends nothing, or too little: a new or
+            // kept-alive connection with no request under way is closed after KeepAliveTimeout
+            // (Kestrel sets it before it reads a request's first byte), a request line and
+            // headers must arrive within RequestHeadersTimeout, a body at MinRequestBodyDataRate
+            // (Kestrel's default: 240 bytes/s after 5 s), a TLS handshake within 10 s (Kestrel's
+            // HandshakeTimeout default).
             limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
             limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
             k.Listen(options.Listen, listen =>
             {
                 // HTTP/1.1 only, as Proxmox's API: HTTP/2 has no reason phrase to carry errors in.
                 listen.Protocols = HttpProtocols.Http1;
-                listen.Use(next => connection => guard.OnConnectionAsync(connection, next));
                 if (options.Certificate is { } cert) listen.UseHttps(cert);
             });
         });
+        // Kestrel's socket transport behind the guard (see GuardedTransport), in place of the
+        // plain one UseKestrelCore registered. Connections past the bound wait in the listen
+        // backlog: as long a one as the kernel allows (net.core.somaxconn caps it, 4096 by
+        // default), so a flood waits there rather than having its SYNs dropped and retried.
+        builder.Services.Configure<SocketTransportOptions>(o => o.Backlog = 4096);
+        builder.Services.RemoveAll<IConnectionListenerFactory>();
+        builder.Services.AddSingleton<SocketTransportFactory>();
+        builder.Services.AddSingleton<IConnectionListenerFactory>(services =>
+            new GuardedTransportFactory(services.GetRequiredService<SocketTransportFactory>(), guard));
         builder.Services.AddRoutingCore();
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 

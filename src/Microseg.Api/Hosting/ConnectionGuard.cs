@@ -1,48 +1,68 @@
-// A bound on open connections, below the process's open-file limit. Every connection costs a
-// file descriptor; when a flood of connections (idle ones cost nothing to send) takes them
-// all, accept() fails, and the runtime then fails wherever it next needs one, up to aborting
-// ("Out of memory"). Past the bound a new connection is closed as soon as it is accepted, so
-// descriptors stay free for the connections being served, the config files and the runtime; the
-// server serves the connections it has and takes new ones again as the flood drains. A flood is
-// logged when it starts and when it ends, not once per refused connection.
+// A bound on open connections, below the process's open-file limit. Every accepted connection
+// costs a file descriptor; when a flood of connections (idle ones cost nothing to send) takes
+// them all, the runtime fails wherever it next needs one, up to aborting ("Out of memory").
+// So the server does not accept past the bound: Kestrel's accept loop first takes a slot here
+// (see GuardedTransport), and while none is free the flood waits in the kernel's listen backlog,
+// which costs the process no descriptor. The server serves the connections it has and takes
+// the waiting ones as those close (an idle one after Kestrel's keep-alive timeout). A flood is
+// logged when it starts and when it ends, not once per connection.
 using System.Globalization;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
 namespace Microseg.Api.Hosting;
 
-internal sealed partial class ConnectionGuard(long openFiles)
+internal sealed partial class ConnectionGuard
 {
     /// <summary>Proxmox's API server serves at most 800 connections (pve-http-server max_conn).</summary>
     public const int MaxConnections = 800;
-
-    private readonly object episodeLock = new();
-    private int open;
-    private bool flooded;
-    private long refused;
-    private DateTime floodStart;
-
-    private int limit = LimitFor(openFiles, OpenDescriptors());
-
-    /// <summary>The bound now. The server sets it again once it listens, when the runtime and
-    /// the framework hold the descriptors they keep.</summary>
-    public int Limit
-    {
-        get => Volatile.Read(ref limit);
-        set => Volatile.Write(ref limit, value);
-    }
-
-    /// <summary>Set once the host's logging exists, before the first connection.</summary>
-    public ILogger Log { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     /// <summary>Descriptors kept free beyond the bound's own half: the runtime maps each
     /// assembly it loads as requests first need it (about 20 for the first request), and the
     /// config store and token file open theirs.</summary>
     public const int Reserve = 64;
 
+    private readonly long openFiles;
+    private readonly object slots = new();
+    private readonly Queue<TaskCompletionSource> waiting = new();
+    private int limit;
+    private int open;
+
+    private bool flooded;
+    private DateTime floodStart;
+    private DateTime lastFull;
+    private long acceptedInFlood;
+
+    public ConnectionGuard(long openFiles)
+    {
+        this.openFiles = openFiles;
+        limit = LimitFor(openFiles, OpenDescriptors());
+    }
+
+    /// <summary>The bound now. The server sets it again once it listens, when the runtime and
+    /// the framework hold the descriptors they keep.</summary>
+    public int Limit
+    {
+        get { lock (slots) return limit; }
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            lock (slots)
+            {
+                limit = value;
+                GrantWaiting();
+            }
+        }
+    }
+
+    /// <summary>Connections accepted (or being accepted) and not yet closed.</summary>
+    public int Open { get { lock (slots) return open; } }
+
+    /// <summary>Set once the host's logging exists, before the first connection.</summary>
+    public ILogger Log { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
     /// <summary>The bound for a process that may open <paramref name="openFiles"/> files and
     /// has <paramref name="openNow"/> open: half of what is left after <see cref="Reserve"/>
-    /// (the other half for files opened later and the one accept() past the bound), at least 8,
+    /// (the other half for the files the requests being served open meanwhile), at least 8,
     /// at most <see cref="MaxConnections"/>.</summary>
     public static int LimitFor(long openFiles, int openNow) => (int)Math.Clamp((openFiles - openNow - Reserve) / 2, 8, MaxConnections);
 
@@ -74,60 +94,101 @@ internal sealed partial class ConnectionGuard(long openFiles)
         return 1024;
     }
 
-    /// <summary>Kestrel connection middleware: serves the connection within the bound, else closes it.</summary>
-    public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    /// <summary>Takes a slot for the next connection to accept, waiting while all are taken
+    /// (the first wait of a flood is logged). Every slot taken is given back with
+    /// <see cref="Release"/>, once the connection's descriptor is closed or no connection came.</summary>
+    public ValueTask TakeAsync(CancellationToken cancel)
     {
-        if (Interlocked.Increment(ref open) > Limit)
+        TaskCompletionSource wait;
+        var floodStarts = false;
+        int bound;
+        lock (slots)
         {
-            Interlocked.Decrement(ref open);
-            Refused();
-            connection.Abort(new ConnectionAbortedException("connection limit reached"));
+            if (open < limit)
+            {
+                open++;
+                if (flooded) acceptedInFlood++;
+                return ValueTask.CompletedTask;
+            }
+            // Continuations run elsewhere: Release completes waits while it holds the lock.
+            wait = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            waiting.Enqueue(wait);
+            lastFull = DateTime.UtcNow;
+            if (!flooded)
+            {
+                flooded = floodStarts = true;
+                floodStart = lastFull;
+                acceptedInFlood = 0;
+            }
+            bound = limit;
+        }
+        if (floodStarts)
+        {
+            LogFlood(Log, bound, openFiles);
+            _ = WatchFloodAsync();
+        }
+        return WaitAsync(wait, cancel);
+    }
+
+    private static async ValueTask WaitAsync(TaskCompletionSource wait, CancellationToken cancel)
+    {
+        // A wait cancelled here is skipped by GrantWaiting (its TrySetResult fails).
+        using (cancel.Register(() => wait.TrySetCanceled(cancel)))
+            await wait.Task;
+    }
+
+    /// <summary>Gives a slot back; the next waiting accept, if any, takes it.</summary>
+    public void Release()
+    {
+        lock (slots)
+        {
+            open--;
+            GrantWaiting();
+        }
+    }
+
+    private void GrantWaiting()
+    {
+        while (open < limit && waiting.TryDequeue(out var next))
+            if (next.TrySetResult())
+            {
+                open++;
+                if (flooded) acceptedInFlood++;
+            }
+    }
+
+    /// <summary>How long the bound must have had room, every accept taking a slot at once,
+    /// before a flood counts as over (so one that pauses between bursts stays one episode).</summary>
+    public TimeSpan Quiet { get; init; } = TimeSpan.FromSeconds(2);
+
+    private async Task WatchFloodAsync()
+    {
+        while (true)
+        {
+            await Task.Delay(Quiet);
+            double seconds;
+            long accepted;
+            int openNow;
+            lock (slots)
+            {
+                var now = DateTime.UtcNow;
+                if (waiting.Any(w => !w.Task.IsCompleted)) lastFull = now;
+                if (now - lastFull < Quiet) continue;
+                flooded = false;
+                seconds = Math.Round((lastFull - floodStart).TotalSeconds, 1);
+                accepted = acceptedInFlood;
+                openNow = open;
+            }
+            LogDrained(Log, seconds, accepted, openNow);
             return;
         }
-        try
-        {
-            await next(connection);
-        }
-        finally
-        {
-            // Hysteresis: the flood is over when a quarter of the bound is free again.
-            var bound = Limit;
-            if (Interlocked.Decrement(ref open) <= bound - bound / 4 && Volatile.Read(ref flooded)) Drained();
-        }
-    }
-
-    private void Refused()
-    {
-        lock (episodeLock)
-        {
-            refused++;
-            if (flooded) return;
-            flooded = true;
-            floodStart = DateTime.UtcNow;
-            refused = 1;
-        }
-        LogFlood(Log, Limit, openFiles);
-    }
-
-    private void Drained()
-    {
-        long count;
-        TimeSpan lasted;
-        lock (episodeLock)
-        {
-            if (!flooded) return;
-            flooded = false;
-            count = refused;
-            lasted = DateTime.UtcNow - floodStart;
-        }
-        LogDrained(Log, count, Math.Round(lasted.TotalSeconds, 1), Volatile.Read(ref open));
     }
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "connection limit reached: {Limit} connections open (open-file limit {OpenFiles}); refusing new connections until some close")]
+        Message = "connection limit reached: {Limit} connections open (open-file limit {OpenFiles}); new connections wait in the listen backlog until some close")]
     private static partial void LogFlood(ILogger log, int limit, long openFiles);
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "connection flood over: refused {Refused} connections in {Seconds} s; {Open} open, taking new connections again")]
-    private static partial void LogDrained(ILogger log, long refused, double seconds, int open);
+        Message = "connection flood over: the limit was reached for {Seconds} s, {Accepted} connections were accepted from the listen backlog as others closed; {Open} open, new connections are accepted at once again")]
+    private static partial void LogDrained(ILogger log, double seconds, long accepted, int open);
 }
