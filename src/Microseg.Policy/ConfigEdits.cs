@@ -40,7 +40,7 @@ public static class ConfigEdits
 
     /// <summary>Values that cannot stand in the file, whatever the object: a control character
     /// anywhere (a newline would start a line, or a section, of its own) and a comment over
-    /// <see cref="Names.MaxCommentBytes"/>. Each edit checks its arguments with this first.</summary>
+    /// <see cref="Names.MaxCommentLength"/>. Each edit checks its arguments with this first.</summary>
     public static IReadOnlyList<ConfigProblem> ValueProblems(ObjectType type, string? id, params (string Field, string? Value)[] values) =>
         Problems(type, id is not null && Names.ControlProblem("id", id) is null ? id : null,
         [

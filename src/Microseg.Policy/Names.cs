@@ -45,9 +45,10 @@ public static partial class Names
     public static string? InterfaceNameProblem(string s) =>
         IsInterfaceName(s) ? null : $"invalid interface name '{Text.Clip(s)}' (1..15 characters, no '/', ':' or whitespace)";
 
-    /// <summary>The longest comment, in UTF-8 bytes: Proxmox caps its description-like
-    /// `comment` properties (HA groups and resources, replication jobs) at 4096.</summary>
-    public const int MaxCommentBytes = 4096;
+    /// <summary>The longest comment, in characters (Unicode scalar values): Proxmox caps its
+    /// description-like `comment` properties (HA groups and resources, replication jobs) at
+    /// maxLength 4096, which its schema check counts in characters.</summary>
+    public const int MaxCommentLength = 4096;
 
     /// <summary>Why a value cannot stand in the section-config file, or null. The file is one
     /// property per line, tab-indented: a newline would start another line (or a section) and
@@ -64,9 +65,9 @@ public static partial class Names
     /// <summary>Why a comment is too long, or null.</summary>
     public static string? CommentLengthProblem(string comment)
     {
-        if (comment.Length <= MaxCommentBytes / 4) return null; // cannot exceed the cap in UTF-8
-        var bytes = System.Text.Encoding.UTF8.GetByteCount(comment);
-        return bytes <= MaxCommentBytes ? null : $"comment is {bytes} bytes long; the limit is {MaxCommentBytes} (UTF-8)";
+        if (comment.Length <= MaxCommentLength) return null; // UTF-16 units never undercount
+        var characters = comment.EnumerateRunes().Count();
+        return characters <= MaxCommentLength ? null : $"comment is {characters} characters long; the limit is {MaxCommentLength}";
     }
 
     public static string? NodeNameProblem(string s) =>

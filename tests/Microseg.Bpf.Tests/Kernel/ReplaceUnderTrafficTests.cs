@@ -66,8 +66,7 @@ public sealed class ReplaceUnderTrafficTests : IDisposable
         using var verdicts = PolicyObject.Verdicts(first);
         nics.Update((uint)h1, new NicInfo(Web));
         nics.Update((uint)h2, new NicInfo(Db));
-        verdicts.Update(new VerdictKey(Web, Db), new VerdictValue(VerdictAction.Allow));
-        verdicts.Update(new VerdictKey(Db, Web), new VerdictValue(VerdictAction.Deny));
+        PolicyObject.Allow(verdicts, Web, Db); // web -> db allowed; db -> web has no bit: denied
         var programs = new[] { first, second }
             .Select(o => (Ingress: Own(o.Program(PolicyAbi.IngressProgram)), Egress: Own(o.Program(PolicyAbi.EgressProgram))))
             .ToArray();
