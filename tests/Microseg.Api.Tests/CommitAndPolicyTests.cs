@@ -49,6 +49,24 @@ public sealed class CommitAndPolicyTests
     }
 
     [Fact]
+    public async Task An_empty_policy_is_committed_only_when_asked_for_by_allow_empty()
+    {
+        await using var api = await ApiHost.StartAsync("# nothing yet\n");
+        var refused = await api.Post("commit");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        Assert.Contains("allow-empty", refused.Body.Str("message"));
+        Assert.False(File.Exists(api.RunningPath));
+
+        var bad = await api.Post("commit", new { allow_empty = 1 });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.Status); // unknown parameter: the name is allow-empty
+
+        var commit = await api.Ok(HttpMethod.Post, "commit", new Dictionary<string, object> { ["allow-empty"] = "yes" });
+        Assert.Equal(1, commit.Int("version"));
+        var snapshot = SnapshotFormat.Read(File.ReadAllBytes(api.RunningPath), api.RunningPath);
+        Assert.Empty(snapshot.Config.Objects);
+    }
+
+    [Fact]
     public async Task An_invalid_pending_config_is_not_committed()
     {
         await using var api = await ApiHost.StartAsync("group: web\n\tmark 10\n\nrule: p10-10\n\tsrc web\n\tdst web\n\taction allow\n\nassignment: vm100i0\n\tvmid 100\n\tiface 0\n\tgroup nope\n");

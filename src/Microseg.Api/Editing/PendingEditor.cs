@@ -171,12 +171,12 @@ public sealed class PendingEditor(IConfigStore store)
     private sealed class NothingToWrite : Exception;
 
     /// <summary>Commit runs under the same gate: it may write marks back to the pending file.</summary>
-    public async Task<CommitResult> CommitAsync(string? expectedDigest, CancellationToken cancel)
+    public async Task<CommitResult> CommitAsync(string? expectedDigest, bool allowEmpty, CancellationToken cancel)
     {
         await gate.WaitAsync(cancel);
         try
         {
-            return store.Commit(expectedDigest);
+            return store.Commit(expectedDigest, allowEmpty);
         }
         finally
         {

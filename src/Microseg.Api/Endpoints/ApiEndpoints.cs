@@ -226,10 +226,11 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
     private async Task Commit(HttpContext ctx)
     {
         var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
-        fields.RejectUnknown(["digest"]);
+        fields.RejectUnknown(["digest", "allow-empty"]);
         var digest = Digest(fields);
+        var allowEmpty = fields.Boolean("allow-empty") ?? false;
         fields.ThrowIfErrors("invalid commit");
-        var result = await editor.CommitAsync(digest, ctx.RequestAborted);
+        var result = await editor.CommitAsync(digest, allowEmpty, ctx.RequestAborted);
         // The snapshot is written; whatever the apply does, the commit stands and says so. The
         // apply runs even if the client has gone: the kernel must follow what was committed.
         var apply = await agent.ApplyAsync(result.Snapshot, CancellationToken.None);
