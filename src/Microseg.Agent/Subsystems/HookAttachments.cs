@@ -123,31 +123,8 @@ public sealed partial class HookAttachments
     /// into (created, updated); an item that fails is handed to <paramref name="failed"/> and the
     /// others still go.</summary>
     public (List<T> Attached, int Created, int Updated) AttachAll<T>(IEnumerable<T> items, Func<T, string> name,
-        Func<T, IEnumerable<(TcxSlot Slot, BpfProgram Program)>> hooks, Action<T, BpfException> failed)
-    {
-        var attached = new List<T>();
-        int created = 0, updated = 0;
-        foreach (var item in items)
-        {
-            try
-            {
-                foreach (var (slot, program) in hooks(item))
-                {
-                    switch (Ensure(name(item), slot, program))
-                    {
-                        case LinkChange.Created: created++; break;
-                        case LinkChange.Updated: updated++; break;
-                    }
-                }
-                attached.Add(item);
-            }
-            catch (BpfException e)
-            {
-                failed(item, e);
-            }
-        }
-        return (attached, created, updated);
-    }
+        Func<T, IEnumerable<(TcxSlot Slot, BpfProgram Program)>> hooks, Action<T, BpfException> failed) =>
+        Attaching.All(items, name, hooks, Ensure, failed);
 }
 
 public sealed partial class HookAttachments

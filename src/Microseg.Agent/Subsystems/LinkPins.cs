@@ -126,31 +126,8 @@ public abstract partial class LinkPins<TSlot>(string directory, ILogger log) whe
     /// (created, updated); an item whose link fails is handed to <paramref name="failed"/> and
     /// the others still go.</summary>
     public (List<T> Attached, int Created, int Updated) AttachAll<T>(IEnumerable<T> items, Func<T, string> name,
-        Func<T, IEnumerable<(TSlot Slot, BpfProgram Program)>> links, Action<T, BpfException> failed)
-    {
-        var attached = new List<T>();
-        int created = 0, updated = 0;
-        foreach (var item in items)
-        {
-            try
-            {
-                foreach (var (slot, program) in links(item))
-                {
-                    switch (Ensure(name(item), slot, program))
-                    {
-                        case LinkChange.Created: created++; break;
-                        case LinkChange.Updated: updated++; break;
-                    }
-                }
-                attached.Add(item);
-            }
-            catch (BpfException e)
-            {
-                failed(item, e);
-            }
-        }
-        return (attached, created, updated);
-    }
+        Func<T, IEnumerable<(TSlot Slot, BpfProgram Program)>> links, Action<T, BpfException> failed) =>
+        Attaching.All(items, name, links, Ensure, failed);
 
     /// <summary>A failed detach only over-enforces: it is logged, and the pin is removed only
     /// when the detach worked or the netdev is gone.</summary>
@@ -215,4 +192,38 @@ public sealed class TcxLinkPins(string directory, ILogger log) : LinkPins<TcxSlo
     protected override NetDeviceLink Create(BpfProgram program, TcxSlot slot) => TcxLink.Create(program, slot.IfIndex, slot.Direction);
 
     protected override NetDeviceLink OpenPinned(string path) => TcxLink.OpenPinned(path);
+}
+
+/// <summary>The one loop that makes the hooks of each item (an interface) run their programs,
+/// shared by pinned links and by the attach-mode seam: counts (created, updated); an item that
+/// fails is handed to <c>failed</c> and the others still go.</summary>
+internal static class Attaching
+{
+    public static (List<T> Attached, int Created, int Updated) All<T, TSlot>(IEnumerable<T> items, Func<T, string> name,
+        Func<T, IEnumerable<(TSlot Slot, BpfProgram Program)>> hooks, Func<string, TSlot, BpfProgram, LinkChange> ensure,
+        Action<T, BpfException> failed)
+    {
+        var attached = new List<T>();
+        int created = 0, updated = 0;
+        foreach (var item in items)
+        {
+            try
+            {
+                foreach (var (slot, program) in hooks(item))
+                {
+                    switch (ensure(name(item), slot, program))
+                    {
+                        case LinkChange.Created: created++; break;
+                        case LinkChange.Updated: updated++; break;
+                    }
+                }
+                attached.Add(item);
+            }
+            catch (BpfException e)
+            {
+                failed(item, e);
+            }
+        }
+        return (attached, created, updated);
+    }
 }
