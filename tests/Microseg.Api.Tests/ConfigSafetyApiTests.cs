@@ -37,14 +37,14 @@ public sealed class ConfigSafetyApiTests
     }
 
     [Fact]
-    public async Task A_comment_over_4096_bytes_is_a_400_under_comment()
+    public async Task A_comment_over_4096_characters_is_a_400_under_comment()
     {
         await using var api = await ApiHost.StartAsync(Base);
         var bytes = File.ReadAllBytes(api.PendingPath);
         var r = await api.Put("group/web", new { comment = new string('c', 5000) });
         Assert.Equal(HttpStatusCode.BadRequest, r.Status);
         Assert.Contains("4096", r.Error("comment"));
-        r = await api.Post("rule", new { dst = "web", action = "allow", comment = new string('é', 2100) });
+        r = await api.Post("rule", new { dst = "web", action = "allow", comment = new string('é', 4097) }); // characters, as Proxmox counts
         Assert.Equal(HttpStatusCode.BadRequest, r.Status);
         Assert.Contains("4096", r.Error("comment"));
         Assert.Equal(bytes, File.ReadAllBytes(api.PendingPath));
