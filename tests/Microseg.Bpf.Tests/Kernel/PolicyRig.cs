@@ -67,7 +67,9 @@ internal sealed class PolicyRig : IDisposable
         ProgramTestRun.Run(egress, frame, new SkBuff { Mark = 0x5a5a0000u | src, IfIndex = Nic }).ReturnValue;
 
     /// <summary>Runs the ingress program (a packet from the guest); returns its return value.</summary>
-    public int Ingress(byte[] frame) => ProgramTestRun.Run(ingress, frame, new SkBuff { IfIndex = Nic }).ReturnValue;
+    public int Ingress(byte[] frame) => IngressRun(frame).ReturnValue;
+
+    public TestRunResult IngressRun(byte[] frame, uint mark = 0) => ProgramTestRun.Run(ingress, frame, new SkBuff { Mark = mark, IfIndex = Nic });
 
     public string EgressName(byte[] frame, ushort src = Src) => Egress(frame, src) switch
     {
