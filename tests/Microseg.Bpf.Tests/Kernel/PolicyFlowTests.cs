@@ -57,6 +57,45 @@ public sealed class PolicyFlowTests : IDisposable
         Assert.Equal(Tcx.Drop, rig.Egress(TestFrames.TcpPacket(Peer, Guest, 22, 40000, TcpFlags.Ack)));
     }
 
+    [KernelFact]
+    public void A_tcp_flow_is_opened_by_the_guests_syn_only()
+    {
+        // Mid-stream segments of a connection the table does not know (flushed, expired, open
+        // before) and the guest's answer to a connection the peer opened open nothing.
+        Assert.Equal(Tcx.Pass, rig.Ingress(TestFrames.TcpPacket(Guest, Peer, 40000, 80, TcpFlags.Ack | TcpFlags.Psh)));
+        Assert.Equal(Tcx.Pass, rig.Ingress(TestFrames.TcpPacket(Guest, Peer, 40000, 80, TcpFlags.Ack)));
+        Assert.Equal(Tcx.Pass, rig.Ingress(TestFrames.TcpPacket(Guest, Peer, 22, 50000, TcpFlags.Syn | TcpFlags.Ack)));
+        Assert.Equal(Tcx.Pass, rig.Ingress(TestFrames.TcpPacket(Guest, Peer, 40000, 80, TcpFlags.Fin | TcpFlags.Ack)));
+
+        Assert.Equal(0, rig.Flows.Count());
+        Assert.Equal(Tcx.Drop, rig.Egress(TestFrames.TcpPacket(Peer, Guest, 80, 40000, TcpFlags.Ack)));
+        Assert.Equal(Tcx.Drop, rig.Egress(TestFrames.TcpPacket(Peer, Guest, 50000, 22, TcpFlags.Ack)));
+
+        // Its segments after the SYN neither write nor refresh the entry; the replies do.
+        Assert.Equal(Tcx.Pass, rig.Ingress(TestFrames.TcpPacket(Guest, Peer, 40000, 80, TcpFlags.Syn)));
+        var key = new FlowKey(Nic, Guest, Peer, TestFrames.Tcp, 40000, 80);
+        ulong old = rig.Now() - 5 * Second;
+        rig.Flows.Update(key, new FlowValue(old));
+        rig.Ingress(TestFrames.TcpPacket(Guest, Peer, 40000, 80, TcpFlags.Ack | TcpFlags.Psh));
+        Assert.True(rig.Flows.TryLookup(key, out var afterSegment));
+        Assert.Equal(old, afterSegment.LastSeen);
+        Assert.Equal(Tcx.Pass, rig.Egress(TestFrames.TcpPacket(Peer, Guest, 80, 40000, TcpFlags.Ack)));
+        Assert.True(rig.Flows.TryLookup(key, out var afterReply));
+        Assert.True(afterReply.LastSeen > old + Second);
+    }
+
+    [KernelFact]
+    public void A_flow_recorded_through_extension_headers_is_answered_by_a_plain_reply_and_the_other_way()
+    {
+        var hopByHop = new IpShape(Ipv6ExtensionHeaders: [0]);
+        rig.Ingress(TestFrames.UdpPacket(Guest6, Peer6, 40000, 53, shape: hopByHop));
+        Assert.Equal(Tcx.Pass, rig.Egress(TestFrames.UdpPacket(Peer6, Guest6, 53, 40000)));
+
+        rig.Ingress(TestFrames.TcpPacket(Guest, Peer, 40001, 80, TcpFlags.Syn));
+        Assert.Equal(Tcx.Pass, rig.Egress(TestFrames.TcpPacket(Peer, Guest, 80, 40001, TcpFlags.Ack, new IpShape(Ipv4OptionWords: 2))));
+        Assert.Equal(Tcx.Pass, rig.Egress(TestFrames.TcpPacket(Peer, Guest, 80, 40001, TcpFlags.Ack, new IpShape(FragmentOffset: 0, MoreFragments: true))));
+    }
+
     [KernelTheory]
     [InlineData(false)]
     [InlineData(true)]
@@ -124,6 +163,7 @@ public sealed class PolicyFlowTests : IDisposable
         var other = TestFrames.IcmpPacket(router, Guest6, 2, 0, TestFrames.IpPacketOf(TestFrames.TcpPacket(Guest6, Peer6, 40000, 444, TcpFlags.Ack)), rest: 1280);
         Assert.Equal(Tcx.Drop, rig.Egress(tooBig));
 
+        rig.Ingress(TestFrames.TcpPacket(Guest6, Peer6, 40000, 443, TcpFlags.Syn));
         rig.Ingress(segment);
 
         Assert.Equal(Tcx.Pass, rig.Egress(tooBig));
