@@ -3,10 +3,11 @@
 using OpenQA.Selenium;
 using OpenQA.Selenium.Interactions;
 using Microseg.Policy;
+using Xunit.Abstractions;
 
 namespace Microseg.Api.Tests;
 
-public sealed class WebUiTests
+public sealed class WebUiTests(ITestOutputHelper output)
 {
     private static void LogIn(HeadlessChromium b, ApiHost api)
     {
@@ -131,5 +132,55 @@ public sealed class WebUiTests
         b.Find("#tabs button[data-tab='pending']").Click();
         b.Until("the pending changes", () => b.FindAll("#pending-list li.added").Count == api.Store.ReadPending().Config.Count);
         b.Screenshot("pending");
+    }
+
+    [BrowserFact]
+    public async Task Twenty_thousand_groups_open_filter_a_subtree_and_explain_a_cell()
+    {
+        await using var api = await ApiHost.StartAsync(LargeConfig.Text(20_000, 60));
+        using var b = new HeadlessChromium();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        LogIn(b, api);
+        b.Until("the first window of the matrix", () => b.FindAll("#matrix td.cell").Count > 0, 120);
+        output.WriteLine($"20,062 groups: logged in to the first matrix window in {clock.ElapsedMilliseconds} ms");
+        // A window, not the groups² matrix: 1,000 cells at most, and the range says how much there is.
+        Assert.InRange(b.FindAll("#matrix td").Count, 1, 1000);
+        Assert.Equal("sources 1–10 of 20,063 × destinations 1–100 of 20,062", b.Find("#matrix-range").Text);
+        // The tree shows the 20,000 tenants only when asked, and then 200 at a time.
+        var toggle = b.Find("#group-tree li[data-group='tenants'] > .node .toggle");
+        Assert.Equal("▸ 20,000", toggle.Text);
+        Assert.Empty(b.FindAll("#group-tree li[data-group='tenants'] li"));
+        toggle.Click();
+        b.Until("200 tenants", () => b.FindAll("#group-tree li[data-group='tenants'] > ul > li[data-group]").Count == 200);
+        Assert.Contains("19,800 not shown", b.Find("#group-tree li[data-group='tenants'] > ul > li.more").Text);
+
+        // Pick the tenants' subtree as sources and the services' as destinations by searching.
+        clock.Restart();
+        b.Find("#matrix-src").SendKeys("tenan");
+        b.Until("the search result", () => b.FindAll("#matrix-src-matches li[data-group='tenants']").Count == 1);
+        b.Find("#matrix-src-matches li[data-group='tenants']").Click();
+        b.Find("#matrix-dst").SendKeys("services" + Keys.Enter);
+        b.Until("the filtered window", () => b.Find("#matrix-range").Text == "sources 1–16 of 20,001 × destinations 1–61 of 61");
+        output.WriteLine($"filter to tenants x services: {clock.ElapsedMilliseconds} ms");
+        Assert.Equal("tenants and the 20,000 groups below it", b.Find("#matrix-src-current").Text);
+        Assert.Equal(16 * 61, b.FindAll("#matrix td.cell").Count);
+        Assert.Equal("allow", Cell(b, LargeConfig.Tenant(15), LargeConfig.Service(60)).GetAttribute("data-verdict"));
+        Assert.Equal("deny", Cell(b, LargeConfig.Tenant(15), "services").GetAttribute("data-verdict"));
+        b.Find("#matrix-down").Click();
+        b.Until("the next rows", () => b.Find("#matrix-range").Text.StartsWith("sources 17–32 of 20,001"));
+        Assert.Equal("allow", Cell(b, LargeConfig.Tenant(31), LargeConfig.Service(1)).GetAttribute("data-verdict"));
+
+        // One tenant among 20,000, found by search; its cell's rule on hover, the explanation on click.
+        b.Find("#matrix-src").Clear();
+        b.Find("#matrix-src").SendKeys("t1234" + "5");
+        b.Until("the tenant found", () => b.FindAll("#matrix-src-matches li[data-group='t12345']").Count == 1);
+        b.Find("#matrix-src-matches li[data-group='t12345']").Click();
+        b.Until("its row", () => b.Find("#matrix-range").Text == "sources 1–1 of 1 × destinations 1–61 of 61");
+        var cell = Cell(b, "t12345", LargeConfig.Service(7));
+        Assert.Equal($"t12345 → s07: allow by rule {LargeConfig.RuleTo(7)}", cell.GetAttribute("title"));
+        cell.Click();
+        b.Until("the explanation", () => b.Find("#explain-summary").Text == $"t12345 → s07: allow (rule {LargeConfig.RuleTo(7)})");
+        Assert.Contains("dst distance 0, src distance 1", b.Find("#explain-reason").Text);
+        b.Screenshot("matrix-20000-groups");
     }
 }

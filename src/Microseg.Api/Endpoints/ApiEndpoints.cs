@@ -260,11 +260,13 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
 
     /// <summary>The engine over the pending config (as the CLI's explain and matrix do), or
     /// the committed snapshot with running=1.</summary>
-    private PolicyEngine Engine(RequestFields fields)
+    private PolicyEngine Engine(RequestFields fields) => Resolved(fields).Engine;
+
+    private ResolvedConfig Resolved(RequestFields fields)
     {
         var running = fields.Boolean("running") ?? false;
         fields.ThrowIfErrors("invalid request");
-        return cache.Engine(committed: running)
+        return cache.Resolve(committed: running)
             ?? throw new ApiException(StatusCodes.Status404NotFound, $"nothing committed yet: {editor.Store.RunningLocation} does not exist");
     }
 
@@ -288,9 +290,11 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
     private async Task Matrix(HttpContext ctx)
     {
         var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
-        fields.RejectUnknown(["running"]);
-        var engine = Engine(fields);
-        await ApiJson.WriteAsync(ctx, w => PolicyJson.WriteMatrix(w, engine));
+        fields.RejectUnknown(["running", .. MatrixQuery.Parameters]);
+        var resolved = Resolved(fields);
+        var query = MatrixQuery.Parse(fields, resolved.Forest);
+        fields.ThrowIfErrors("invalid matrix request");
+        await ApiJson.WriteAsync(ctx, w => query.Write(w, resolved.Engine), query.WritePaging);
     }
 
     private async Task Status(HttpContext ctx)

@@ -8,6 +8,11 @@ const state = {
   digest: null,
   groups: [], rules: [], assignments: [], bridges: [], forwarders: [],
   selected: null, // matrix cell {src, dst}
+  tree: { byParent: new Map(), size: new Map(), seen: new Set() },
+  rulesShown: 200, // rules listed (more on request)
+  opened: new Set(), closed: new Set(), // groups the user opened or closed in the tree
+  // The matrix shown: source and destination subtrees ("" = all) and the window's corner.
+  matrix: { src: "", dst: "", row: 0, col: 0 },
 };
 
 // ---- DOM helpers --------------------------------------------------------------------------
@@ -133,6 +138,7 @@ async function loadLists() {
 
 async function refresh() {
   await loadLists();
+  buildTree();
   renderGroups();
   renderRules();
   renderAssignments();
@@ -144,9 +150,14 @@ async function refresh() {
 
 // ---- groups -------------------------------------------------------------------------------
 
-function renderGroups() {
-  const tree = $("#group-tree");
-  tree.replaceChildren();
+// A big hierarchy (tens of thousands of groups) must not become tens of thousands of nodes at
+// once: a group with many children shows them when opened, and any list of siblings shows
+// SHOW_AT_ONCE at a time.
+const SHOW_AT_ONCE = 200;
+const OPEN_UP_TO = 50; // children a group may have and still start opened
+
+/** Children by parent ("" = top) and subtree sizes, built once per load. */
+function buildTree() {
   const byParent = new Map();
   const names = new Set(state.groups.map((g) => g.id));
   for (const g of state.groups) {
@@ -155,29 +166,72 @@ function renderGroups() {
     if (!byParent.has(key)) byParent.set(key, []);
     byParent.get(key).push(g);
   }
+  const size = new Map();
   const seen = new Set();
-  const branch = (parent) => {
-    const ul = el("ul");
-    for (const g of byParent.get(parent) || []) {
-      if (seen.has(g.id)) continue; // a parent cycle in a hand-edited file
-      seen.add(g.id);
-      const li = el("li", { dataset: { group: g.id } },
-        el("div", { class: "node" },
-          el("span", { class: "name", text: g.id }),
-          el("span", { class: "mark", text: g.mark !== undefined ? `mark ${g.mark}` : "mark (on commit)" }),
-          g.comment ? el("span", { class: "comment", text: g.comment }) : null,
-          el("span", { class: "actions" },
-            el("button", { type: "button", class: "quiet small", text: "edit", onclick: () => editGroup(g) }),
-            el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("group", g.id) }))));
-      const children = branch(g.id);
-      if (children.childElementCount) li.append(children);
-      ul.append(li);
+  const order = [];
+  const stack = [...(byParent.get("") || [])];
+  while (stack.length) {
+    const g = stack.pop();
+    if (seen.has(g.id)) continue;
+    seen.add(g.id);
+    order.push(g.id);
+    for (const c of byParent.get(g.id) || []) stack.push(c);
+  }
+  for (let i = order.length - 1; i >= 0; i--) {
+    const id = order[i];
+    size.set(id, 1 + (byParent.get(id) || []).reduce((n, c) => n + (size.get(c.id) || 0), 0));
+  }
+  state.tree = { byParent, size, seen };
+}
+
+function renderGroups() {
+  const tree = $("#group-tree");
+  const { byParent, seen } = state.tree;
+  const node = (g) => {
+    const kids = byParent.get(g.id) || [];
+    const li = el("li", { dataset: { group: g.id } });
+    const open = state.opened.has(g.id) || (kids.length <= OPEN_UP_TO && !state.closed.has(g.id));
+    const toggle = kids.length ? el("button", {
+      type: "button", class: "quiet small toggle", text: `${open ? "▾" : "▸"} ${kids.length.toLocaleString("en")}`,
+      title: `${open ? "hide" : "show"} the ${kids.length.toLocaleString("en")} children of ${g.id}`,
+      onclick: () => {
+        const opening = !li.querySelector(":scope > ul");
+        (opening ? state.opened : state.closed).add(g.id);
+        (opening ? state.closed : state.opened).delete(g.id);
+        renderGroups();
+      },
+    }) : null;
+    li.append(el("div", { class: "node" },
+      toggle,
+      el("span", { class: "name", text: g.id }),
+      el("span", { class: "mark", text: g.mark !== undefined ? `mark ${g.mark}` : "mark (on commit)" }),
+      g.comment ? el("span", { class: "comment", text: g.comment }) : null,
+      el("span", { class: "actions" },
+        el("button", { type: "button", class: "quiet small", text: "edit", onclick: () => editGroup(g) }),
+        el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("group", g.id) }))));
+    if (open && kids.length) {
+      const ul = el("ul");
+      siblings(ul, kids);
+      li.append(ul);
     }
-    return ul;
+    return li;
   };
-  const top = branch("");
-  tree.replaceChildren(...top.children);
-  for (const g of state.groups.filter((g) => !seen.has(g.id)))
+  // SHOW_AT_ONCE siblings, then a button for the next ones.
+  const siblings = (ul, list, from = 0) => {
+    const shown = list.slice(from, from + SHOW_AT_ONCE).filter((g) => seen.has(g.id));
+    ul.append(...shown.map(node));
+    const left = list.length - from - SHOW_AT_ONCE;
+    if (left > 0) {
+      const more = el("li", { class: "more" }, el("button", { type: "button", class: "quiet small",
+        text: `show ${Math.min(left, SHOW_AT_ONCE)} more (${left.toLocaleString("en")} not shown)`,
+        onclick: () => { more.remove(); siblings(ul, list, from + SHOW_AT_ONCE); } }));
+      ul.append(more);
+    }
+  };
+  tree.replaceChildren();
+  siblings(tree, byParent.get("") || []);
+  // A parent cycle in a hand-edited file: those groups hang from no top-level group.
+  for (const g of state.groups.filter((g) => !seen.has(g.id)).slice(0, SHOW_AT_ONCE))
     tree.append(el("li", { dataset: { group: g.id } }, el("div", { class: "node" }, el("span", { class: "name", text: `${g.id} (in a parent cycle)` }))));
   if (!state.groups.length) tree.append(el("li", { class: "hint", text: "No groups yet." }));
 }
@@ -230,7 +284,7 @@ async function submitGroup(form) {
 function renderRules() {
   const body = $("#rule-table tbody");
   body.replaceChildren();
-  for (const r of state.rules) {
+  for (const r of state.rules.slice(0, state.rulesShown)) {
     const other = r.action === "allow" ? "deny" : "allow";
     body.append(el("tr", { dataset: { rule: r.id } },
       el("td", { text: r.id }),
@@ -244,6 +298,10 @@ function renderRules() {
         el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("rule", r.id) }))));
   }
   if (!state.rules.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "hint", text: "No rules: every assigned NIC denies everything." })));
+  const left = state.rules.length - state.rulesShown;
+  if (left > 0) body.append(el("tr", { class: "more" }, el("td", { colspan: 6 }, el("button", { type: "button", class: "quiet small",
+    text: `show ${Math.min(left, SHOW_AT_ONCE)} more (${left.toLocaleString("en")} not shown)`,
+    onclick: () => { state.rulesShown += SHOW_AT_ONCE; renderRules(); } }))));
 }
 
 async function submitRule(form) {
@@ -258,46 +316,177 @@ async function submitRule(form) {
 
 // ---- matrix and explain -------------------------------------------------------------------
 
+// The matrix is shown a window at a time: the rows of the source subtree and the columns of
+// the destination subtree that fit MATRIX_CELLS, fetched as pages of the API's matrix. However
+// many groups there are, a window costs at most MATRIX_CELLS cells, in the DOM and on the server.
+const MATRIX_CELLS = 1000, MATRIX_COLUMNS = 100, MATRIX_ROWS = 50;
+const fmt = (n) => n.toLocaleString("en");
+
+/** Rows and columns of the current filter, as the loaded groups give them. */
+function matrixSides() {
+  const { src, dst } = state.matrix;
+  const n = state.groups.length;
+  const sources = src === "" ? n + 1 : src === "untagged" ? 1 : state.tree.size.get(src) || 1;
+  const destinations = dst === "" ? n : state.tree.size.get(dst) || 1;
+  return { sources, destinations };
+}
+
+function matrixQuery(start, limit) {
+  const { src, dst } = state.matrix;
+  const q = new URLSearchParams();
+  if (src) q.set("src", src);
+  if (dst) q.set("dst", dst);
+  q.set("start", start);
+  q.set("limit", limit);
+  return `/matrix?${q}`;
+}
+
+/** Fetches the window: one page when it spans whole rows, else one page per row. */
+async function fetchMatrixWindow() {
+  const sides = matrixSides();
+  const m = state.matrix;
+  const cols = Math.min(sides.destinations, MATRIX_COLUMNS);
+  const rows = Math.max(1, Math.min(MATRIX_ROWS, Math.floor(MATRIX_CELLS / Math.max(cols, 1))));
+  m.row = Math.max(0, Math.min(m.row, sides.sources - 1));
+  m.col = Math.max(0, Math.min(m.col, sides.destinations - cols));
+  const shownRows = Math.max(0, Math.min(rows, sides.sources - m.row));
+  const D = sides.destinations;
+  let pages;
+  if (cols === D) {
+    pages = [await api("GET", matrixQuery(m.row * D, Math.max(1, shownRows * D)))];
+  } else {
+    pages = await Promise.all([...Array(shownRows).keys()].map((r) => api("GET", matrixQuery((m.row + r) * D + m.col, cols))));
+  }
+  return { pages, rows, cols, sides };
+}
+
 async function renderMatrix() {
   const table = $("#matrix");
   const error = $("#matrix-error");
-  let m;
+  let win;
   try {
-    m = (await api("GET", "/matrix")).data;
+    win = await fetchMatrixWindow();
     show(error, false);
   } catch (e) {
     table.replaceChildren();
+    show($("#matrix-paging"), false);
+    // A filter naming a group that went away falls back to the whole matrix.
+    if (e instanceof ApiError && e.status === 400 && e.errors && (e.errors.src || e.errors.dst) && (state.matrix.src || state.matrix.dst)) {
+      setMatrixFilter("src", ""); setMatrixFilter("dst", "");
+      return renderMatrix();
+    }
     error.textContent = `The pending config cannot be resolved: ${e.message}`;
     show(error, true);
     return;
   }
-  if (!m.groups.length) {
+  const { pages, rows, cols } = win;
+  const first = pages[0] || { data: { groups: [], matrix: [] }, sources: 0, destinations: 0 };
+  const sides = { sources: first.sources ?? 0, destinations: first.destinations ?? 0 };
+  renderMatrixPaging(sides, rows, cols);
+  if (!state.groups.length) {
     table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", { class: "hint", text: "Add groups to see who may talk to whom." }))));
     return;
   }
-  const head = el("tr", {}, el("th", { text: "src \\ dst" }), m.groups.map((g) => el("th", { text: g, scope: "col" })));
-  const rows = new Map();
-  for (const cell of m.matrix) {
-    if (!rows.has(cell.src)) rows.set(cell.src, []);
-    rows.get(cell.src).push(cell);
-  }
+  const columns = first.data.groups;
+  const head = el("tr", {}, el("th", { text: "src \\ dst" }), columns.map((g) => el("th", { text: g, scope: "col" })));
+  const byRow = new Map();
+  for (const page of pages)
+    for (const cell of page.data.matrix) {
+      if (!byRow.has(cell.src)) byRow.set(cell.src, new Map());
+      byRow.get(cell.src).set(cell.dst, cell);
+    }
   const body = el("tbody");
-  for (const [src, cells] of rows) {
+  for (const [src, cells] of byRow) {
     body.append(el("tr", {},
       el("th", { class: "rowhead", scope: "row", text: src }),
-      cells.map((c) => {
+      columns.map((dst) => {
+        const c = cells.get(dst);
+        if (!c) return el("td", { class: "empty" });
         const title = c.rule ? `${c.src} → ${c.dst}: ${c.verdict} by rule ${c.rule}` : `${c.src} → ${c.dst}: deny (no rule matches: default deny)`;
         const selected = state.selected && state.selected.src === c.src && state.selected.dst === c.dst;
         return el("td", {
           class: `cell ${c.verdict}${c.rule ? "" : " default"}${selected ? " selected" : ""}`,
           title, text: c.verdict,
           dataset: { src: c.src, dst: c.dst, verdict: c.verdict, rule: c.rule ?? "" },
-          onclick: () => guarded(() => explain(c.src, c.dst)),
         });
       })));
   }
   table.replaceChildren(el("thead", {}, head), body);
   if (state.selected) await explain(state.selected.src, state.selected.dst, true);
+}
+
+function renderMatrixPaging(sides, rows, cols) {
+  const m = state.matrix;
+  const lastRow = Math.min(sides.sources, m.row + rows);
+  const lastCol = Math.min(sides.destinations, m.col + cols);
+  $("#matrix-range").textContent = sides.sources && sides.destinations
+    ? `sources ${fmt(m.row + 1)}–${fmt(lastRow)} of ${fmt(sides.sources)} × destinations ${fmt(m.col + 1)}–${fmt(lastCol)} of ${fmt(sides.destinations)}`
+    : "no cells";
+  const step = (button, enabled, move) => { button.disabled = !enabled; button.onclick = () => { move(); guarded(renderMatrix); }; };
+  step($("#matrix-up"), m.row > 0, () => { m.row = Math.max(0, m.row - rows); });
+  step($("#matrix-down"), lastRow < sides.sources, () => { m.row += rows; });
+  step($("#matrix-left"), m.col > 0, () => { m.col = Math.max(0, m.col - cols); });
+  step($("#matrix-right"), lastCol < sides.destinations, () => { m.col += cols; });
+  show($("#matrix-paging"), true);
+}
+
+// ---- group search (matrix filters) ---------------------------------------------------------
+
+const MATCHES_SHOWN = 20;
+
+/** Up to MATCHES_SHOWN names containing the text: exact first, then prefixes, then the rest. */
+function searchGroups(text, withUntagged) {
+  const q = text.trim().toLowerCase();
+  const names = withUntagged ? ["untagged", ...state.groups.map((g) => g.id)] : state.groups.map((g) => g.id);
+  if (!q) return names.slice(0, MATCHES_SHOWN);
+  const exact = [], prefix = [], inside = [];
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    if (lower === q) exact.push(name);
+    else if (lower.startsWith(q)) { if (prefix.length < MATCHES_SHOWN) prefix.push(name); }
+    else if (inside.length < MATCHES_SHOWN && lower.includes(q)) inside.push(name);
+  }
+  return [...exact, ...prefix, ...inside].slice(0, MATCHES_SHOWN);
+}
+
+function setMatrixFilter(side, name) {
+  state.matrix[side] = name;
+  state.matrix.row = 0;
+  state.matrix.col = 0;
+  $(`#matrix-${side}`).value = name;
+  $(`#matrix-${side}-current`).textContent = name === "" ? (side === "src" ? "all groups and untagged" : "all groups")
+    : name === "untagged" ? "untagged traffic" : `${name} and the ${fmt((state.tree.size.get(name) || 1) - 1)} groups below it`;
+}
+
+function wirePicker(side) {
+  const input = $(`#matrix-${side}`);
+  const list = $(`#matrix-${side}-matches`);
+  const pick = (name) => {
+    show(list, false);
+    setMatrixFilter(side, name);
+    guarded(renderMatrix);
+  };
+  const fill = () => {
+    const names = searchGroups(input.value, side === "src");
+    list.replaceChildren(...names.map((name) => el("li", {
+      dataset: { group: name }, tabindex: "-1",
+      onmousedown: (ev) => { ev.preventDefault(); pick(name); },
+    }, el("span", { text: name }), name !== "untagged" && state.tree.size.get(name) > 1
+      ? el("small", { text: ` ${fmt(state.tree.size.get(name) - 1)} below` }) : null)));
+    if (!names.length) list.append(el("li", { class: "hint", text: "no group matches" }));
+    show(list, true);
+  };
+  input.addEventListener("input", fill);
+  input.addEventListener("focus", fill);
+  input.addEventListener("blur", () => show(list, false));
+  input.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") { show(list, false); return; }
+    if (ev.key !== "Enter") return;
+    ev.preventDefault();
+    if (!input.value.trim()) { pick(""); return; }
+    const first = searchGroups(input.value, side === "src")[0];
+    if (first) pick(first);
+  });
 }
 
 async function explain(src, dst, quiet = false) {
@@ -348,7 +537,15 @@ function renderAssignments() {
   for (const a of state.assignments) {
     const select = el("select", { "aria-label": `group of ${a.id}`,
       onchange: (ev) => guarded(() => write("PUT", `/assignment/${encodeURIComponent(a.id)}`, { group: ev.target.value })) });
-    groupOptions(select, { keep: false });
+    // One select per NIC: with many groups, each gets its options only when used, so that
+    // NICs × groups option nodes are never built at once.
+    if (state.groups.length <= SHOW_AT_ONCE) groupOptions(select, { keep: false });
+    else {
+      select.append(el("option", { value: a.group, text: a.group }));
+      const fillOnce = () => { if (select.options.length === 1) { groupOptions(select, { keep: false }); select.value = a.group; } };
+      select.addEventListener("focus", fillOnce);
+      select.addEventListener("mousedown", fillOnce);
+    }
     select.value = a.group;
     body.append(el("tr", { dataset: { assignment: a.id } },
       el("td", { text: a.id }), el("td", { text: a.vmid }), el("td", { text: `net${a.iface}` }),
@@ -553,6 +750,14 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#commit-button").addEventListener("click", commit);
   $("#commit-button-2").addEventListener("click", commit);
   for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => selectTab(b.dataset.tab));
+  $("#matrix").addEventListener("click", (ev) => {
+    const td = ev.target.closest("td.cell");
+    if (td) guarded(() => explain(td.dataset.src, td.dataset.dst));
+  });
+  wirePicker("src");
+  wirePicker("dst");
+  setMatrixFilter("src", "");
+  setMatrixFilter("dst", "");
   onSubmit("#group-form", submitGroup);
   onSubmit("#rule-form", submitRule);
   onSubmit("#assignment-form", async (form) => {
