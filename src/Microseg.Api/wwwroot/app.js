@@ -144,7 +144,6 @@ async function refresh() {
   renderAssignments();
   renderBridges();
   renderForwarders();
-  fillGroupSelects();
   await Promise.all([renderMatrix(), renderPending(), renderStatus()]);
 }
 
@@ -265,14 +264,14 @@ async function submitGroup(form) {
     const body = {};
     const del = [];
     if (f.mark.value) body.mark = Number(f.mark.value);
-    if (f.parent.value) body.parent = f.parent.value; else del.push("parent");
+    if (f.parent.value.trim()) body.parent = f.parent.value.trim(); else del.push("parent");
     if (f.comment.value.trim()) body.comment = f.comment.value; else del.push("comment");
     if (del.length) body.delete = del.join(",");
     await write("PUT", `/group/${encodeURIComponent(editing)}`, body);
   } else {
     const body = { id: f.id.value.trim() };
     if (f.mark.value) body.mark = Number(f.mark.value);
-    if (f.parent.value) body.parent = f.parent.value;
+    if (f.parent.value.trim()) body.parent = f.parent.value.trim();
     if (f.comment.value.trim()) body.comment = f.comment.value;
     await write("POST", "/group", body);
   }
@@ -306,8 +305,9 @@ function renderRules() {
 
 async function submitRule(form) {
   const f = form.elements;
-  const body = { dst: f.dst.value, action: f.action.value };
-  if (f.src.value !== "untagged") body.src = f.src.value;
+  const body = { dst: f.dst.value.trim(), action: f.action.value };
+  const src = f.src.value.trim();
+  if (src && src !== "untagged") body.src = src;
   if (f.comment.value.trim()) body.comment = f.comment.value;
   await write("POST", "/rule", body);
   f.comment.value = "";
@@ -458,18 +458,29 @@ function setMatrixFilter(side, name) {
     : name === "untagged" ? "untagged traffic" : `${name} and the ${fmt((state.tree.size.get(name) || 1) - 1)} groups below it`;
 }
 
-function wirePicker(side) {
-  const input = $(`#matrix-${side}`);
-  const list = $(`#matrix-${side}-matches`);
+/** Makes a text input find a group as one types: up to MATCHES_SHOWN names below it, one
+ * picked with a click or Enter (the first match; Enter on an empty input picks ""). Choosing
+ * among 20,000 groups this way costs a scan of their names, not 20,000 option nodes. */
+function groupPicker(input, { untagged = false, onPick = () => {} } = {}) {
+  let wrap = input.parentElement;
+  if (!wrap || !wrap.classList.contains("picker")) {
+    wrap = el("span", { class: "picker" });
+    if (input.parentNode) input.replaceWith(wrap);
+    wrap.append(input);
+  }
+  input.autocomplete = "off";
+  input.spellcheck = false;
+  const list = el("ul", { class: "matches", hidden: true });
+  wrap.append(list);
   const pick = (name) => {
     show(list, false);
-    setMatrixFilter(side, name);
-    guarded(renderMatrix);
+    input.value = name;
+    onPick(name);
   };
   const fill = () => {
-    const names = searchGroups(input.value, side === "src");
+    const names = searchGroups(input.value, untagged);
     list.replaceChildren(...names.map((name) => el("li", {
-      dataset: { group: name }, tabindex: "-1",
+      dataset: { group: name },
       onmousedown: (ev) => { ev.preventDefault(); pick(name); },
     }, el("span", { text: name }), name !== "untagged" && state.tree.size.get(name) > 1
       ? el("small", { text: ` ${fmt(state.tree.size.get(name) - 1)} below` }) : null)));
@@ -484,7 +495,7 @@ function wirePicker(side) {
     if (ev.key !== "Enter") return;
     ev.preventDefault();
     if (!input.value.trim()) { pick(""); return; }
-    const first = searchGroups(input.value, side === "src")[0];
+    const first = searchGroups(input.value, untagged)[0];
     if (first) pick(first);
   });
 }
@@ -515,41 +526,15 @@ async function explain(src, dst, quiet = false) {
 
 // ---- assignments, bridges, forwarders ------------------------------------------------------
 
-function groupOptions(select, { withUntagged = false, withNone = false, keep = true } = {}) {
-  const previous = select.value;
-  select.replaceChildren(
-    ...(withNone ? [el("option", { value: "", text: "(no parent)" })] : []),
-    ...(withUntagged ? [el("option", { value: "untagged", text: "untagged" })] : []),
-    ...state.groups.map((g) => el("option", { value: g.id, text: g.id })));
-  if (keep && [...select.options].some((o) => o.value === previous)) select.value = previous;
-}
-
-function fillGroupSelects() {
-  groupOptions($("#group-parent"), { withNone: true });
-  groupOptions($("#rule-src"), { withUntagged: true });
-  groupOptions($("#rule-dst"));
-  groupOptions($("#assignment-group"));
-}
-
 function renderAssignments() {
   const body = $("#assignment-table tbody");
   body.replaceChildren();
   for (const a of state.assignments) {
-    const select = el("select", { "aria-label": `group of ${a.id}`,
-      onchange: (ev) => guarded(() => write("PUT", `/assignment/${encodeURIComponent(a.id)}`, { group: ev.target.value })) });
-    // One select per NIC: with many groups, each gets its options only when used, so that
-    // NICs × groups option nodes are never built at once.
-    if (state.groups.length <= SHOW_AT_ONCE) groupOptions(select, { keep: false });
-    else {
-      select.append(el("option", { value: a.group, text: a.group }));
-      const fillOnce = () => { if (select.options.length === 1) { groupOptions(select, { keep: false }); select.value = a.group; } };
-      select.addEventListener("focus", fillOnce);
-      select.addEventListener("mousedown", fillOnce);
-    }
-    select.value = a.group;
+    const group = el("input", { "aria-label": `group of ${a.id}`, value: a.group });
+    groupPicker(group, { onPick: (name) => { if (name && name !== a.group) guarded(() => write("PUT", `/assignment/${encodeURIComponent(a.id)}`, { group: name })); } });
     body.append(el("tr", { dataset: { assignment: a.id } },
       el("td", { text: a.id }), el("td", { text: a.vmid }), el("td", { text: `net${a.iface}` }),
-      el("td", {}, select),
+      el("td", {}, group.closest(".picker")),
       el("td", { class: "hint", text: `tap${a.vmid}i${a.iface}, veth${a.vmid}i${a.iface}` }),
       el("td", { class: "actions" }, el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("assignment", a.id) }))));
   }
@@ -646,9 +631,22 @@ async function renderPending() {
   const p = (await api("GET", "/pending")).data;
   const list = $("#pending-list");
   const sign = { added: "+", deleted: "−", modified: "~" };
-  list.replaceChildren(...p.changes.map((c) => el("li", { class: c.change, dataset: { type: c.type, id: c.id } },
+  const item = (c) => el("li", { class: c.change, dataset: { type: c.type, id: c.id } },
     `${sign[c.change]} ${c.type} ${c.id}: `,
-    c.change === "modified" ? `${describe(c.running)}  ⇒  ${describe(c.pending)}` : describe(c.pending ?? c.running))));
+    c.change === "modified" ? `${describe(c.running)}  ⇒  ${describe(c.pending)}` : describe(c.pending ?? c.running));
+  // The first SHOW_AT_ONCE changes, then more on request (a first commit of a big config is
+  // tens of thousands of them).
+  const more = (from) => {
+    list.append(...p.changes.slice(from, from + SHOW_AT_ONCE).map(item));
+    const left = p.changes.length - from - SHOW_AT_ONCE;
+    if (left > 0) {
+      const button = el("li", { class: "more" }, el("button", { type: "button", class: "quiet small",
+        text: `show ${Math.min(left, SHOW_AT_ONCE)} more (${fmt(left)} not shown)`, onclick: () => { button.remove(); more(from + SHOW_AT_ONCE); } }));
+      list.append(button);
+    }
+  };
+  list.replaceChildren();
+  more(0);
   if (!p.changes.length) list.append(el("li", { class: "hint", text: "Nothing to commit: the pending config is what runs." }));
   $("#running-version").textContent = p.running_version === null ? "nothing committed yet" : `running version ${p.running_version}`;
   const badge = $("#pending-badge");
@@ -754,15 +752,19 @@ document.addEventListener("DOMContentLoaded", () => {
     const td = ev.target.closest("td.cell");
     if (td) guarded(() => explain(td.dataset.src, td.dataset.dst));
   });
-  wirePicker("src");
-  wirePicker("dst");
+  for (const side of ["src", "dst"])
+    groupPicker($(`#matrix-${side}`), { untagged: side === "src", onPick: (name) => { setMatrixFilter(side, name); guarded(renderMatrix); } });
+  groupPicker($("#group-parent"));
+  groupPicker($("#rule-src"), { untagged: true });
+  groupPicker($("#rule-dst"));
+  groupPicker($("#assignment-group"));
   setMatrixFilter("src", "");
   setMatrixFilter("dst", "");
   onSubmit("#group-form", submitGroup);
   onSubmit("#rule-form", submitRule);
   onSubmit("#assignment-form", async (form) => {
     const f = form.elements;
-    await write("POST", "/assignment", { vmid: Number(f.vmid.value), iface: Number(f.iface.value), group: f.group.value });
+    await write("POST", "/assignment", { vmid: Number(f.vmid.value), iface: Number(f.iface.value), group: f.group.value.trim() });
     f.vmid.value = ""; f.iface.value = "";
     show(form.querySelector(".form-error"), false);
   });
