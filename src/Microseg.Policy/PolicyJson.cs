@@ -76,18 +76,21 @@ public static class PolicyJson
         foreach (var g in engine.Groups) w.WriteStringValue(g);
         w.WriteEndArray();
         w.WriteStartArray("matrix");
-        foreach (var e in engine.Matrix())
-        {
-            w.WriteStartObject();
-            w.WriteString("src", e.Src ?? Names.Untagged);
-            w.WriteString("dst", e.Dst);
-            w.WriteString("verdict", Word(e.Verdict));
-            if (e.Rule is null) w.WriteNull("rule"); else w.WriteString("rule", e.Rule.Id);
-            w.WriteNumber("partial", e.DependsOnService ? 1 : 0);
-            if (e.DependsOnService) WritePerService(w, e);
-            w.WriteEndObject();
-        }
+        foreach (var e in engine.Matrix()) WriteMatrixCell(w, e);
         w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>One cell of the matrix (the API pages them).</summary>
+    public static void WriteMatrixCell(Utf8JsonWriter w, Explanation e)
+    {
+        w.WriteStartObject();
+        w.WriteString("src", e.Src ?? Names.Untagged);
+        w.WriteString("dst", e.Dst);
+        w.WriteString("verdict", Word(e.Verdict));
+        if (e.Rule is null) w.WriteNull("rule"); else w.WriteString("rule", e.Rule.Id);
+        w.WriteNumber("partial", e.DependsOnService ? 1 : 0);
+        if (e.DependsOnService) WritePerService(w, e);
         w.WriteEndObject();
     }
 }

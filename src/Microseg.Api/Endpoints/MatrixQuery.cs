@@ -80,15 +80,7 @@ internal sealed class MatrixQuery
         w.WriteEndArray();
         w.WriteStartArray("matrix");
         for (var i = Start; i < end; i++)
-        {
-            var e = engine.Explain(sources[(int)(i / d)], destinations[(int)(i % d)]);
-            w.WriteStartObject();
-            w.WriteString("src", e.Src ?? Names.Untagged);
-            w.WriteString("dst", e.Dst);
-            w.WriteString("verdict", PolicyJson.Word(e.Verdict));
-            if (e.Rule is null) w.WriteNull("rule"); else w.WriteString("rule", e.Rule.Id);
-            w.WriteEndObject();
-        }
+            PolicyJson.WriteMatrixCell(w, engine.Explain(sources[(int)(i / d)], destinations[(int)(i % d)]));
         w.WriteEndArray();
         w.WriteEndObject();
     }
