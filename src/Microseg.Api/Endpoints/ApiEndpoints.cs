@@ -273,15 +273,40 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
     private async Task Explain(HttpContext ctx)
     {
         var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
-        fields.RejectUnknown(["src", "dst", "running"]);
+        fields.RejectUnknown(["src", "dst", "proto", "dport", "running"]);
         var src = fields.String("src", required: true);
         var dst = fields.String("dst", required: true);
         var engine = Engine(fields);
+        var packet = ExplainedPacket(fields);
         if (src != Names.Untagged && !engine.HasGroup(src!)) fields.Error("src", UnknownGroup(engine, src!, "source"));
         if (!engine.HasGroup(dst!)) fields.Error("dst", UnknownGroup(engine, dst!, "destination"));
         fields.ThrowIfErrors("cannot explain");
-        var e = engine.Explain(src == Names.Untagged ? null : src, dst!);
+        var e = engine.Explain(src == Names.Untagged ? null : src, dst!, packet);
         await ApiJson.WriteAsync(ctx, w => PolicyJson.WriteExplanation(w, e));
+    }
+
+    /// <summary>The packet explain is asked about: proto (a name or number) and dport (one
+    /// port; a tcp, udp or sctp packet without one is a fragment after the first). Neither:
+    /// null, the answer for packets no service rule matches, with the per-service listing.</summary>
+    private static Packet? ExplainedPacket(RequestFields fields)
+    {
+        var protoText = fields.String("proto");
+        var port = fields.Integer("dport");
+        if (port is { } p && p is < PortRange.MinPort or > PortRange.MaxPort)
+            fields.Error("dport", $"port {p} is out of range {PortRange.MinPort}..{PortRange.MaxPort} (one port: explain answers for one packet)");
+        if (protoText is null)
+        {
+            if (fields.Has("dport")) fields.Error("dport", "dport needs a protocol: give proto tcp, udp or sctp");
+            return null;
+        }
+        if (!Service.TryParseProto(protoText, out var proto, out var problem))
+        {
+            fields.Error("proto", problem!);
+            return null;
+        }
+        if (port is not null && !Service.HasPorts(proto))
+            fields.Error("dport", $"dport needs a protocol with ports (tcp, udp or sctp), not {Service.ProtoName(proto)}");
+        return new Packet(proto, port is { } q and >= PortRange.MinPort and <= PortRange.MaxPort ? (ushort)q : null);
     }
 
     private static string UnknownGroup(PolicyEngine engine, string name, string role) =>
