@@ -189,4 +189,77 @@ public sealed class WebUiTests(ITestOutputHelper output)
         Assert.Contains("dst distance 0, src distance 1", b.Find("#explain-reason").Text);
         b.Screenshot("matrix-20000-groups");
     }
+
+    [BrowserFact]
+    public async Task A_port_rule_makes_a_partial_cell_explained_per_service_and_the_switches_and_forwarder_nodes_are_edited()
+    {
+        await using var api = await ApiHost.StartAsync("group: web\n\tmark 10\n\ngroup: db\n\tmark 20\n\nrule: p10-20\n\tsrc web\n\tdst db\n\taction deny\n");
+        using var b = new HeadlessChromium();
+        LogIn(b, api);
+        b.Until("the web -> db cell", () => Cell(b, "web", "db").GetAttribute("data-partial") == "0");
+
+        // web -> db allow tcp/5432 beside web -> db deny.
+        Pick(b, "#rule-src", "web");
+        Pick(b, "#rule-dst", "db");
+        b.Find("#rule-proto").SendKeys("tcp");
+        b.Find("#rule-dport").SendKeys("5432");
+        Choose(b, "#rule-action", "allow");
+        b.Find("#rule-submit").Click();
+        b.Until("the port rule", () => b.FindAll("#rule-table tr[data-rule='p10-20-tcp5432']").Count == 1);
+        Assert.Contains("tcp/5432", b.Find("#rule-table tr[data-rule='p10-20-tcp5432']").Text);
+        Assert.Equal(new Service(Service.Tcp, new PortRange(5432, 5432)), api.Store.ReadPending().Config.Rules["p10-20-tcp5432"].Service);
+
+        // The cell is partial: its hover gives the verdict of each service.
+        b.Until("the partial cell", () => Cell(b, "web", "db").GetAttribute("data-partial") == "1");
+        var cell = Cell(b, "web", "db");
+        Assert.Equal("deny", cell.GetAttribute("data-verdict"));
+        Assert.Equal("deny*", cell.Text);
+        Assert.Equal("web → db: partial, it depends on the service\ntcp/5432: allow by rule p10-20-tcp5432\ntcp (other ports): deny by rule p10-20\nany other traffic: deny by rule p10-20",
+            cell.GetAttribute("title"));
+        Assert.Equal("0", Cell(b, "db", "web").GetAttribute("data-partial"));
+        cell.Click();
+        b.Until("the per-service listing", () => b.Find("#explain-services").Displayed && b.Find("#explain-services").Text.Contains("tcp/5432 allow p10-20-tcp5432"));
+        Assert.Equal("web → db: deny (rule p10-20)", b.Find("#explain-summary").Text);
+        // One service's answer.
+        b.Find("#explain-proto").SendKeys("tcp");
+        b.Find("#explain-dport").SendKeys("5432");
+        b.Find("#explain-submit").Click();
+        b.Until("the answer for tcp/5432", () => b.Find("#explain-summary").Text == "web → db tcp/5432: allow (rule p10-20-tcp5432)");
+        b.Find("#explain-dport").Clear();
+        b.Find("#explain-dport").SendKeys("22");
+        b.Find("#explain-submit").Click();
+        b.Until("the answer for tcp/22", () => b.Find("#explain-summary").Text == "web → db tcp/22: deny (rule p10-20)");
+        b.Screenshot("partial-cell");
+
+        // The group switches: set one off, then back to inherited.
+        b.Find("#group-tree li[data-group='db'] .actions button.quiet").Click();
+        Choose(b, "#group-stateful", "0");
+        Choose(b, "#group-infra", "1");
+        b.Find("#group-submit").Click();
+        b.Until("stateful 0 in the file", () => api.Store.ReadPending().Config.Groups["db"] is { Stateful: false, Infra: true, Audit: null });
+        b.Until("the switches in the tree", () => b.Find("#group-tree li[data-group='db'] .switches").Text == "stateful 0, infra 1");
+        b.Find("#group-tree li[data-group='db'] .actions button.quiet").Click();
+        Assert.Equal("0", b.Find("#group-stateful").GetAttribute("value"));
+        Choose(b, "#group-stateful", "");
+        b.Find("#group-submit").Click();
+        b.Until("stateful inherited again", () => api.Store.ReadPending().Config.Groups["db"] is { Stateful: null, Infra: true });
+
+        // A forwarder limited to two nodes, then to all.
+        b.Find("#tabs button[data-tab='carriers']").Click();
+        b.Find("#forwarder-name").SendKeys("fw0");
+        b.Find("#forwarder-router").SendKeys("vmbr9");
+        b.Find("#forwarder-physical").SendKeys("*");
+        b.Find("#forwarder-nodes").SendKeys("node1,node2");
+        b.Find("#forwarder-submit").Click();
+        b.Until("the forwarder's nodes", () => b.FindAll("#forwarder-table tr[data-forwarder='fw0']").Count == 1
+            && b.Find("#forwarder-table tr[data-forwarder='fw0']").Text.Contains("node1, node2"));
+        Assert.Equal(["node1", "node2"], api.Store.ReadPending().Config.Forwarders["fw0"].Nodes);
+        b.Find("#forwarder-table tr[data-forwarder='fw0'] button.quiet").Click();
+        Assert.Equal("node1,node2", b.Find("#forwarder-nodes").GetAttribute("value"));
+        b.Find("#forwarder-nodes").Clear();
+        b.Find("#forwarder-submit").Click();
+        b.Until("all nodes", () => b.Find("#forwarder-table tr[data-forwarder='fw0']").Text.Contains("(all nodes)"));
+        Assert.Empty(api.Store.ReadPending().Config.Forwarders["fw0"].Nodes);
+        b.Screenshot("forwarder-nodes");
+    }
 }

@@ -204,6 +204,7 @@ function renderGroups() {
       toggle,
       el("span", { class: "name", text: g.id }),
       el("span", { class: "mark", text: g.mark !== undefined ? `mark ${g.mark}` : "mark (on commit)" }),
+      switchesText(g) ? el("span", { class: "switches", text: switchesText(g) }) : null,
       g.comment ? el("span", { class: "comment", text: g.comment }) : null,
       el("span", { class: "actions" },
         el("button", { type: "button", class: "quiet small", text: "edit", onclick: () => editGroup(g) }),
@@ -235,6 +236,13 @@ function renderGroups() {
   if (!state.groups.length) tree.append(el("li", { class: "hint", text: "No groups yet." }));
 }
 
+/** A group's switches, each 0|1 when set and inherited when absent. */
+const SWITCHES = ["stateful", "infra", "audit"];
+
+function switchesText(g) {
+  return SWITCHES.filter((k) => g[k] !== undefined).map((k) => `${k} ${g[k]}`).join(", ");
+}
+
 function editGroup(g) {
   const form = $("#group-form");
   form.dataset.edit = g.id;
@@ -243,6 +251,7 @@ function editGroup(g) {
   form.elements.mark.value = g.mark ?? "";
   form.elements.parent.value = g.parent ?? "";
   form.elements.comment.value = g.comment ?? "";
+  for (const key of SWITCHES) form.elements[key].value = g[key] === undefined ? "" : String(g[key]);
   $("#group-submit").textContent = "Save group";
   show(form.querySelector(".cancel"), true);
 }
@@ -266,6 +275,7 @@ async function submitGroup(form) {
     if (f.mark.value) body.mark = Number(f.mark.value);
     if (f.parent.value.trim()) body.parent = f.parent.value.trim(); else del.push("parent");
     if (f.comment.value.trim()) body.comment = f.comment.value; else del.push("comment");
+    for (const key of SWITCHES) if (f[key].value) body[key] = Number(f[key].value); else del.push(key);
     if (del.length) body.delete = del.join(",");
     await write("PUT", `/group/${encodeURIComponent(editing)}`, body);
   } else {
@@ -273,12 +283,21 @@ async function submitGroup(form) {
     if (f.mark.value) body.mark = Number(f.mark.value);
     if (f.parent.value.trim()) body.parent = f.parent.value.trim();
     if (f.comment.value.trim()) body.comment = f.comment.value;
+    for (const key of SWITCHES) if (f[key].value) body[key] = Number(f[key].value);
     await write("POST", "/group", body);
   }
   resetForm(form, "Add group");
 }
 
 // ---- rules --------------------------------------------------------------------------------
+
+/** A rule's or verdict's service as people read it: "tcp/5432", "udp/8000-8080", "icmp";
+ * with others, "tcp (other ports)" for a protocol's packets outside every listed range. */
+function serviceText(x, { others = false } = {}) {
+  if (!x.proto) return "any";
+  if (x.dport) return `${x.proto}/${x.dport}`;
+  return others && ["tcp", "udp", "sctp"].includes(x.proto) ? `${x.proto} (other ports)` : x.proto;
+}
 
 function renderRules() {
   const body = $("#rule-table tbody");
@@ -289,6 +308,7 @@ function renderRules() {
       el("td", { text: r.id }),
       el("td", { text: r.src ?? "untagged" }),
       el("td", { text: r.dst }),
+      el("td", { text: serviceText(r) }),
       el("td", { class: `verdict-${r.action}`, text: r.action }),
       el("td", { text: r.comment ?? "" }),
       el("td", { class: "actions" },
@@ -296,9 +316,9 @@ function renderRules() {
           onclick: () => guarded(() => write("PUT", `/rule/${encodeURIComponent(r.id)}`, { action: other })) }),
         el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("rule", r.id) }))));
   }
-  if (!state.rules.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "hint", text: "No rules: every assigned NIC denies everything." })));
+  if (!state.rules.length) body.append(el("tr", {}, el("td", { colspan: 7, class: "hint", text: "No rules: every assigned NIC denies everything." })));
   const left = state.rules.length - state.rulesShown;
-  if (left > 0) body.append(el("tr", { class: "more" }, el("td", { colspan: 6 }, el("button", { type: "button", class: "quiet small",
+  if (left > 0) body.append(el("tr", { class: "more" }, el("td", { colspan: 7 }, el("button", { type: "button", class: "quiet small",
     text: `show ${Math.min(left, SHOW_AT_ONCE)} more (${left.toLocaleString("en")} not shown)`,
     onclick: () => { state.rulesShown += SHOW_AT_ONCE; renderRules(); } }))));
 }
@@ -308,9 +328,13 @@ async function submitRule(form) {
   const body = { dst: f.dst.value.trim(), action: f.action.value };
   const src = f.src.value.trim();
   if (src && src !== "untagged") body.src = src;
+  if (f.proto.value.trim()) body.proto = f.proto.value.trim();
+  if (f.dport.value.trim()) body.dport = f.dport.value.trim();
   if (f.comment.value.trim()) body.comment = f.comment.value;
   await write("POST", "/rule", body);
   f.comment.value = "";
+  f.proto.value = "";
+  f.dport.value = "";
   show(form.querySelector(".form-error"), false);
 }
 
@@ -402,17 +426,27 @@ async function renderMatrix() {
       columns.map((dst) => {
         const c = cells.get(dst);
         if (!c) return el("td", { class: "empty" });
-        const title = c.rule ? `${c.src} → ${c.dst}: ${c.verdict} by rule ${c.rule}` : `${c.src} → ${c.dst}: deny (no rule matches: default deny)`;
         const selected = state.selected && state.selected.src === c.src && state.selected.dst === c.dst;
+        const partial = c.partial === 1;
         return el("td", {
-          class: `cell ${c.verdict}${c.rule ? "" : " default"}${selected ? " selected" : ""}`,
-          title, text: c.verdict,
-          dataset: { src: c.src, dst: c.dst, verdict: c.verdict, rule: c.rule ?? "" },
+          class: `cell ${c.verdict}${c.rule ? "" : " default"}${partial ? " partial" : ""}${selected ? " selected" : ""}`,
+          title: cellTitle(c), text: partial ? `${c.verdict}*` : c.verdict,
+          dataset: { src: c.src, dst: c.dst, verdict: c.verdict, rule: c.rule ?? "", partial: partial ? "1" : "0" },
         });
       })));
   }
   table.replaceChildren(el("thead", {}, head), body);
-  if (state.selected) await explain(state.selected.src, state.selected.dst, true);
+  if (state.selected) await explain(state.selected.src, state.selected.dst, true, state.selected.service);
+}
+
+/** What hovering a cell says: the deciding rule and, when the verdict depends on the
+ * service, the verdict of each service. */
+function cellTitle(c) {
+  const verdict = (v, rule) => rule ? `${v} by rule ${rule}` : `${v} (no rule matches: default deny)`;
+  if (c.partial !== 1) return `${c.src} → ${c.dst}: ${verdict(c.verdict, c.rule)}`;
+  return [`${c.src} → ${c.dst}: partial, it depends on the service`,
+    ...c.per_service.map((v) => `${serviceText(v, { others: true })}: ${verdict(v.verdict, v.rule)}`),
+    `any other traffic: ${verdict(c.verdict, c.rule)}`].join("\n");
 }
 
 function renderMatrixPaging(sides, rows, cols) {
@@ -500,24 +534,40 @@ function groupPicker(input, { untagged = false, onPick = () => {} } = {}) {
   });
 }
 
-async function explain(src, dst, quiet = false) {
+/** Explains a pair: for one packet when service is {proto, dport}, else with the per-service listing. */
+async function explain(src, dst, quiet = false, service = null) {
   let e;
+  const q = new URLSearchParams({ src, dst });
+  if (service?.proto) q.set("proto", service.proto);
+  if (service?.proto && service.dport) q.set("dport", service.dport);
   try {
-    e = (await api("GET", `/explain?src=${encodeURIComponent(src)}&dst=${encodeURIComponent(dst)}`)).data;
+    e = (await api("GET", `/explain?${q}`)).data;
   } catch (err) {
     if (quiet) { state.selected = null; show($("#explain-panel"), false); return; }
     throw err;
   }
-  state.selected = { src, dst };
+  state.selected = { src, dst, service };
   for (const td of document.querySelectorAll("#matrix td.cell"))
     td.classList.toggle("selected", td.dataset.src === src && td.dataset.dst === dst);
+  const packet = e.proto ? ` ${e.proto}${e.dport ? `/${e.dport}` : ""}` : "";
   $("#explain-summary").replaceChildren(
-    `${e.src} → ${e.dst}: `, el("span", { class: `verdict-${e.verdict}`, text: e.verdict }),
+    `${e.src} → ${e.dst}${packet}: `, el("span", { class: `verdict-${e.verdict}`, text: e.verdict }),
     e.rule ? ` (rule ${e.rule})` : " (no rule: default deny)");
   $("#explain-reason").textContent = e.reason;
+  const services = $("#explain-services tbody");
+  services.replaceChildren(...e.per_service.map((v) => el("tr", {},
+    el("td", { text: serviceText(v, { others: true }) }),
+    el("td", { class: `verdict-${v.verdict}`, text: v.verdict }),
+    el("td", { text: v.rule ?? "(default deny)" }))));
+  show($("#explain-services"), !e.proto && e.per_service.length > 0);
+  const form = $("#explain-form");
+  form.elements.proto.value = service?.proto ?? "";
+  form.elements.dport.value = service?.dport ?? "";
+  show(form.querySelector(".form-error"), false);
   const body = $("#explain-candidates tbody");
   body.replaceChildren(...e.candidates.map((c) => el("tr", {},
     el("td", { text: c.rule }), el("td", { text: c.src ?? "untagged" }), el("td", { text: c.dst }),
+    el("td", { text: serviceText(c) }),
     el("td", { class: `verdict-${c.action}`, text: c.action }),
     el("td", { text: c.dst_distance }), el("td", { text: c.src_distance }))));
   show($("#explain-candidates"), e.candidates.length > 0);
@@ -582,11 +632,12 @@ function renderForwarders() {
   for (const fw of state.forwarders) {
     body.append(el("tr", { dataset: { forwarder: fw.id } },
       el("td", { text: fw.id }), el("td", { text: fw.router }), el("td", { text: fw.physical.join(", ") }), el("td", { text: fw.mode }),
+      el("td", { text: fw.nodes ? fw.nodes.join(", ") : "(all nodes)" }),
       el("td", { class: "actions" },
         el("button", { type: "button", class: "quiet small", text: "edit", onclick: () => editForwarder(fw) }),
         el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("forwarder", fw.id) }))));
   }
-  if (!state.forwarders.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "hint", text: "No forwarders." })));
+  if (!state.forwarders.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "hint", text: "No forwarders." })));
 }
 
 function editForwarder(fw) {
@@ -597,6 +648,7 @@ function editForwarder(fw) {
   form.elements.router.value = fw.router;
   form.elements.physical.value = fw.physical.join(",");
   form.elements.mode.value = fw.mode;
+  form.elements.nodes.value = (fw.nodes || []).join(",");
   $("#forwarder-submit").textContent = "Save forwarder";
   show(form.querySelector(".cancel"), true);
 }
@@ -604,8 +656,9 @@ function editForwarder(fw) {
 async function submitForwarder(form) {
   const f = form.elements;
   const body = { router: f.router.value.trim(), physical: f.physical.value.trim(), mode: f.mode.value };
-  if (form.dataset.edit) await write("PUT", `/forwarder/${encodeURIComponent(form.dataset.edit)}`, body);
-  else await write("POST", "/forwarder", { id: f.id.value.trim(), ...body });
+  const nodes = f.nodes.value.trim();
+  if (form.dataset.edit) await write("PUT", `/forwarder/${encodeURIComponent(form.dataset.edit)}`, nodes ? { ...body, nodes } : { ...body, delete: "nodes" });
+  else await write("POST", "/forwarder", nodes ? { id: f.id.value.trim(), ...body, nodes } : { id: f.id.value.trim(), ...body });
   resetForm(form, "Add forwarder");
 }
 
@@ -618,11 +671,11 @@ async function remove(type, id) {
 function describe(obj) {
   if (!obj) return "";
   switch (obj.type) {
-    case "group": return `mark ${obj.mark ?? "(on commit)"}${obj.parent ? `, parent ${obj.parent}` : ""}${obj.comment ? `, "${obj.comment}"` : ""}`;
-    case "rule": return `${obj.src ?? "untagged"} → ${obj.dst} ${obj.action}`;
+    case "group": return `mark ${obj.mark ?? "(on commit)"}${obj.parent ? `, parent ${obj.parent}` : ""}${switchesText(obj) ? `, ${switchesText(obj)}` : ""}${obj.comment ? `, "${obj.comment}"` : ""}`;
+    case "rule": return `${obj.src ?? "untagged"} → ${obj.dst}${obj.proto ? ` ${serviceText(obj)}` : ""} ${obj.action}`;
     case "assignment": return `vmid ${obj.vmid} net${obj.iface} → ${obj.group}`;
     case "bridge": return obj.nodes ? `nodes ${obj.nodes.join(",")}` : "all nodes";
-    case "forwarder": return `router ${obj.router}, physical ${obj.physical.join(",")}, ${obj.mode}`;
+    case "forwarder": return `router ${obj.router}, physical ${obj.physical.join(",")}, ${obj.mode}${obj.nodes ? `, nodes ${obj.nodes.join(",")}` : ""}`;
     default: return "";
   }
 }
@@ -769,6 +822,12 @@ document.addEventListener("DOMContentLoaded", () => {
     show(form.querySelector(".form-error"), false);
   });
   onSubmit("#bridge-form", submitBridge);
+  onSubmit("#explain-form", async (form) => {
+    const f = form.elements;
+    if (!state.selected) return;
+    await explain(state.selected.src, state.selected.dst, false, { proto: f.proto.value.trim(), dport: f.dport.value.trim() });
+  });
+  $("#explain-any").addEventListener("click", () => state.selected && guarded(() => explain(state.selected.src, state.selected.dst)));
   onSubmit("#forwarder-form", submitForwarder);
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) login(saved);
