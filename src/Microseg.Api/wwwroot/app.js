@@ -489,7 +489,9 @@ function setMatrixFilter(side, name) {
   state.matrix.col = 0;
   $(`#matrix-${side}`).value = name;
   $(`#matrix-${side}-current`).textContent = name === "" ? (side === "src" ? "all groups and untagged" : "all groups")
-    : name === "untagged" ? "untagged traffic" : `${name} and the ${fmt((state.tree.size.get(name) || 1) - 1)} groups below it`;
+    : name === "untagged" ? "untagged traffic"
+    : (state.tree.size.get(name) || 1) === 1 ? `${name} (no group below it)`
+    : `${name} and the ${fmt(state.tree.size.get(name) - 1)} groups below it`;
 }
 
 /** Makes a text input find a group as one types: up to MATCHES_SHOWN names below it, one
