@@ -151,9 +151,22 @@ public sealed class ServiceApiTests
         Assert.Contains(("tcp", "5432", "allow", "p10-20-tcp5432"), perService);
         Assert.DoesNotContain(perService, v => v.Item3 == "allow" && v.Item4 != "p10-20-tcp5432");
 
-        var (exit, stdout, stderr) = MicrosegCli.Run(api.ConfigDir, "explain", "web", "db", "--json");
-        Assert.True(exit == 0, stderr);
-        Assert.Equal(Json.Canonical(JsonDocument.Parse(stdout).RootElement), Json.Canonical(all));
+        // Each answer is the CLI's, for one packet as for the listing (proto alone: a packet
+        // without a port, as a fragment after the first).
+        foreach (var (query, args) in new (string, string[])[]
+        {
+            ("src=web&dst=db", []),
+            ("src=web&dst=db&proto=tcp&dport=5432", ["--proto", "tcp", "--dport", "5432"]),
+            ("src=web&dst=db&proto=tcp", ["--proto", "tcp"]),
+            ("src=app&dst=db&proto=udp&dport=53", ["--proto", "udp", "--dport", "53"]),
+            ("src=untagged&dst=db&proto=icmp", ["--proto", "icmp"]),
+        })
+        {
+            var (src, dst) = (query.Split('&')[0][4..], query.Split('&')[1][4..]);
+            var (exit, stdout, stderr) = MicrosegCli.Run(api.ConfigDir, ["explain", src, dst, .. args, "--json"]);
+            Assert.True(exit == 0, $"explain {src} {dst} {string.Join(' ', args)}: {stderr}");
+            Assert.Equal(Json.Canonical(JsonDocument.Parse(stdout).RootElement), Json.Canonical(await api.Ok(HttpMethod.Get, $"explain?{query}")));
+        }
     }
 
     [Theory]
