@@ -7,10 +7,13 @@ using Microseg.Policy;
 
 namespace Microseg.Api.Editing;
 
+/// <summary>A config resolved for reading: its engine and its group hierarchy.</summary>
+public sealed record ResolvedConfig(PolicyEngine Engine, GroupForest Forest);
+
 public sealed class ConfigCache(IConfigStore store)
 {
     // Keyed by the config instance: an entry goes with the version it was built from.
-    private readonly ConditionalWeakTable<PolicyConfig, Lazy<PolicyEngine>> engines = new();
+    private readonly ConditionalWeakTable<PolicyConfig, Lazy<ResolvedConfig>> resolved = new();
 
     public PendingConfig ReadPending() => store.ReadPending();
 
@@ -20,16 +23,19 @@ public sealed class ConfigCache(IConfigStore store)
     /// <summary>The engine of the pending config (marks a commit would assign included) or of
     /// the snapshot (null when nothing was committed); ConfigException when that config is
     /// invalid, each time it is asked.</summary>
-    public PolicyEngine? Engine(bool committed)
+    public PolicyEngine? Engine(bool committed) => Resolve(committed)?.Engine;
+
+    /// <summary>As <see cref="Engine"/>, with the group hierarchy of the same version.</summary>
+    public ResolvedConfig? Resolve(bool committed)
     {
         var config = committed ? store.ReadRunning()?.Config : store.ReadPending().Config;
-        return config is null ? null : engines.GetValue(config, c => new Lazy<PolicyEngine>(() => Resolve(c))).Value;
+        return config is null ? null : resolved.GetValue(config, c => new Lazy<ResolvedConfig>(() => Build(c))).Value;
     }
 
-    private static PolicyEngine Resolve(PolicyConfig config)
+    private static ResolvedConfig Build(PolicyConfig config)
     {
         (config, _) = Marks.AssignMissing(config);
         Validation.Ensure(config);
-        return new PolicyEngine(config);
+        return new ResolvedConfig(new PolicyEngine(config), new GroupForest(config));
     }
 }

@@ -46,46 +46,62 @@ internal static class ObjectEdits
 
     private static ConfigEdit CreateGroup(RequestFields f)
     {
-        f.RejectUnknown(["id", "mark", "parent", "comment", Digest]);
+        f.RejectUnknown(["id", "mark", "parent", "comment", .. GroupSwitches.Keys, Digest]);
         var id = f.String("id", required: true);
         var mark = f.Integer("mark");
         var parent = NonEmpty(f.String("parent"));
         var comment = f.Comment();
+        var switches = Switches(f);
         Report(f, ConfigEdits.GroupProblems(id, mark));
         f.ThrowIfErrors("invalid group");
-        return Run(config => ConfigEdits.AddGroup(config, id!, (int?)mark, parent, comment));
+        return Run(config => ConfigEdits.AddGroup(config, id!, (int?)mark, parent, comment, switches));
     }
 
     private static ConfigEdit UpdateGroup(string id, RequestFields f)
     {
-        f.RejectUnknown(["mark", "parent", "comment", "delete", Digest]);
+        f.RejectUnknown(["mark", "parent", "comment", .. GroupSwitches.Keys, "delete", Digest]);
         var mark = f.Integer("mark");
         var parent = NonEmpty(f.String("parent"));
         var comment = f.Comment();
-        var deletes = CommentCleared(f, comment, f.Deletes(["parent", "comment"]));
+        var switches = Switches(f);
+        var deletes = CommentCleared(f, comment, f.Deletes(["parent", "comment", .. GroupSwitches.Keys]));
         Report(f, ConfigEdits.GroupProblems(null, mark));
         f.ThrowIfErrors($"invalid update of group '{id}'");
-        return Run(config => ConfigEdits.UpdateGroup(config, id, (int?)mark, parent, comment, deletes));
+        return Run(config => ConfigEdits.UpdateGroup(config, id, (int?)mark, parent, comment, deletes, switches));
     }
+
+    /// <summary>stateful, infra and audit: Proxmox booleans; absent ones stay as they are
+    /// (inherited on a new group).</summary>
+    private static SwitchSettings Switches(RequestFields f) =>
+        new(f.Boolean("stateful"), f.Boolean("infra"), f.Boolean("audit"));
 
     // ---- rules ------------------------------------------------------------------------------
 
     private static ConfigEdit CreateRule(RequestFields f)
     {
-        f.RejectUnknown(["src", "dst", "action", "comment", Digest]);
+        f.RejectUnknown(["src", "dst", "proto", "dport", "action", "comment", Digest]);
         var src = NonEmpty(f.String("src")) is { } s && s != Names.Untagged ? s : null;
         var dst = f.String("dst", required: true);
+        var service = RuleService(f);
         var action = Action(f, required: true);
         var comment = f.Comment();
         f.ThrowIfErrors("invalid rule");
-        return Run(config => ConfigEdits.AddRule(config, new RuleKey(src, dst!), action!.Value, comment));
+        return Run(config => ConfigEdits.AddRule(config, new RuleKey(src, dst!, service), action!.Value, comment));
+    }
+
+    /// <summary>proto and dport (empty = not given), each problem under its field.</summary>
+    private static Service? RuleService(RequestFields f)
+    {
+        var (service, problems) = Service.Parse(NonEmpty(f.String("proto")), NonEmpty(f.String("dport")));
+        foreach (var (field, message) in problems) f.Error(field, message);
+        return service;
     }
 
     private static ConfigEdit UpdateRule(string id, RequestFields f)
     {
-        foreach (var fixedField in new[] { "src", "dst" })
-            if (f.Has(fixedField)) f.Error(fixedField, "cannot be changed: the rule id derives from src and dst (delete the rule and create another)");
-        f.RejectUnknown(["src", "dst", "action", "comment", "delete", Digest]);
+        foreach (var fixedField in new[] { "src", "dst", "proto", "dport" })
+            if (f.Has(fixedField)) f.Error(fixedField, "cannot be changed: the rule id derives from src, dst and the service (delete the rule and create another)");
+        f.RejectUnknown(["src", "dst", "proto", "dport", "action", "comment", "delete", Digest]);
         var action = Action(f, required: false);
         var comment = f.Comment();
         var deletes = CommentCleared(f, comment, f.Deletes(["comment"]));

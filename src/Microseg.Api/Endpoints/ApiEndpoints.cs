@@ -260,26 +260,53 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
 
     /// <summary>The engine over the pending config (as the CLI's explain and matrix do), or
     /// the committed snapshot with running=1.</summary>
-    private PolicyEngine Engine(RequestFields fields)
+    private PolicyEngine Engine(RequestFields fields) => Resolved(fields).Engine;
+
+    private ResolvedConfig Resolved(RequestFields fields)
     {
         var running = fields.Boolean("running") ?? false;
         fields.ThrowIfErrors("invalid request");
-        return cache.Engine(committed: running)
+        return cache.Resolve(committed: running)
             ?? throw new ApiException(StatusCodes.Status404NotFound, $"nothing committed yet: {editor.Store.RunningLocation} does not exist");
     }
 
     private async Task Explain(HttpContext ctx)
     {
         var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
-        fields.RejectUnknown(["src", "dst", "running"]);
+        fields.RejectUnknown(["src", "dst", "proto", "dport", "running"]);
         var src = fields.String("src", required: true);
         var dst = fields.String("dst", required: true);
         var engine = Engine(fields);
+        var packet = ExplainedPacket(fields);
         if (src != Names.Untagged && !engine.HasGroup(src!)) fields.Error("src", UnknownGroup(engine, src!, "source"));
         if (!engine.HasGroup(dst!)) fields.Error("dst", UnknownGroup(engine, dst!, "destination"));
         fields.ThrowIfErrors("cannot explain");
-        var e = engine.Explain(src == Names.Untagged ? null : src, dst!);
+        var e = engine.Explain(src == Names.Untagged ? null : src, dst!, packet);
         await ApiJson.WriteAsync(ctx, w => PolicyJson.WriteExplanation(w, e));
+    }
+
+    /// <summary>The packet explain is asked about: proto (a name or number) and dport (one
+    /// port; a tcp, udp or sctp packet without one is a fragment after the first). Neither:
+    /// null, the answer for packets no service rule matches, with the per-service listing.</summary>
+    private static Packet? ExplainedPacket(RequestFields fields)
+    {
+        var protoText = fields.String("proto");
+        var port = fields.Integer("dport");
+        if (port is { } p && p is < PortRange.MinPort or > PortRange.MaxPort)
+            fields.Error("dport", $"port {p} is out of range {PortRange.MinPort}..{PortRange.MaxPort} (one port: explain answers for one packet)");
+        if (protoText is null)
+        {
+            if (fields.Has("dport")) fields.Error("dport", "dport needs a protocol: give proto tcp, udp or sctp");
+            return null;
+        }
+        if (!Service.TryParseProto(protoText, out var proto, out var problem))
+        {
+            fields.Error("proto", problem!);
+            return null;
+        }
+        if (port is not null && !Service.HasPorts(proto))
+            fields.Error("dport", $"dport needs a protocol with ports (tcp, udp or sctp), not {Service.ProtoName(proto)}");
+        return new Packet(proto, port is { } q and >= PortRange.MinPort and <= PortRange.MaxPort ? (ushort)q : null);
     }
 
     private static string UnknownGroup(PolicyEngine engine, string name, string role) =>
@@ -288,9 +315,11 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
     private async Task Matrix(HttpContext ctx)
     {
         var fields = await RequestFields.ReadAsync(ctx.Request, ctx.RequestAborted);
-        fields.RejectUnknown(["running"]);
-        var engine = Engine(fields);
-        await ApiJson.WriteAsync(ctx, w => PolicyJson.WriteMatrix(w, engine));
+        fields.RejectUnknown(["running", .. MatrixQuery.Parameters]);
+        var resolved = Resolved(fields);
+        var query = MatrixQuery.Parse(fields, resolved.Forest);
+        fields.ThrowIfErrors("invalid matrix request");
+        await ApiJson.WriteAsync(ctx, w => query.Write(w, resolved.Engine), query.WritePaging);
     }
 
     private async Task Status(HttpContext ctx)

@@ -8,6 +8,11 @@ const state = {
   digest: null,
   groups: [], rules: [], assignments: [], bridges: [], forwarders: [],
   selected: null, // matrix cell {src, dst}
+  tree: { byParent: new Map(), size: new Map(), seen: new Set() },
+  rulesShown: 200, // rules listed (more on request)
+  opened: new Set(), closed: new Set(), // groups the user opened or closed in the tree
+  // The matrix shown: source and destination subtrees ("" = all) and the window's corner.
+  matrix: { src: "", dst: "", row: 0, col: 0 },
 };
 
 // ---- DOM helpers --------------------------------------------------------------------------
@@ -133,20 +138,25 @@ async function loadLists() {
 
 async function refresh() {
   await loadLists();
+  buildTree();
   renderGroups();
   renderRules();
   renderAssignments();
   renderBridges();
   renderForwarders();
-  fillGroupSelects();
   await Promise.all([renderMatrix(), renderPending(), renderStatus()]);
 }
 
 // ---- groups -------------------------------------------------------------------------------
 
-function renderGroups() {
-  const tree = $("#group-tree");
-  tree.replaceChildren();
+// A big hierarchy (tens of thousands of groups) must not become tens of thousands of nodes at
+// once: a group with many children shows them when opened, and any list of siblings shows
+// SHOW_AT_ONCE at a time.
+const SHOW_AT_ONCE = 200;
+const OPEN_UP_TO = 50; // children a group may have and still start opened
+
+/** Children by parent ("" = top) and subtree sizes, built once per load. */
+function buildTree() {
   const byParent = new Map();
   const names = new Set(state.groups.map((g) => g.id));
   for (const g of state.groups) {
@@ -155,31 +165,82 @@ function renderGroups() {
     if (!byParent.has(key)) byParent.set(key, []);
     byParent.get(key).push(g);
   }
+  const size = new Map();
   const seen = new Set();
-  const branch = (parent) => {
-    const ul = el("ul");
-    for (const g of byParent.get(parent) || []) {
-      if (seen.has(g.id)) continue; // a parent cycle in a hand-edited file
-      seen.add(g.id);
-      const li = el("li", { dataset: { group: g.id } },
-        el("div", { class: "node" },
-          el("span", { class: "name", text: g.id }),
-          el("span", { class: "mark", text: g.mark !== undefined ? `mark ${g.mark}` : "mark (on commit)" }),
-          g.comment ? el("span", { class: "comment", text: g.comment }) : null,
-          el("span", { class: "actions" },
-            el("button", { type: "button", class: "quiet small", text: "edit", onclick: () => editGroup(g) }),
-            el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("group", g.id) }))));
-      const children = branch(g.id);
-      if (children.childElementCount) li.append(children);
-      ul.append(li);
+  const order = [];
+  const stack = [...(byParent.get("") || [])];
+  while (stack.length) {
+    const g = stack.pop();
+    if (seen.has(g.id)) continue;
+    seen.add(g.id);
+    order.push(g.id);
+    for (const c of byParent.get(g.id) || []) stack.push(c);
+  }
+  for (let i = order.length - 1; i >= 0; i--) {
+    const id = order[i];
+    size.set(id, 1 + (byParent.get(id) || []).reduce((n, c) => n + (size.get(c.id) || 0), 0));
+  }
+  state.tree = { byParent, size, seen };
+}
+
+function renderGroups() {
+  const tree = $("#group-tree");
+  const { byParent, seen } = state.tree;
+  const node = (g) => {
+    const kids = byParent.get(g.id) || [];
+    const li = el("li", { dataset: { group: g.id } });
+    const open = state.opened.has(g.id) || (kids.length <= OPEN_UP_TO && !state.closed.has(g.id));
+    const toggle = kids.length ? el("button", {
+      type: "button", class: "quiet small toggle", text: `${open ? "▾" : "▸"} ${kids.length.toLocaleString("en")}`,
+      title: `${open ? "hide" : "show"} the ${kids.length.toLocaleString("en")} children of ${g.id}`,
+      onclick: () => {
+        const opening = !li.querySelector(":scope > ul");
+        (opening ? state.opened : state.closed).add(g.id);
+        (opening ? state.closed : state.opened).delete(g.id);
+        renderGroups();
+      },
+    }) : null;
+    li.append(el("div", { class: "node" },
+      toggle,
+      el("span", { class: "name", text: g.id }),
+      el("span", { class: "mark", text: g.mark !== undefined ? `mark ${g.mark}` : "mark (on commit)" }),
+      switchesText(g) ? el("span", { class: "switches", text: switchesText(g) }) : null,
+      g.comment ? el("span", { class: "comment", text: g.comment }) : null,
+      el("span", { class: "actions" },
+        el("button", { type: "button", class: "quiet small", text: "edit", onclick: () => editGroup(g) }),
+        el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("group", g.id) }))));
+    if (open && kids.length) {
+      const ul = el("ul");
+      siblings(ul, kids);
+      li.append(ul);
     }
-    return ul;
+    return li;
   };
-  const top = branch("");
-  tree.replaceChildren(...top.children);
-  for (const g of state.groups.filter((g) => !seen.has(g.id)))
+  // SHOW_AT_ONCE siblings, then a button for the next ones.
+  const siblings = (ul, list, from = 0) => {
+    const shown = list.slice(from, from + SHOW_AT_ONCE).filter((g) => seen.has(g.id));
+    ul.append(...shown.map(node));
+    const left = list.length - from - SHOW_AT_ONCE;
+    if (left > 0) {
+      const more = el("li", { class: "more" }, el("button", { type: "button", class: "quiet small",
+        text: `show ${Math.min(left, SHOW_AT_ONCE)} more (${left.toLocaleString("en")} not shown)`,
+        onclick: () => { more.remove(); siblings(ul, list, from + SHOW_AT_ONCE); } }));
+      ul.append(more);
+    }
+  };
+  tree.replaceChildren();
+  siblings(tree, byParent.get("") || []);
+  // A parent cycle in a hand-edited file: those groups hang from no top-level group.
+  for (const g of state.groups.filter((g) => !seen.has(g.id)).slice(0, SHOW_AT_ONCE))
     tree.append(el("li", { dataset: { group: g.id } }, el("div", { class: "node" }, el("span", { class: "name", text: `${g.id} (in a parent cycle)` }))));
   if (!state.groups.length) tree.append(el("li", { class: "hint", text: "No groups yet." }));
+}
+
+/** A group's switches, each 0|1 when set and inherited when absent. */
+const SWITCHES = ["stateful", "infra", "audit"];
+
+function switchesText(g) {
+  return SWITCHES.filter((k) => g[k] !== undefined).map((k) => `${k} ${g[k]}`).join(", ");
 }
 
 function editGroup(g) {
@@ -190,6 +251,7 @@ function editGroup(g) {
   form.elements.mark.value = g.mark ?? "";
   form.elements.parent.value = g.parent ?? "";
   form.elements.comment.value = g.comment ?? "";
+  for (const key of SWITCHES) form.elements[key].value = g[key] === undefined ? "" : String(g[key]);
   $("#group-submit").textContent = "Save group";
   show(form.querySelector(".cancel"), true);
 }
@@ -211,15 +273,17 @@ async function submitGroup(form) {
     const body = {};
     const del = [];
     if (f.mark.value) body.mark = Number(f.mark.value);
-    if (f.parent.value) body.parent = f.parent.value; else del.push("parent");
+    if (f.parent.value.trim()) body.parent = f.parent.value.trim(); else del.push("parent");
     if (f.comment.value.trim()) body.comment = f.comment.value; else del.push("comment");
+    for (const key of SWITCHES) if (f[key].value) body[key] = Number(f[key].value); else del.push(key);
     if (del.length) body.delete = del.join(",");
     await write("PUT", `/group/${encodeURIComponent(editing)}`, body);
   } else {
     const body = { id: f.id.value.trim() };
     if (f.mark.value) body.mark = Number(f.mark.value);
-    if (f.parent.value) body.parent = f.parent.value;
+    if (f.parent.value.trim()) body.parent = f.parent.value.trim();
     if (f.comment.value.trim()) body.comment = f.comment.value;
+    for (const key of SWITCHES) if (f[key].value) body[key] = Number(f[key].value);
     await write("POST", "/group", body);
   }
   resetForm(form, "Add group");
@@ -227,15 +291,24 @@ async function submitGroup(form) {
 
 // ---- rules --------------------------------------------------------------------------------
 
+/** A rule's or verdict's service as people read it: "tcp/5432", "udp/8000-8080", "icmp";
+ * with others, "tcp (other ports)" for a protocol's packets outside every listed range. */
+function serviceText(x, { others = false } = {}) {
+  if (!x.proto) return "any";
+  if (x.dport) return `${x.proto}/${x.dport}`;
+  return others && ["tcp", "udp", "sctp"].includes(x.proto) ? `${x.proto} (other ports)` : x.proto;
+}
+
 function renderRules() {
   const body = $("#rule-table tbody");
   body.replaceChildren();
-  for (const r of state.rules) {
+  for (const r of state.rules.slice(0, state.rulesShown)) {
     const other = r.action === "allow" ? "deny" : "allow";
     body.append(el("tr", { dataset: { rule: r.id } },
       el("td", { text: r.id }),
       el("td", { text: r.src ?? "untagged" }),
       el("td", { text: r.dst }),
+      el("td", { text: serviceText(r) }),
       el("td", { class: `verdict-${r.action}`, text: r.action }),
       el("td", { text: r.comment ?? "" }),
       el("td", { class: "actions" },
@@ -243,81 +316,260 @@ function renderRules() {
           onclick: () => guarded(() => write("PUT", `/rule/${encodeURIComponent(r.id)}`, { action: other })) }),
         el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("rule", r.id) }))));
   }
-  if (!state.rules.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "hint", text: "No rules: every assigned NIC denies everything." })));
+  if (!state.rules.length) body.append(el("tr", {}, el("td", { colspan: 7, class: "hint", text: "No rules: every assigned NIC denies everything." })));
+  const left = state.rules.length - state.rulesShown;
+  if (left > 0) body.append(el("tr", { class: "more" }, el("td", { colspan: 7 }, el("button", { type: "button", class: "quiet small",
+    text: `show ${Math.min(left, SHOW_AT_ONCE)} more (${left.toLocaleString("en")} not shown)`,
+    onclick: () => { state.rulesShown += SHOW_AT_ONCE; renderRules(); } }))));
 }
 
 async function submitRule(form) {
   const f = form.elements;
-  const body = { dst: f.dst.value, action: f.action.value };
-  if (f.src.value !== "untagged") body.src = f.src.value;
+  const body = { dst: f.dst.value.trim(), action: f.action.value };
+  const src = f.src.value.trim();
+  if (src && src !== "untagged") body.src = src;
+  if (f.proto.value.trim()) body.proto = f.proto.value.trim();
+  if (f.dport.value.trim()) body.dport = f.dport.value.trim();
   if (f.comment.value.trim()) body.comment = f.comment.value;
   await write("POST", "/rule", body);
   f.comment.value = "";
+  f.proto.value = "";
+  f.dport.value = "";
   show(form.querySelector(".form-error"), false);
 }
 
 // ---- matrix and explain -------------------------------------------------------------------
 
+// The matrix is shown a window at a time: the rows of the source subtree and the columns of
+// the destination subtree that fit MATRIX_CELLS, fetched as pages of the API's matrix. However
+// many groups there are, a window costs at most MATRIX_CELLS cells, in the DOM and on the server.
+const MATRIX_CELLS = 1000, MATRIX_COLUMNS = 100, MATRIX_ROWS = 50;
+const fmt = (n) => n.toLocaleString("en");
+
+/** Rows and columns of the current filter, as the loaded groups give them. */
+function matrixSides() {
+  const { src, dst } = state.matrix;
+  const n = state.groups.length;
+  const sources = src === "" ? n + 1 : src === "untagged" ? 1 : state.tree.size.get(src) || 1;
+  const destinations = dst === "" ? n : state.tree.size.get(dst) || 1;
+  return { sources, destinations };
+}
+
+function matrixQuery(start, limit) {
+  const { src, dst } = state.matrix;
+  const q = new URLSearchParams();
+  if (src) q.set("src", src);
+  if (dst) q.set("dst", dst);
+  q.set("start", start);
+  q.set("limit", limit);
+  return `/matrix?${q}`;
+}
+
+/** Fetches the window: one page when it spans whole rows, else one page per row. */
+async function fetchMatrixWindow() {
+  const sides = matrixSides();
+  const m = state.matrix;
+  const cols = Math.min(sides.destinations, MATRIX_COLUMNS);
+  const rows = Math.max(1, Math.min(MATRIX_ROWS, Math.floor(MATRIX_CELLS / Math.max(cols, 1))));
+  m.row = Math.max(0, Math.min(m.row, sides.sources - 1));
+  m.col = Math.max(0, Math.min(m.col, sides.destinations - cols));
+  const shownRows = Math.max(0, Math.min(rows, sides.sources - m.row));
+  const D = sides.destinations;
+  let pages;
+  if (cols === D) {
+    pages = [await api("GET", matrixQuery(m.row * D, Math.max(1, shownRows * D)))];
+  } else {
+    pages = await Promise.all([...Array(shownRows).keys()].map((r) => api("GET", matrixQuery((m.row + r) * D + m.col, cols))));
+  }
+  return { pages, rows, cols, sides };
+}
+
 async function renderMatrix() {
   const table = $("#matrix");
   const error = $("#matrix-error");
-  let m;
+  let win;
   try {
-    m = (await api("GET", "/matrix")).data;
+    win = await fetchMatrixWindow();
     show(error, false);
   } catch (e) {
     table.replaceChildren();
+    show($("#matrix-paging"), false);
+    // A filter naming a group that went away falls back to the whole matrix.
+    if (e instanceof ApiError && e.status === 400 && e.errors && (e.errors.src || e.errors.dst) && (state.matrix.src || state.matrix.dst)) {
+      setMatrixFilter("src", ""); setMatrixFilter("dst", "");
+      return renderMatrix();
+    }
     error.textContent = `The pending config cannot be resolved: ${e.message}`;
     show(error, true);
     return;
   }
-  if (!m.groups.length) {
+  const { pages, rows, cols } = win;
+  const first = pages[0] || { data: { groups: [], matrix: [] }, sources: 0, destinations: 0 };
+  const sides = { sources: first.sources ?? 0, destinations: first.destinations ?? 0 };
+  renderMatrixPaging(sides, rows, cols);
+  if (!state.groups.length) {
     table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", { class: "hint", text: "Add groups to see who may talk to whom." }))));
     return;
   }
-  const head = el("tr", {}, el("th", { text: "src \\ dst" }), m.groups.map((g) => el("th", { text: g, scope: "col" })));
-  const rows = new Map();
-  for (const cell of m.matrix) {
-    if (!rows.has(cell.src)) rows.set(cell.src, []);
-    rows.get(cell.src).push(cell);
-  }
+  const columns = first.data.groups;
+  const head = el("tr", {}, el("th", { text: "src \\ dst" }), columns.map((g) => el("th", { text: g, scope: "col" })));
+  const byRow = new Map();
+  for (const page of pages)
+    for (const cell of page.data.matrix) {
+      if (!byRow.has(cell.src)) byRow.set(cell.src, new Map());
+      byRow.get(cell.src).set(cell.dst, cell);
+    }
   const body = el("tbody");
-  for (const [src, cells] of rows) {
+  for (const [src, cells] of byRow) {
     body.append(el("tr", {},
       el("th", { class: "rowhead", scope: "row", text: src }),
-      cells.map((c) => {
-        const title = c.rule ? `${c.src} → ${c.dst}: ${c.verdict} by rule ${c.rule}` : `${c.src} → ${c.dst}: deny (no rule matches: default deny)`;
+      columns.map((dst) => {
+        const c = cells.get(dst);
+        if (!c) return el("td", { class: "empty" });
         const selected = state.selected && state.selected.src === c.src && state.selected.dst === c.dst;
+        const partial = c.partial === 1;
         return el("td", {
-          class: `cell ${c.verdict}${c.rule ? "" : " default"}${selected ? " selected" : ""}`,
-          title, text: c.verdict,
-          dataset: { src: c.src, dst: c.dst, verdict: c.verdict, rule: c.rule ?? "" },
-          onclick: () => guarded(() => explain(c.src, c.dst)),
+          class: `cell ${c.verdict}${c.rule ? "" : " default"}${partial ? " partial" : ""}${selected ? " selected" : ""}`,
+          title: cellTitle(c), text: partial ? `${c.verdict}*` : c.verdict,
+          dataset: { src: c.src, dst: c.dst, verdict: c.verdict, rule: c.rule ?? "", partial: partial ? "1" : "0" },
         });
       })));
   }
   table.replaceChildren(el("thead", {}, head), body);
-  if (state.selected) await explain(state.selected.src, state.selected.dst, true);
+  if (state.selected) await explain(state.selected.src, state.selected.dst, true, state.selected.service);
 }
 
-async function explain(src, dst, quiet = false) {
+/** What hovering a cell says: the deciding rule and, when the verdict depends on the
+ * service, the verdict of each service. */
+function cellTitle(c) {
+  const verdict = (v, rule) => rule ? `${v} by rule ${rule}` : `${v} (no rule matches: default deny)`;
+  if (c.partial !== 1) return `${c.src} → ${c.dst}: ${verdict(c.verdict, c.rule)}`;
+  return [`${c.src} → ${c.dst}: partial, it depends on the service`,
+    ...c.per_service.map((v) => `${serviceText(v, { others: true })}: ${verdict(v.verdict, v.rule)}`),
+    `any other traffic: ${verdict(c.verdict, c.rule)}`].join("\n");
+}
+
+function renderMatrixPaging(sides, rows, cols) {
+  const m = state.matrix;
+  const lastRow = Math.min(sides.sources, m.row + rows);
+  const lastCol = Math.min(sides.destinations, m.col + cols);
+  $("#matrix-range").textContent = sides.sources && sides.destinations
+    ? `sources ${fmt(m.row + 1)}–${fmt(lastRow)} of ${fmt(sides.sources)} × destinations ${fmt(m.col + 1)}–${fmt(lastCol)} of ${fmt(sides.destinations)}`
+    : "no cells";
+  const step = (button, enabled, move) => { button.disabled = !enabled; button.onclick = () => { move(); guarded(renderMatrix); }; };
+  step($("#matrix-up"), m.row > 0, () => { m.row = Math.max(0, m.row - rows); });
+  step($("#matrix-down"), lastRow < sides.sources, () => { m.row += rows; });
+  step($("#matrix-left"), m.col > 0, () => { m.col = Math.max(0, m.col - cols); });
+  step($("#matrix-right"), lastCol < sides.destinations, () => { m.col += cols; });
+  show($("#matrix-paging"), true);
+}
+
+// ---- group search (matrix filters) ---------------------------------------------------------
+
+const MATCHES_SHOWN = 20;
+
+/** Up to MATCHES_SHOWN names containing the text: exact first, then prefixes, then the rest. */
+function searchGroups(text, withUntagged) {
+  const q = text.trim().toLowerCase();
+  const names = withUntagged ? ["untagged", ...state.groups.map((g) => g.id)] : state.groups.map((g) => g.id);
+  if (!q) return names.slice(0, MATCHES_SHOWN);
+  const exact = [], prefix = [], inside = [];
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    if (lower === q) exact.push(name);
+    else if (lower.startsWith(q)) { if (prefix.length < MATCHES_SHOWN) prefix.push(name); }
+    else if (inside.length < MATCHES_SHOWN && lower.includes(q)) inside.push(name);
+  }
+  return [...exact, ...prefix, ...inside].slice(0, MATCHES_SHOWN);
+}
+
+function setMatrixFilter(side, name) {
+  state.matrix[side] = name;
+  state.matrix.row = 0;
+  state.matrix.col = 0;
+  $(`#matrix-${side}`).value = name;
+  $(`#matrix-${side}-current`).textContent = name === "" ? (side === "src" ? "all groups and untagged" : "all groups")
+    : name === "untagged" ? "untagged traffic"
+    : (state.tree.size.get(name) || 1) === 1 ? `${name} (no group below it)`
+    : `${name} and the ${fmt(state.tree.size.get(name) - 1)} groups below it`;
+}
+
+/** Makes a text input find a group as one types: up to MATCHES_SHOWN names below it, one
+ * picked with a click or Enter (the first match; Enter on an empty input picks ""). Choosing
+ * among 20,000 groups this way costs a scan of their names, not 20,000 option nodes. */
+function groupPicker(input, { untagged = false, onPick = () => {} } = {}) {
+  let wrap = input.parentElement;
+  if (!wrap || !wrap.classList.contains("picker")) {
+    wrap = el("span", { class: "picker" });
+    if (input.parentNode) input.replaceWith(wrap);
+    wrap.append(input);
+  }
+  input.autocomplete = "off";
+  input.spellcheck = false;
+  const list = el("ul", { class: "matches", hidden: true });
+  wrap.append(list);
+  const pick = (name) => {
+    show(list, false);
+    input.value = name;
+    onPick(name);
+  };
+  const fill = () => {
+    const names = searchGroups(input.value, untagged);
+    list.replaceChildren(...names.map((name) => el("li", {
+      dataset: { group: name },
+      onmousedown: (ev) => { ev.preventDefault(); pick(name); },
+    }, el("span", { text: name }), name !== "untagged" && state.tree.size.get(name) > 1
+      ? el("small", { text: ` ${fmt(state.tree.size.get(name) - 1)} below` }) : null)));
+    if (!names.length) list.append(el("li", { class: "hint", text: "no group matches" }));
+    show(list, true);
+  };
+  input.addEventListener("input", fill);
+  input.addEventListener("focus", fill);
+  input.addEventListener("blur", () => show(list, false));
+  input.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") { show(list, false); return; }
+    if (ev.key !== "Enter") return;
+    ev.preventDefault();
+    if (!input.value.trim()) { pick(""); return; }
+    const first = searchGroups(input.value, untagged)[0];
+    if (first) pick(first);
+  });
+}
+
+/** Explains a pair: for one packet when service is {proto, dport}, else with the per-service listing. */
+async function explain(src, dst, quiet = false, service = null) {
   let e;
+  const q = new URLSearchParams({ src, dst });
+  if (service?.proto) q.set("proto", service.proto);
+  if (service?.proto && service.dport) q.set("dport", service.dport);
   try {
-    e = (await api("GET", `/explain?src=${encodeURIComponent(src)}&dst=${encodeURIComponent(dst)}`)).data;
+    e = (await api("GET", `/explain?${q}`)).data;
   } catch (err) {
     if (quiet) { state.selected = null; show($("#explain-panel"), false); return; }
     throw err;
   }
-  state.selected = { src, dst };
+  state.selected = { src, dst, service };
   for (const td of document.querySelectorAll("#matrix td.cell"))
     td.classList.toggle("selected", td.dataset.src === src && td.dataset.dst === dst);
+  const packet = e.proto ? ` ${e.proto}${e.dport ? `/${e.dport}` : ""}` : "";
   $("#explain-summary").replaceChildren(
-    `${e.src} → ${e.dst}: `, el("span", { class: `verdict-${e.verdict}`, text: e.verdict }),
+    `${e.src} → ${e.dst}${packet}: `, el("span", { class: `verdict-${e.verdict}`, text: e.verdict }),
     e.rule ? ` (rule ${e.rule})` : " (no rule: default deny)");
   $("#explain-reason").textContent = e.reason;
+  const services = $("#explain-services tbody");
+  services.replaceChildren(...e.per_service.map((v) => el("tr", {},
+    el("td", { text: serviceText(v, { others: true }) }),
+    el("td", { class: `verdict-${v.verdict}`, text: v.verdict }),
+    el("td", { text: v.rule ?? "(default deny)" }))));
+  show($("#explain-services"), !e.proto && e.per_service.length > 0);
+  const form = $("#explain-form");
+  form.elements.proto.value = service?.proto ?? "";
+  form.elements.dport.value = service?.dport ?? "";
+  show(form.querySelector(".form-error"), false);
   const body = $("#explain-candidates tbody");
   body.replaceChildren(...e.candidates.map((c) => el("tr", {},
     el("td", { text: c.rule }), el("td", { text: c.src ?? "untagged" }), el("td", { text: c.dst }),
+    el("td", { text: serviceText(c) }),
     el("td", { class: `verdict-${c.action}`, text: c.action }),
     el("td", { text: c.dst_distance }), el("td", { text: c.src_distance }))));
   show($("#explain-candidates"), e.candidates.length > 0);
@@ -326,33 +578,15 @@ async function explain(src, dst, quiet = false) {
 
 // ---- assignments, bridges, forwarders ------------------------------------------------------
 
-function groupOptions(select, { withUntagged = false, withNone = false, keep = true } = {}) {
-  const previous = select.value;
-  select.replaceChildren(
-    ...(withNone ? [el("option", { value: "", text: "(no parent)" })] : []),
-    ...(withUntagged ? [el("option", { value: "untagged", text: "untagged" })] : []),
-    ...state.groups.map((g) => el("option", { value: g.id, text: g.id })));
-  if (keep && [...select.options].some((o) => o.value === previous)) select.value = previous;
-}
-
-function fillGroupSelects() {
-  groupOptions($("#group-parent"), { withNone: true });
-  groupOptions($("#rule-src"), { withUntagged: true });
-  groupOptions($("#rule-dst"));
-  groupOptions($("#assignment-group"));
-}
-
 function renderAssignments() {
   const body = $("#assignment-table tbody");
   body.replaceChildren();
   for (const a of state.assignments) {
-    const select = el("select", { "aria-label": `group of ${a.id}`,
-      onchange: (ev) => guarded(() => write("PUT", `/assignment/${encodeURIComponent(a.id)}`, { group: ev.target.value })) });
-    groupOptions(select, { keep: false });
-    select.value = a.group;
+    const group = el("input", { "aria-label": `group of ${a.id}`, value: a.group });
+    groupPicker(group, { onPick: (name) => { if (name && name !== a.group) guarded(() => write("PUT", `/assignment/${encodeURIComponent(a.id)}`, { group: name })); } });
     body.append(el("tr", { dataset: { assignment: a.id } },
       el("td", { text: a.id }), el("td", { text: a.vmid }), el("td", { text: `net${a.iface}` }),
-      el("td", {}, select),
+      el("td", {}, group.closest(".picker")),
       el("td", { class: "hint", text: `tap${a.vmid}i${a.iface}, veth${a.vmid}i${a.iface}` }),
       el("td", { class: "actions" }, el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("assignment", a.id) }))));
   }
@@ -400,11 +634,12 @@ function renderForwarders() {
   for (const fw of state.forwarders) {
     body.append(el("tr", { dataset: { forwarder: fw.id } },
       el("td", { text: fw.id }), el("td", { text: fw.router }), el("td", { text: fw.physical.join(", ") }), el("td", { text: fw.mode }),
+      el("td", { text: fw.nodes ? fw.nodes.join(", ") : "(all nodes)" }),
       el("td", { class: "actions" },
         el("button", { type: "button", class: "quiet small", text: "edit", onclick: () => editForwarder(fw) }),
         el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("forwarder", fw.id) }))));
   }
-  if (!state.forwarders.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "hint", text: "No forwarders." })));
+  if (!state.forwarders.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "hint", text: "No forwarders." })));
 }
 
 function editForwarder(fw) {
@@ -415,6 +650,7 @@ function editForwarder(fw) {
   form.elements.router.value = fw.router;
   form.elements.physical.value = fw.physical.join(",");
   form.elements.mode.value = fw.mode;
+  form.elements.nodes.value = (fw.nodes || []).join(",");
   $("#forwarder-submit").textContent = "Save forwarder";
   show(form.querySelector(".cancel"), true);
 }
@@ -422,8 +658,9 @@ function editForwarder(fw) {
 async function submitForwarder(form) {
   const f = form.elements;
   const body = { router: f.router.value.trim(), physical: f.physical.value.trim(), mode: f.mode.value };
-  if (form.dataset.edit) await write("PUT", `/forwarder/${encodeURIComponent(form.dataset.edit)}`, body);
-  else await write("POST", "/forwarder", { id: f.id.value.trim(), ...body });
+  const nodes = f.nodes.value.trim();
+  if (form.dataset.edit) await write("PUT", `/forwarder/${encodeURIComponent(form.dataset.edit)}`, nodes ? { ...body, nodes } : { ...body, delete: "nodes" });
+  else await write("POST", "/forwarder", nodes ? { id: f.id.value.trim(), ...body, nodes } : { id: f.id.value.trim(), ...body });
   resetForm(form, "Add forwarder");
 }
 
@@ -436,11 +673,11 @@ async function remove(type, id) {
 function describe(obj) {
   if (!obj) return "";
   switch (obj.type) {
-    case "group": return `mark ${obj.mark ?? "(on commit)"}${obj.parent ? `, parent ${obj.parent}` : ""}${obj.comment ? `, "${obj.comment}"` : ""}`;
-    case "rule": return `${obj.src ?? "untagged"} → ${obj.dst} ${obj.action}`;
+    case "group": return `mark ${obj.mark ?? "(on commit)"}${obj.parent ? `, parent ${obj.parent}` : ""}${switchesText(obj) ? `, ${switchesText(obj)}` : ""}${obj.comment ? `, "${obj.comment}"` : ""}`;
+    case "rule": return `${obj.src ?? "untagged"} → ${obj.dst}${obj.proto ? ` ${serviceText(obj)}` : ""} ${obj.action}`;
     case "assignment": return `vmid ${obj.vmid} net${obj.iface} → ${obj.group}`;
     case "bridge": return obj.nodes ? `nodes ${obj.nodes.join(",")}` : "all nodes";
-    case "forwarder": return `router ${obj.router}, physical ${obj.physical.join(",")}, ${obj.mode}`;
+    case "forwarder": return `router ${obj.router}, physical ${obj.physical.join(",")}, ${obj.mode}${obj.nodes ? `, nodes ${obj.nodes.join(",")}` : ""}`;
     default: return "";
   }
 }
@@ -449,9 +686,22 @@ async function renderPending() {
   const p = (await api("GET", "/pending")).data;
   const list = $("#pending-list");
   const sign = { added: "+", deleted: "−", modified: "~" };
-  list.replaceChildren(...p.changes.map((c) => el("li", { class: c.change, dataset: { type: c.type, id: c.id } },
+  const item = (c) => el("li", { class: c.change, dataset: { type: c.type, id: c.id } },
     `${sign[c.change]} ${c.type} ${c.id}: `,
-    c.change === "modified" ? `${describe(c.running)}  ⇒  ${describe(c.pending)}` : describe(c.pending ?? c.running))));
+    c.change === "modified" ? `${describe(c.running)}  ⇒  ${describe(c.pending)}` : describe(c.pending ?? c.running));
+  // The first SHOW_AT_ONCE changes, then more on request (a first commit of a big config is
+  // tens of thousands of them).
+  const more = (from) => {
+    list.append(...p.changes.slice(from, from + SHOW_AT_ONCE).map(item));
+    const left = p.changes.length - from - SHOW_AT_ONCE;
+    if (left > 0) {
+      const button = el("li", { class: "more" }, el("button", { type: "button", class: "quiet small",
+        text: `show ${Math.min(left, SHOW_AT_ONCE)} more (${fmt(left)} not shown)`, onclick: () => { button.remove(); more(from + SHOW_AT_ONCE); } }));
+      list.append(button);
+    }
+  };
+  list.replaceChildren();
+  more(0);
   if (!p.changes.length) list.append(el("li", { class: "hint", text: "Nothing to commit: the pending config is what runs." }));
   $("#running-version").textContent = p.running_version === null ? "nothing committed yet" : `running version ${p.running_version}`;
   const badge = $("#pending-badge");
@@ -553,15 +803,33 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#commit-button").addEventListener("click", commit);
   $("#commit-button-2").addEventListener("click", commit);
   for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => selectTab(b.dataset.tab));
+  $("#matrix").addEventListener("click", (ev) => {
+    const td = ev.target.closest("td.cell");
+    if (td) guarded(() => explain(td.dataset.src, td.dataset.dst));
+  });
+  for (const side of ["src", "dst"])
+    groupPicker($(`#matrix-${side}`), { untagged: side === "src", onPick: (name) => { setMatrixFilter(side, name); guarded(renderMatrix); } });
+  groupPicker($("#group-parent"));
+  groupPicker($("#rule-src"), { untagged: true });
+  groupPicker($("#rule-dst"));
+  groupPicker($("#assignment-group"));
+  setMatrixFilter("src", "");
+  setMatrixFilter("dst", "");
   onSubmit("#group-form", submitGroup);
   onSubmit("#rule-form", submitRule);
   onSubmit("#assignment-form", async (form) => {
     const f = form.elements;
-    await write("POST", "/assignment", { vmid: Number(f.vmid.value), iface: Number(f.iface.value), group: f.group.value });
+    await write("POST", "/assignment", { vmid: Number(f.vmid.value), iface: Number(f.iface.value), group: f.group.value.trim() });
     f.vmid.value = ""; f.iface.value = "";
     show(form.querySelector(".form-error"), false);
   });
   onSubmit("#bridge-form", submitBridge);
+  onSubmit("#explain-form", async (form) => {
+    const f = form.elements;
+    if (!state.selected) return;
+    await explain(state.selected.src, state.selected.dst, false, { proto: f.proto.value.trim(), dport: f.dport.value.trim() });
+  });
+  $("#explain-any").addEventListener("click", () => state.selected && guarded(() => explain(state.selected.src, state.selected.dst)));
   onSubmit("#forwarder-form", submitForwarder);
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) login(saved);
