@@ -66,7 +66,6 @@ public class PolicyEnforcementTests
         var spec = lab.Lab.Spec with { Guests = [.. lab.Lab.Spec.Guests, late] };
         var grown = new Microseg.Lab.Lab(spec, lab.Lab.MicrosegBinary);
         grown.CreateGuest(late);
-        grown.SetNeighbours();
 
         // Before the plug path runs, the new NIC has no program: db reaches it although db -> wol is denied.
         Assert.True(new Probes(grown).OneWayUdp([db, late])[("ct200", "ct102")]);
@@ -177,7 +176,6 @@ public class PolicyEnforcementTests
         Shell.Ip("-n", lab.Lab.Namespace(wol.Name), "addr", "add", wol.Address, "dev", wol.GuestNic);
         Shell.Ip("-n", lab.Lab.Namespace(wol.Name), "link", "set", wol.GuestNic, "up");
         Shell.Ip("-n", hostNs, "link", "set", wol.HostNic, "master", "br0", "up");
-        lab.Lab.SetNeighbours();
         // The stale pin names this ifindex but its link is dead: db -> wol passes unenforced.
         Assert.True(lab.Udp()[("ct200", "ct101")]);
 
