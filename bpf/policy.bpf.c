@@ -26,6 +26,23 @@ struct {
 	__type(value, struct verdict_value);
 } verdicts SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SERVICES_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct service_key);
+	__type(value, struct service_value);
+} services SEC(".maps");
+
+/* An LRU map is always preallocated; its size is the loader's to change (bpf_map__set_max_entries
+ * before load), FLOWS_MAX_ENTRIES otherwise. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FLOWS_MAX_ENTRIES);
+	__type(key, struct flow_key);
+	__type(value, struct flow_value);
+} flows SEC(".maps");
+
 SEC("tc")
 int policy_ingress(struct __sk_buff *skb)
 {

@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#define MICROSEG_SCHEMA_VERSION 2
+#define MICROSEG_SCHEMA_VERSION 3
 
 #define NIC_GROUP_MAX_ENTRIES 65536
 
@@ -34,17 +34,103 @@ struct verdict_key {
 struct verdict_value {
 	/* Bit (src & VERDICT_WORD_MASK) set: packets from that source mark are allowed. */
 	__u64 allow;
-	/* Reserved for service (L4) rules, so that they need no schema change: a set bit will
-	 * say "this pair has service rules, consult the service map". Written as 0 today and not
-	 * read by the programs. */
+	/* Bit (src & VERDICT_WORD_MASK) set: the pair has service (L4) rules, so the egress
+	 * program consults the services map for the packet's protocol; the allow bit is then the
+	 * verdict for packets of a protocol that map has no entry for. A pair whose bit is clear
+	 * costs this one lookup and nothing more. */
 	__u64 service;
 };
 
 /* nic_group value, keyed by the __u32 ifindex of the host-side guest NIC. */
 struct nic_info {
 	__u16 group;
-	__u16 flags;
+	__u16 flags; /* NIC_F_* of the NIC's group */
 };
+
+/* nic_info.flags: the group's switches. */
+#define NIC_F_STATEFUL 1 /* replies to flows the guest opened pass (the flows map) */
+#define NIC_F_INFRA 2    /* ARP, neighbour discovery and DHCP pass to the guest */
+#define NIC_F_AUDIT 4    /* reserved (written from the group's switch, not read yet) */
+
+/* ---- services (L4 rules) ---- */
+
+/* services: for a (destination group, source mark) pair whose verdict word has the service
+ * bit set, one entry per IP protocol that some rule of the pair names. A packet of that
+ * protocol with a destination port in one of ports[0..count) gets that range's action, any
+ * other packet of the protocol (no port: not tcp/udp/sctp, a fragment after the first, a
+ * truncated header) gets `otherwise`. Ranges are disjoint and sorted by lo, so the scan stops
+ * at the first range above the port; they are never expanded into one entry per port. */
+#define SERVICE_MAX_PORTS 16
+#define SERVICES_MAX_ENTRIES 262144
+
+#define SERVICE_DENY 0
+#define SERVICE_ALLOW 1
+
+struct service_key {
+	__u16 dst;   /* destination group mark (the NIC's group) */
+	__u16 src;   /* source mark (0 = untagged) */
+	__u8 proto;  /* IP protocol number (6 tcp, 17 udp, 132 sctp, 1 icmp, 58 icmpv6, ...) */
+	__u8 pad[3]; /* 0 */
+};
+
+struct service_port {
+	__u16 lo; /* destination port range, host byte order, lo <= hi */
+	__u16 hi;
+};
+
+struct service_value {
+	__u8 count;     /* ranges in use, 0..SERVICE_MAX_PORTS */
+	__u8 otherwise; /* SERVICE_ALLOW or SERVICE_DENY */
+	__u8 actions[SERVICE_MAX_PORTS]; /* action of ports[i] */
+	__u16 pad;      /* 0 */
+	struct service_port ports[SERVICE_MAX_PORTS];
+};
+
+/* ---- flows (stateful replies) ---- */
+
+/* flows: the flows a guest opened, recorded when their packets leave the guest (ingress of
+ * its NIC) and keyed by that NIC and the tuple as the guest sent it. A packet to the NIC
+ * (egress) that the verdict denies passes if it is the reverse of a live entry (a reply) or an
+ * ICMP error whose embedded header is a live entry's tuple (related). LRU: when the table is
+ * full the least recently used entries go; a flow is only ever recorded, never allowed, by
+ * that. Preallocated by the kernel (an LRU map cannot be otherwise), so its memory is fixed:
+ * FLOWS_MAX_ENTRIES entries; the loader may set another size before load. */
+#define FLOWS_MAX_ENTRIES 131072
+
+#define FLOW_FAMILY_IPV4 2  /* AF_INET */
+#define FLOW_FAMILY_IPV6 10 /* AF_INET6 */
+
+struct flow_key {
+	__u32 ifindex;  /* the guest NIC (host side) the flow left through */
+	__u8 family;    /* FLOW_FAMILY_* */
+	__u8 proto;     /* IP protocol number */
+	__u16 pad;      /* 0 */
+	__u32 saddr[4]; /* the guest's address, network byte order; IPv4 in saddr[0], rest 0 */
+	__u32 daddr[4]; /* the peer's address, the same way */
+	/* tcp/udp/sctp: the ports, network byte order. ICMP/ICMPv6 echo: the echo id (network
+	 * byte order) in both. Other protocols: 0. */
+	__u16 sport;
+	__u16 dport;
+};
+
+struct flow_value {
+	__u64 last_seen; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last packet either way */
+	__u32 flags;     /* FLOW_F_* */
+	__u32 pad;       /* 0 */
+};
+
+#define FLOW_F_FIN_OUT 1 /* tcp: the guest sent a FIN */
+#define FLOW_F_FIN_IN 2  /* tcp: the peer sent a FIN back */
+
+/* Idle timeouts: an entry idle for longer no longer counts (the programs delete it when they
+ * meet it; the LRU evicts it when space is needed). A TCP entry also ends on a RST either way,
+ * and gets the short closing timeout once both sides sent a FIN. */
+#define FLOW_TIMEOUT_TCP_SEC 14400      /* TCP established: 4 hours */
+#define FLOW_TIMEOUT_TCP_CLOSING_SEC 10 /* TCP after a FIN each way: 10 seconds */
+#define FLOW_TIMEOUT_OTHER_SEC 180      /* UDP, ICMP echo and other protocols: 3 minutes */
+/* last_seen is rewritten at most this often per entry, so that a busy flow costs a lookup per
+ * packet and not a write. */
+#define FLOW_REFRESH_SEC 1
 
 /* ---- carrier (SRv6 tag) ---- */
 

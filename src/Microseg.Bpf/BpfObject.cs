@@ -68,6 +68,19 @@ public sealed class BpfObject : IDisposable
         pinPaths.Add(path);
     }
 
+    /// <summary>
+    /// Sizes the map (bpf_map__set_max_entries) before load, instead of the max_entries the
+    /// object declares. A pinned map is reused only if its size matches, so set the same size
+    /// on every load that shares the pin.
+    /// </summary>
+    public void SetMapMaxEntries(string mapName, uint maxEntries)
+    {
+        ThrowIfLoadAttempted($"set max_entries of map {mapName} in");
+        ArgumentOutOfRangeException.ThrowIfZero(maxEntries);
+        nint map = FindMap(mapName);
+        NativeResult.CheckLibbpf(Interop.Libbpf.bpf_map__set_max_entries(map, maxEntries), $"set max_entries of map {mapName} in {Name} to {maxEntries}");
+    }
+
     /// <summary>Creates (or reuses pinned) maps and loads every program, running the verifier.</summary>
     public void Load()
     {

@@ -36,6 +36,88 @@ public sealed class LayoutTests
     }
 
     [Fact]
+    public void Service_and_flow_structs_and_constants_match_abi_h()
+    {
+        new CLayout("\"abi.h\"")
+            .Constant("NIC_F_STATEFUL", (long)NicFlags.Stateful)
+            .Constant("NIC_F_INFRA", (long)NicFlags.Infra)
+            .Constant("NIC_F_AUDIT", (long)NicFlags.Audit)
+            .Size<ServiceKey>("struct service_key")
+            .Offset<ServiceKey>("Dst", "struct service_key", "dst")
+            .Offset<ServiceKey>("Src", "struct service_key", "src")
+            .Offset<ServiceKey>("Proto", "struct service_key", "proto")
+            .Size<ServicePort>("struct service_port")
+            .Offset<ServicePort>("Lo", "struct service_port", "lo")
+            .Offset<ServicePort>("Hi", "struct service_port", "hi")
+            .Size<ServiceValue>("struct service_value")
+            .Offset<ServiceValue>("Count", "struct service_value", "count")
+            .Offset<ServiceValue>("Otherwise", "struct service_value", "otherwise")
+            .Offset<ServiceValue>("actions", "struct service_value", "actions")
+            .Offset<ServiceValue>("ports", "struct service_value", "ports")
+            .Constant("SERVICE_MAX_PORTS", PolicyAbi.ServiceMaxPorts)
+            .Constant("SERVICES_MAX_ENTRIES", PolicyAbi.ServicesMaxEntries)
+            .Constant("SERVICE_ALLOW", PolicyAbi.ServiceAllow)
+            .Constant("SERVICE_DENY", PolicyAbi.ServiceDeny)
+            .Size<FlowKey>("struct flow_key")
+            .Offset<FlowKey>("IfIndex", "struct flow_key", "ifindex")
+            .Offset<FlowKey>("Family", "struct flow_key", "family")
+            .Offset<FlowKey>("Proto", "struct flow_key", "proto")
+            .Offset<FlowKey>("Saddr", "struct flow_key", "saddr")
+            .Offset<FlowKey>("Daddr", "struct flow_key", "daddr")
+            .Offset<FlowKey>("SportNetwork", "struct flow_key", "sport")
+            .Offset<FlowKey>("DportNetwork", "struct flow_key", "dport")
+            .Constant("sizeof(((struct flow_key *)0)->saddr)", 16)
+            .Size<FlowValue>("struct flow_value")
+            .Offset<FlowValue>("LastSeen", "struct flow_value", "last_seen")
+            .Offset<FlowValue>("Flags", "struct flow_value", "flags")
+            .Constant("FLOWS_MAX_ENTRIES", PolicyAbi.FlowsMaxEntries)
+            .Constant("FLOW_FAMILY_IPV4", PolicyAbi.FlowFamilyIpv4)
+            .Constant("FLOW_FAMILY_IPV6", PolicyAbi.FlowFamilyIpv6)
+            .Constant("FLOW_F_FIN_OUT", (long)FlowFlags.FinOut)
+            .Constant("FLOW_F_FIN_IN", (long)FlowFlags.FinIn)
+            .Constant("FLOW_TIMEOUT_TCP_SEC", PolicyAbi.FlowTimeoutTcpSeconds)
+            .Constant("FLOW_TIMEOUT_TCP_CLOSING_SEC", PolicyAbi.FlowTimeoutTcpClosingSeconds)
+            .Constant("FLOW_TIMEOUT_OTHER_SEC", PolicyAbi.FlowTimeoutOtherSeconds)
+            .Constant("FLOW_REFRESH_SEC", PolicyAbi.FlowRefreshSeconds)
+            .Compile();
+    }
+
+    [Fact]
+    public void Service_value_keeps_its_ranges_and_refuses_a_bad_list()
+    {
+        var value = new ServiceValue(PolicyAbi.ServiceDeny,
+            [(new ServicePort(22, 22), PolicyAbi.ServiceAllow), (new ServicePort(8000, 8080), PolicyAbi.ServiceAllow)]);
+        Assert.Equal(2, value.Count);
+        Assert.Equal([new ServicePort(22, 22), new ServicePort(8000, 8080)], value.Ports.ToArray());
+        Assert.Equal([PolicyAbi.ServiceAllow, PolicyAbi.ServiceAllow], value.Actions.ToArray());
+        Assert.Equal("ServiceValue { 22-22:allow, 8000-8080:allow, otherwise deny }", value.ToString());
+
+        var ranges = Enumerable.Range(0, 17).Select(i => (new ServicePort((ushort)(i * 10), (ushort)(i * 10 + 1)), PolicyAbi.ServiceAllow)).ToArray();
+        Assert.Contains("at most 16", Assert.Throws<ArgumentException>(() => new ServiceValue(0, ranges)).Message);
+        Assert.Contains("overlaps", Assert.Throws<ArgumentException>(() => new ServiceValue(0, [(new ServicePort(10, 20), 1), (new ServicePort(20, 30), 1)])).Message);
+        Assert.Contains("empty", Assert.Throws<ArgumentException>(() => new ServiceValue(0, [(new ServicePort(20, 10), 1)])).Message);
+    }
+
+    [Fact]
+    public void Flow_key_holds_addresses_and_ports_in_network_byte_order()
+    {
+        var key = new FlowKey(7, System.Net.IPAddress.Parse("10.0.0.1"), System.Net.IPAddress.Parse("10.0.0.2"), 6, 40000, 443);
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<FlowKey>(in key)).ToArray();
+        Assert.Equal(new byte[] { 7, 0, 0, 0, PolicyAbi.FlowFamilyIpv4, 6, 0, 0, 10, 0, 0, 1 }, bytes[..12]);
+        Assert.All(bytes[12..24], b => Assert.Equal(0, b));
+        Assert.Equal(new byte[] { 10, 0, 0, 2 }, bytes[24..28]);
+        Assert.Equal(new byte[] { 0x9c, 0x40, 0x01, 0xbb }, bytes[40..44]);
+        Assert.Equal(40000, key.SourcePort);
+        Assert.Equal("10.0.0.2", key.Destination.ToString());
+
+        var v6 = new FlowKey(7, System.Net.IPAddress.Parse("fd00::1"), System.Net.IPAddress.Parse("fd00::2"), 17, 1, 2);
+        Assert.Equal(PolicyAbi.FlowFamilyIpv6, v6.Family);
+        Assert.Equal("fd00::1", v6.Source.ToString());
+        Assert.NotEqual(key, v6);
+        Assert.Equal(key, new FlowKey(7, System.Net.IPAddress.Parse("10.0.0.1"), System.Net.IPAddress.Parse("10.0.0.2"), 6, 40000, 443));
+    }
+
+    [Fact]
     public void Libbpf_opts_match_libbpf_headers()
     {
         new CLayout("<bpf/bpf.h>", "<bpf/libbpf.h>")

@@ -1,5 +1,9 @@
 // The C# side of bpf/include/abi.h and the names policy.bpf.o exposes. Layout-tested against the
 // header; a change here is a change there and bumps SchemaVersion.
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Microseg.Bpf.Abi;
@@ -7,7 +11,7 @@ namespace Microseg.Bpf.Abi;
 public static class PolicyAbi
 {
     /// <summary>MICROSEG_SCHEMA_VERSION: the layout of the pinned maps.</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
     public const int NicGroupMaxEntries = 65536;
 
@@ -23,9 +27,27 @@ public static class PolicyAbi
     public const int VerdictsMaxDsts = 1024;
     public const int VerdictsMaxEntries = VerdictsMaxDsts * VerdictWordsPerDst;
 
+    /// <summary>SERVICE_MAX_PORTS: port ranges one services entry holds.</summary>
+    public const int ServiceMaxPorts = 16;
+    public const int ServicesMaxEntries = 262144;
+    public const byte ServiceDeny = 0;
+    public const byte ServiceAllow = 1;
+
+    /// <summary>FLOWS_MAX_ENTRIES: the flow table's default size (preallocated; a loader may
+    /// change it before load with <see cref="BpfObject.SetMapMaxEntries"/>).</summary>
+    public const int FlowsMaxEntries = 131072;
+    public const int FlowTimeoutTcpSeconds = 14400;
+    public const int FlowTimeoutTcpClosingSeconds = 10;
+    public const int FlowTimeoutOtherSeconds = 180;
+    public const int FlowRefreshSeconds = 1;
+    public const byte FlowFamilyIpv4 = 2;
+    public const byte FlowFamilyIpv6 = 10;
+
     public const string ObjectFile = "policy.bpf.o";
     public const string NicGroupMap = "nic_group";
     public const string VerdictsMap = "verdicts";
+    public const string ServicesMap = "services";
+    public const string FlowsMap = "flows";
     public const string IngressProgram = "policy_ingress";
     public const string EgressProgram = "policy_egress";
 }
@@ -39,8 +61,9 @@ public readonly record struct VerdictKey(ushort Dst, ushort SrcHi)
     public readonly ushort SrcHi = SrcHi;
 }
 
-/// <summary>struct verdict_value: bit (source mark &amp; 63) of Allow set = allowed. Service is
-/// reserved for service rules (a set bit will mean "consult the service map"); write 0.</summary>
+/// <summary>struct verdict_value: bit (source mark &amp; 63) of Allow set = allowed. Bit of
+/// Service set = the pair has service rules: the egress program consults the services map for
+/// the packet's protocol, and Allow is the verdict for protocols that map has no entry for.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public readonly record struct VerdictValue(ulong Allow, ulong Service = 0)
 {
@@ -54,4 +77,205 @@ public readonly record struct NicInfo(ushort Group, ushort Flags = 0)
 {
     public readonly ushort Group = Group;
     public readonly ushort Flags = Flags;
+}
+
+/// <summary>nic_info.flags (NIC_F_*): the switches of the NIC's group.</summary>
+[Flags]
+public enum NicFlags : ushort
+{
+    None = 0,
+    /// <summary>NIC_F_STATEFUL: replies to flows the guest opened pass.</summary>
+    Stateful = 1,
+    /// <summary>NIC_F_INFRA: ARP, neighbour discovery and DHCP pass to the guest.</summary>
+    Infra = 2,
+    /// <summary>NIC_F_AUDIT: reserved.</summary>
+    Audit = 4,
+}
+
+/// <summary>struct service_key: one IP protocol of a (destination group, source mark) pair
+/// whose verdict word has the service bit set.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct ServiceKey(ushort Dst, ushort Src, byte Proto)
+{
+    public readonly ushort Dst = Dst;
+    public readonly ushort Src = Src;
+    public readonly byte Proto = Proto;
+    private readonly byte pad0, pad1, pad2;
+}
+
+/// <summary>struct service_port: a destination port range, host byte order, Lo &lt;= Hi.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct ServicePort(ushort Lo, ushort Hi)
+{
+    public readonly ushort Lo = Lo;
+    public readonly ushort Hi = Hi;
+}
+
+/// <summary>
+/// struct service_value: the packet's destination port in Ports[i] (i &lt; Count) → Actions[i];
+/// any other packet of the protocol (or no port) → Otherwise. Actions are
+/// <see cref="PolicyAbi.ServiceAllow"/> or <see cref="PolicyAbi.ServiceDeny"/>; ranges disjoint and
+/// sorted by Lo (the program stops at the first range above the port).
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly struct ServiceValue : IEquatable<ServiceValue>
+{
+    public readonly byte Count;
+    public readonly byte Otherwise;
+    private readonly ServiceActions actions;
+    private readonly ushort pad;
+    private readonly ServicePorts ports;
+
+    /// <exception cref="ArgumentException">More than <see cref="PolicyAbi.ServiceMaxPorts"/> ranges,
+    /// a range with Lo &gt; Hi, or ranges not sorted and disjoint.</exception>
+    public ServiceValue(byte otherwise, ReadOnlySpan<(ServicePort Range, byte Action)> ranges)
+    {
+        if (ranges.Length > PolicyAbi.ServiceMaxPorts)
+            throw new ArgumentException($"a services entry holds at most {PolicyAbi.ServiceMaxPorts} port ranges, not {ranges.Length}", nameof(ranges));
+        Otherwise = otherwise;
+        Count = (byte)ranges.Length;
+        for (int i = 0; i < ranges.Length; i++)
+        {
+            var (range, action) = ranges[i];
+            if (range.Lo > range.Hi)
+                throw new ArgumentException($"port range {range.Lo}-{range.Hi} is empty", nameof(ranges));
+            if (i > 0 && range.Lo <= ranges[i - 1].Range.Hi)
+                throw new ArgumentException($"port range {range.Lo}-{range.Hi} overlaps or precedes {ranges[i - 1].Range.Lo}-{ranges[i - 1].Range.Hi}: ranges must be sorted and disjoint", nameof(ranges));
+            actions[i] = action;
+            ports[i] = range;
+        }
+    }
+
+    public ReadOnlySpan<byte> Actions => MemoryMarshal.CreateReadOnlySpan(ref Unsafe.AsRef(in actions[0]), Count);
+
+    public ReadOnlySpan<ServicePort> Ports => MemoryMarshal.CreateReadOnlySpan(ref Unsafe.AsRef(in ports[0]), Count);
+
+    public bool Equals(ServiceValue other) =>
+        MemoryMarshal.AsBytes(new ReadOnlySpan<ServiceValue>(in this)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<ServiceValue>(in other)));
+
+    public override bool Equals(object? obj) => obj is ServiceValue other && Equals(other);
+
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.AddBytes(MemoryMarshal.AsBytes(new ReadOnlySpan<ServiceValue>(in this)));
+        return hash.ToHashCode();
+    }
+
+    public static bool operator ==(ServiceValue left, ServiceValue right) => left.Equals(right);
+
+    public static bool operator !=(ServiceValue left, ServiceValue right) => !left.Equals(right);
+
+    public override string ToString()
+    {
+        var ranges = new List<string>(Count);
+        for (int i = 0; i < Count; i++)
+            ranges.Add($"{ports[i].Lo}-{ports[i].Hi}:{(actions[i] == PolicyAbi.ServiceAllow ? "allow" : "deny")}");
+        return $"ServiceValue {{ {string.Join(", ", ranges)}{(Count > 0 ? ", " : "")}otherwise {(Otherwise == PolicyAbi.ServiceAllow ? "allow" : "deny")} }}";
+    }
+
+    [InlineArray(PolicyAbi.ServiceMaxPorts)]
+    private struct ServiceActions
+    {
+        private byte element;
+    }
+
+    [InlineArray(PolicyAbi.ServiceMaxPorts)]
+    private struct ServicePorts
+    {
+        private ServicePort element;
+    }
+}
+
+/// <summary>An IPv4 or IPv6 address as struct flow_key holds it: 16 bytes, network byte order,
+/// IPv4 in the first 4 and the rest 0.</summary>
+[InlineArray(16)]
+public struct FlowAddress
+{
+    private byte element;
+
+    public static FlowAddress From(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var result = default(FlowAddress);
+        if (!address.TryWriteBytes(result, out _))
+            throw new ArgumentException($"{address} is not an IPv4 or IPv6 address", nameof(address));
+        return result;
+    }
+
+    public readonly IPAddress ToIPAddress(byte family) => family == PolicyAbi.FlowFamilyIpv4
+        ? new IPAddress(((ReadOnlySpan<byte>)this)[..4])
+        : new IPAddress((ReadOnlySpan<byte>)this);
+}
+
+/// <summary>
+/// struct flow_key: a flow as the guest sent it, on the NIC it left through. Ports are stored
+/// in network byte order (<see cref="SourcePort"/>/<see cref="DestinationPort"/> give them in
+/// host order); for ICMP echo both hold the echo id, for protocols without ports both are 0.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct FlowKey
+{
+    public readonly uint IfIndex;
+    public readonly byte Family;
+    public readonly byte Proto;
+    private readonly ushort pad;
+    public readonly FlowAddress Saddr;
+    public readonly FlowAddress Daddr;
+    public readonly ushort SportNetwork;
+    public readonly ushort DportNetwork;
+
+    public FlowKey(uint ifIndex, IPAddress source, IPAddress destination, byte proto, ushort sourcePort, ushort destinationPort)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        if (source.AddressFamily != destination.AddressFamily)
+            throw new ArgumentException($"flow {source} -> {destination} mixes address families");
+        IfIndex = ifIndex;
+        Family = source.AddressFamily == AddressFamily.InterNetwork ? PolicyAbi.FlowFamilyIpv4 : PolicyAbi.FlowFamilyIpv6;
+        Proto = proto;
+        Saddr = FlowAddress.From(source);
+        Daddr = FlowAddress.From(destination);
+        SportNetwork = BinaryPrimitives.ReverseEndianness(sourcePort);
+        DportNetwork = BinaryPrimitives.ReverseEndianness(destinationPort);
+    }
+
+    public IPAddress Source => Saddr.ToIPAddress(Family);
+    public IPAddress Destination => Daddr.ToIPAddress(Family);
+    public ushort SourcePort => BinaryPrimitives.ReverseEndianness(SportNetwork);
+    public ushort DestinationPort => BinaryPrimitives.ReverseEndianness(DportNetwork);
+
+    public bool Equals(FlowKey other) =>
+        MemoryMarshal.AsBytes(new ReadOnlySpan<FlowKey>(in this)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<FlowKey>(in other)));
+
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.AddBytes(MemoryMarshal.AsBytes(new ReadOnlySpan<FlowKey>(in this)));
+        return hash.ToHashCode();
+    }
+
+    public override string ToString() =>
+        $"FlowKey {{ if {IfIndex}, proto {Proto}, {Source}:{SourcePort} -> {Destination}:{DestinationPort} }}";
+}
+
+/// <summary>struct flow_value: when the flow was last seen (bpf_ktime_get_ns, CLOCK_MONOTONIC)
+/// and its FLOW_F_* flags.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct FlowValue(ulong LastSeen, FlowFlags Flags = FlowFlags.None)
+{
+    public readonly ulong LastSeen = LastSeen;
+    public readonly FlowFlags Flags = Flags;
+    private readonly uint pad;
+}
+
+/// <summary>flow_value.flags (FLOW_F_*).</summary>
+[Flags]
+public enum FlowFlags : uint
+{
+    None = 0,
+    /// <summary>FLOW_F_FIN_OUT: the guest sent a FIN.</summary>
+    FinOut = 1,
+    /// <summary>FLOW_F_FIN_IN: the peer sent a FIN.</summary>
+    FinIn = 2,
 }

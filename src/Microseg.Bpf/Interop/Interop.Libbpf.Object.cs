@@ -50,6 +50,9 @@ internal static partial class Interop
         internal static partial int bpf_map__set_pin_path(nint map, string? path);
 
         [LibraryImport(Libraries.Libbpf)]
+        internal static partial int bpf_map__set_max_entries(nint map, uint maxEntries);
+
+        [LibraryImport(Libraries.Libbpf)]
         internal static unsafe partial int libbpf_strerror(int err, byte* buf, nuint size);
     }
 }
