@@ -102,7 +102,7 @@ public static class DhcpClient
         if (!File.Exists(script))
         {
             File.WriteAllText(script, Script);
-            File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            if (OperatingSystem.IsLinux()) File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         var r = Shell.Run("ip", "netns", "exec", lab.Namespace(guest.Name), "udhcpc", "-i", guest.GuestNic, "-f", "-q", "-n",
             "-t", tries.ToString(CultureInfo.InvariantCulture), "-T", "1", "-A", "1", "-s", script);
