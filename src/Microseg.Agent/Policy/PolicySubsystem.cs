@@ -257,7 +257,12 @@ public sealed partial class PolicySubsystem : Subsystem
         var plan = host.HasSnapshot ? PolicyPlan.ForHost(host.Config, Local(host)) : null;
         if (!Pins.AllPresent)
         {
-            foreach (var nic in plan?.Nics ?? []) warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but nothing is loaded: run 'microseg apply'");
+            // An older map schema's programs and maps (before services and flows) still enforce.
+            if (File.Exists(Pins.IngressProgram) && File.Exists(Pins.NicGroup) && File.Exists(Pins.Verdicts))
+                warnings.Add($"programs and maps of map schema {State.Schema?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"} enforce this host; " +
+                    $"this build needs schema {Program.Schema}: run 'microseg apply' to migrate (no gap)");
+            else
+                foreach (var nic in plan?.Nics ?? []) warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but nothing is loaded: run 'microseg apply'");
             return new PolicyStatus(false, State.Fingerprint, State.Schema, Program.Fingerprint, Program.Schema, null, null, 0, 0, [], warnings)
                 { Attach = Links.Mode, AttachReason = Links.Reason };
         }
