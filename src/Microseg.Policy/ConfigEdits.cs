@@ -22,6 +22,10 @@ public sealed class MissingObjectException(ObjectType type, string id) : Excepti
     public string Id { get; } = id;
 }
 
+/// <summary>A group's switches as an edit gives them: null = not given (kept on update,
+/// inherited on add).</summary>
+public sealed record SwitchSettings(bool? Stateful = null, bool? Infra = null, bool? Audit = null);
+
 public static class ConfigEdits
 {
     // ---- checks of the arguments alone (front ends may run them early, to report all at once)
@@ -59,20 +63,22 @@ public static class ConfigEdits
 
     // ---- groups -----------------------------------------------------------------------------
 
-    public static (PolicyConfig Config, Group Group) AddGroup(PolicyConfig config, string name, int? mark, string? parent, string? comment)
+    /// <summary>Switches: the settings the group gets (null, or a null switch: inherited).</summary>
+    public static (PolicyConfig Config, Group Group) AddGroup(PolicyConfig config, string name, int? mark, string? parent, string? comment, SwitchSettings? switches = null)
     {
         Ensure(ValueProblems(ObjectType.Group, name, ("parent", parent), ("comment", comment)));
         Ensure(GroupProblems(name, mark));
         EnsureFreeId(config, ObjectType.Group, name);
         var m = mark ?? Marks.NextFree(config);
         EnsureMarkFree(config, m, name);
-        var group = new Group(name, m, parent, comment);
+        var group = new Group(name, m, parent, comment, switches?.Stateful, switches?.Infra, switches?.Audit);
         return (config.Put(group), group);
     }
 
-    /// <summary>Null arguments keep a property; <paramref name="deletes"/> names those to remove.
-    /// Rule ids that derive from the mark follow a mark change.</summary>
-    public static (PolicyConfig Config, Group Group) UpdateGroup(PolicyConfig config, string name, int? mark, string? parent, string? comment, IReadOnlySet<string> deletes)
+    /// <summary>Null arguments keep a property; <paramref name="deletes"/> names those to remove
+    /// (a removed switch is inherited again). Rule ids that derive from the mark follow a mark
+    /// change.</summary>
+    public static (PolicyConfig Config, Group Group) UpdateGroup(PolicyConfig config, string name, int? mark, string? parent, string? comment, IReadOnlySet<string> deletes, SwitchSettings? switches = null)
     {
         var group = Existing<Group>(config, ObjectType.Group, name);
         Ensure(ValueProblems(ObjectType.Group, name, ("parent", parent), ("comment", comment)));
@@ -82,6 +88,9 @@ public static class ConfigEdits
             Mark = mark ?? group.Mark,
             Parent = deletes.Contains("parent") ? null : parent ?? group.Parent,
             Comment = deletes.Contains("comment") ? null : comment ?? group.Comment,
+            Stateful = deletes.Contains("stateful") ? null : switches?.Stateful ?? group.Stateful,
+            Infra = deletes.Contains("infra") ? null : switches?.Infra ?? group.Infra,
+            Audit = deletes.Contains("audit") ? null : switches?.Audit ?? group.Audit,
         };
         if (mark is { } m && m != group.Mark) EnsureMarkFree(config, m, name);
         config = config.Put(updated);
@@ -114,12 +123,23 @@ public static class ConfigEdits
 
     // ---- rules ------------------------------------------------------------------------------
 
+    /// <summary>The service a front end was given as text (proto, dport; both null: none), or
+    /// an edit refusal with one problem per field (unknown protocol, port out of range, a
+    /// reversed range, a dport without tcp, udp or sctp).</summary>
+    public static Service? ParseService(string? proto, string? dport)
+    {
+        var (service, problems) = Service.Parse(proto, dport);
+        Ensure([.. problems.Select(p => Problem(ObjectType.Rule, null, p.Field, p.Message))]);
+        return service;
+    }
+
     /// <summary>Src null = untagged. The id derives from the key; a hand-written group without
     /// a mark gets one now, as commit would give it.</summary>
     public static (PolicyConfig Config, Rule Rule) AddRule(PolicyConfig config, RuleKey key, RuleAction action, string? comment)
     {
         Ensure(ValueProblems(ObjectType.Rule, null, ("src", key.Src), ("dst", key.Dst), ("comment", comment)));
         var problems = new List<ConfigProblem>();
+        if (key.Service?.Problem() is { } serviceProblem) problems.Add(Problem(ObjectType.Rule, null, serviceProblem.Field, serviceProblem.Message));
         if (key.Src is { } src && !config.Groups.ContainsKey(src)) problems.Add(Problem(ObjectType.Rule, null, "src", $"unknown group '{Text.Clip(src)}'"));
         if (!config.Groups.ContainsKey(key.Dst)) problems.Add(Problem(ObjectType.Rule, null, "dst", $"unknown group '{Text.Clip(key.Dst)}'"));
         Ensure(problems);

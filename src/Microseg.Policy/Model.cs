@@ -65,40 +65,57 @@ public interface IConfigObject
     string Id { get; }
 }
 
-/// <summary>A named set of guest NICs. Mark null = not chosen yet (commit assigns one).</summary>
-public sealed record Group(string Name, int? Mark = null, string? Parent = null, string? Comment = null) : IConfigObject
+/// <summary>A named set of guest NICs. Mark null = not chosen yet (commit assigns one). The
+/// switches (stateful replies, infrastructure traffic, audit) are null when unset: the group
+/// inherits them from its parent, and a root from <see cref="GroupSwitches.Default"/>.</summary>
+public sealed record Group(string Name, int? Mark = null, string? Parent = null, string? Comment = null,
+                           bool? Stateful = null, bool? Infra = null, bool? Audit = null) : IConfigObject
 {
     public ObjectType Type => ObjectType.Group;
     public string Id => Name;
 }
 
+/// <summary>The switches a group's NICs run with, after inheritance.</summary>
+public readonly record struct GroupSwitches(bool Stateful, bool Infra, bool Audit)
+{
+    /// <summary>What a root group without settings gets: replies tracked, infrastructure
+    /// traffic (ARP, ND, DHCP) passed, no audit.</summary>
+    public static GroupSwitches Default => new(Stateful: true, Infra: true, Audit: false);
+
+    /// <summary>The names of the switches, as the file, the snapshot, the CLI and the API spell them.</summary>
+    public static readonly IReadOnlyList<string> Keys = ["stateful", "infra", "audit"];
+}
+
 /// <summary>What a rule is about, and so what makes it itself: at most one rule per key, and
-/// its id derives from the key. Src null = untagged traffic. Everything that asks "which rule is
-/// this" (ids, duplicate checks, the engine's index) asks the key, so a rule that also matches
-/// a service (protocol, ports) extends this record and the parser, not the code that uses it.</summary>
-public sealed record RuleKey(string? Src, string Dst)
+/// its id derives from the key. Src null = untagged traffic; Service null = every packet.
+/// Everything that asks "which rule is this" (ids, duplicate checks, the engine's index) asks
+/// the key.</summary>
+public sealed record RuleKey(string? Src, string Dst, Service? Service = null)
 {
     /// <summary>The rule's id from the marks of its groups: p{src_mark}-{dst_mark}, src_mark 0
-    /// for untagged.</summary>
-    public string Id(int srcMark, int dstMark) => $"p{srcMark}-{dstMark}";
+    /// for untagged, then -{proto}{ports} when the rule has a service (p10-20-tcp5432,
+    /// p10-20-udp8000-8080, p10-20-icmp, p10-20-47).</summary>
+    public string Id(int srcMark, int dstMark) =>
+        Service is { } s ? $"p{srcMark}-{dstMark}-{s.IdPart}" : $"p{srcMark}-{dstMark}";
 
     /// <summary>The groups of a rule whose key is this one: the engine's index.</summary>
     public (string? Src, string Dst) Groups => (Src, Dst);
 
-    /// <summary>As messages name it: "db -> web", "untagged -> web".</summary>
-    public override string ToString() => $"{Src ?? Names.Untagged} -> {Dst}";
+    /// <summary>As messages name it: "db -> web", "untagged -> web", "web -> db tcp/5432".</summary>
+    public override string ToString() => $"{Src ?? Names.Untagged} -> {Dst}" + (Service is { } s ? " " + s : "");
 }
 
 /// <summary>key → action. Id is the one the file gives; <see cref="PolicyConfig.DerivedRuleId"/>
 /// says what it must be.</summary>
 public sealed record Rule(string Id, RuleKey Key, RuleAction Action, string? Comment = null) : IConfigObject
 {
-    public Rule(string Id, string? Src, string Dst, RuleAction Action, string? Comment = null)
-        : this(Id, new RuleKey(Src, Dst), Action, Comment) { }
+    public Rule(string Id, string? Src, string Dst, RuleAction Action, string? Comment = null, Service? Service = null)
+        : this(Id, new RuleKey(Src, Dst, Service), Action, Comment) { }
 
     public ObjectType Type => ObjectType.Rule;
     public string? Src => Key.Src;
     public string Dst => Key.Dst;
+    public Service? Service => Key.Service;
 }
 
 /// <summary>Binds guest NIC (vmid, iface) to a group; the id is derived.</summary>

@@ -13,8 +13,8 @@ public static class SectionConfig
 
     private static readonly Dictionary<ObjectType, string[]> Keys = new()
     {
-        [ObjectType.Group] = ["mark", "parent", "comment"],
-        [ObjectType.Rule] = ["src", "dst", "action", "allow", "comment"],
+        [ObjectType.Group] = ["mark", "parent", "stateful", "infra", "audit", "comment"],
+        [ObjectType.Rule] = ["src", "dst", "proto", "dport", "action", "allow", "comment"],
         [ObjectType.Assignment] = ["vmid", "iface", "group"],
         [ObjectType.Bridge] = ["nodes"],
         [ObjectType.Forwarder] = ["router", "physical", "mode", "nodes"],
@@ -75,11 +75,19 @@ public static class SectionConfig
             case Group g:
                 if (g.Mark is { } mark) yield return ("mark", mark.ToString(CultureInfo.InvariantCulture));
                 if (g.Parent is { } parent) yield return ("parent", parent);
+                if (g.Stateful is { } stateful) yield return ("stateful", Flag(stateful));
+                if (g.Infra is { } infra) yield return ("infra", Flag(infra));
+                if (g.Audit is { } audit) yield return ("audit", Flag(audit));
                 if (g.Comment is { Length: > 0 } comment) yield return ("comment", comment);
                 break;
             case Rule r:
                 if (r.Src is { } src) yield return ("src", src);
                 yield return ("dst", r.Dst);
+                if (r.Service is { } service)
+                {
+                    yield return ("proto", Service.ProtoName(service.Proto));
+                    if (service.Ports is { } ports) yield return ("dport", ports.ToString());
+                }
                 yield return ("action", r.Action == RuleAction.Allow ? "allow" : "deny");
                 if (r.Comment is { Length: > 0 } rc) yield return ("comment", rc);
                 break;
@@ -97,6 +105,21 @@ public static class SectionConfig
                 yield return ("mode", Word(f.Mode));
                 if (f.Nodes.Count > 0) yield return ("nodes", string.Join(',', f.Nodes));
                 break;
+        }
+    }
+
+    /// <summary>A Proxmox boolean as the file writes it: "1" or "0".</summary>
+    public static string Flag(bool value) => value ? "1" : "0";
+
+    /// <summary>Accepts a Proxmox boolean: 1|0 (also on|off, yes|no, true|false, as Proxmox's
+    /// schema does); writes are always 1|0.</summary>
+    public static bool TryParseFlag(string text, out bool value)
+    {
+        switch (text.ToLowerInvariant())
+        {
+            case "1": case "on": case "yes": case "true": value = true; return true;
+            case "0": case "off": case "no": case "false": value = false; return true;
+            default: value = false; return false;
         }
     }
 
@@ -316,7 +339,14 @@ public static class SectionConfig
                 case ObjectType.Group:
                 {
                     var mark = Integer("mark", required: false);
-                    return new Group(s.Id, (int?)mark, Get("parent"), Get("comment"));
+                    bool? Switch(string key)
+                    {
+                        if (Get(key) is not { } v) return null;
+                        if (TryParseFlag(v, out var on)) return on;
+                        Error(LineOf(key), $"{key} '{Text.Clip(v)}' is not 0 or 1", what, key);
+                        return null;
+                    }
+                    return new Group(s.Id, (int?)mark, Get("parent"), Get("comment"), Switch("stateful"), Switch("infra"), Switch("audit"));
                 }
                 case ObjectType.Rule:
                 {
@@ -337,7 +367,9 @@ public static class SectionConfig
                         else Error(LineOf("allow"), $"allow '{Text.Clip(allowText)}' is not 1 or 0", what, "allow");
                     }
                     else Error(s.Line, "missing required key 'action'", what, "action");
-                    return dst is null ? null : new Rule(s.Id, Get("src"), dst, action, Get("comment"));
+                    var (service, serviceProblems) = Service.Parse(Get("proto"), Get("dport"));
+                    foreach (var (field, message) in serviceProblems) Error(LineOf(field), message, what, field);
+                    return dst is null ? null : new Rule(s.Id, Get("src"), dst, action, Get("comment"), service);
                 }
                 case ObjectType.Assignment:
                 {

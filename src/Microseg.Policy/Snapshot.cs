@@ -111,11 +111,19 @@ public static class SnapshotFormat
             case Group g:
                 if (g.Mark is { } mark) w.WriteNumber("mark", mark);
                 if (g.Parent is { } parent) w.WriteString("parent", parent);
+                if (g.Stateful is { } stateful) w.WriteNumber("stateful", stateful ? 1 : 0);
+                if (g.Infra is { } infra) w.WriteNumber("infra", infra ? 1 : 0);
+                if (g.Audit is { } audit) w.WriteNumber("audit", audit ? 1 : 0);
                 if (g.Comment is { } gc) w.WriteString("comment", gc);
                 break;
             case Rule r:
                 if (r.Src is { } src) w.WriteString("src", src);
                 w.WriteString("dst", r.Dst);
+                if (r.Service is { } service)
+                {
+                    w.WriteString("proto", Service.ProtoName(service.Proto));
+                    if (service.Ports is { } ports) w.WriteString("dport", ports.ToString());
+                }
                 w.WriteString("action", r.Action == RuleAction.Allow ? "allow" : "deny");
                 if (r.Comment is { } rc) w.WriteString("comment", rc);
                 break;
@@ -248,6 +256,23 @@ public static class SnapshotFormat
                 Error(id, $"'{key}' is not a whole number");
                 return null;
             }
+            // A Proxmox boolean: 1|0, true|false, or their strings.
+            bool? Flag(string key)
+            {
+                if (!e.TryGetProperty(key, out var p) || p.ValueKind == JsonValueKind.Null) return null;
+                if (p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out var n) && n is 0 or 1) return n == 1;
+                if (p.ValueKind is JsonValueKind.True or JsonValueKind.False) return p.GetBoolean();
+                if (p.ValueKind == JsonValueKind.String && SectionConfig.TryParseFlag(p.GetString()!, out var b)) return b;
+                Error(id, $"'{key}' is not 0 or 1");
+                return null;
+            }
+            // A string, or a number written as one ("proto": 6 reads as "6").
+            string? Word(string key)
+            {
+                if (e.TryGetProperty(key, out var p) && p.ValueKind == JsonValueKind.Number)
+                    return p.TryGetInt64(out var n) ? n.ToString(System.Globalization.CultureInfo.InvariantCulture) : p.GetRawText();
+                return Str(key);
+            }
             ValueList<string>? List(string key, bool required)
             {
                 if (!e.TryGetProperty(key, out var p) || p.ValueKind == JsonValueKind.Null)
@@ -274,7 +299,7 @@ public static class SnapshotFormat
             switch (type)
             {
                 case ObjectType.Group:
-                    obj = new Group(id, (int?)Int("mark", required: false), Str("parent"), Str("comment"));
+                    obj = new Group(id, (int?)Int("mark", required: false), Str("parent"), Str("comment"), Flag("stateful"), Flag("infra"), Flag("audit"));
                     break;
                 case ObjectType.Rule:
                 {
@@ -296,7 +321,9 @@ public static class SnapshotFormat
                         else Error(id, "'allow' is not 1 or 0");
                     }
                     else Error(id, "missing 'action'");
-                    if (dst is not null) obj = new Rule(id, Str("src"), dst, action, Str("comment"));
+                    var (service, serviceProblems) = Service.Parse(Word("proto"), Word("dport"));
+                    foreach (var (field, message) in serviceProblems) Error(id, $"'{field}': {message}");
+                    if (dst is not null) obj = new Rule(id, Str("src"), dst, action, Str("comment"), service);
                     break;
                 }
                 case ObjectType.Assignment:

@@ -62,12 +62,13 @@ public static class Validation
                 Add(ObjectType.Rule, r.Id, "dst", $"unknown dst group '{Text.Clip(r.Dst)}'");
                 known = false;
             }
+            if (r.Service?.Problem() is { } serviceProblem) Add(ObjectType.Rule, r.Id, serviceProblem.Field, serviceProblem.Message);
             if (!known) continue;
             if (byKey.TryGetValue(r.Key, out var other))
                 Add(ObjectType.Rule, r.Id, "dst", $"rule '{other}' already covers {r.Key}");
             else byKey[r.Key] = r.Id;
             if (config.DerivedRuleId(r.Key) is { } derived && derived != r.Id)
-                Add(ObjectType.Rule, r.Id, null, $"id does not match the derived id '{derived}' (p{{src_mark}}-{{dst_mark}}, src_mark 0 for untagged)");
+                Add(ObjectType.Rule, r.Id, null, $"id '{Text.Clip(r.Id)}' does not match the derived id '{derived}' (p{{src_mark}}-{{dst_mark}}, src_mark 0 for untagged, then -{{proto}}{{dport}} for a rule with a service)");
         }
 
         // Assignments: ranges, known group, one per NIC.

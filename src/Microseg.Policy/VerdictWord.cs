@@ -4,8 +4,11 @@
 namespace Microseg.Policy;
 
 /// <summary>Sources SrcHi × 64 .. SrcHi × 64 + 63 to destination group Dst: bit (mark &amp; 63)
-/// of Allow set = allowed (mark 0 = untagged). A word that is absent denies all 64.</summary>
-public readonly record struct VerdictWord(ushort Dst, ushort SrcHi, ulong Allow)
+/// of Allow set = allowed (mark 0 = untagged) for the packets that no service rule matches; the
+/// same bit of Service set = the pair has service entries (<see cref="ServiceEntry"/>): a packet
+/// of a protocol with an entry takes the entry's verdict, any other the Allow bit. A word that
+/// is absent denies all 64.</summary>
+public readonly record struct VerdictWord(ushort Dst, ushort SrcHi, ulong Allow, ulong Service = 0)
 {
     public const int Shift = 6;
     public const int SourcesPerWord = 1 << Shift;
@@ -15,8 +18,11 @@ public readonly record struct VerdictWord(ushort Dst, ushort SrcHi, ulong Allow)
 
     public static ulong BitOf(ushort srcMark) => 1UL << (srcMark & (SourcesPerWord - 1));
 
-    /// <summary>True when this word is the source's and its bit is set.</summary>
+    /// <summary>True when this word is the source's and its Allow bit is set.</summary>
     public bool Allows(ushort srcMark) => SrcHi == WordOf(srcMark) && (Allow & BitOf(srcMark)) != 0;
+
+    /// <summary>True when this word is the source's and its Service bit is set.</summary>
+    public bool DependsOnService(ushort srcMark) => SrcHi == WordOf(srcMark) && (Service & BitOf(srcMark)) != 0;
 
     /// <summary>Packs allowed pairs (as <see cref="PolicyEngine.Compile"/> gives them) into words,
     /// sorted by (Dst, SrcHi). Entries that deny set no bit.</summary>

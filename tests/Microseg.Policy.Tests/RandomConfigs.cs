@@ -43,14 +43,16 @@ internal static class RandomConfigs
             groups.Add(new Group(Unique("g"),
                 rng.Next(4) == 0 ? null : rng.Next(0, 100_000),
                 rng.Next(2) == 0 ? null : Name(rng, "g"),
-                rng.Next(2) == 0 ? null : Text(rng)));
+                rng.Next(2) == 0 ? null : Text(rng),
+                Switch(rng), Switch(rng), Switch(rng)));
         var rules = new List<Rule>();
         for (int i = rng.Next(0, 8); i > 0; i--)
             rules.Add(new Rule(Unique("p"),
                 rng.Next(3) == 0 ? null : Name(rng, "g"),
                 Name(rng, "g"),
                 rng.Next(2) == 0 ? RuleAction.Allow : RuleAction.Deny,
-                rng.Next(2) == 0 ? null : Text(rng)));
+                rng.Next(2) == 0 ? null : Text(rng),
+                rng.Next(2) == 0 ? null : Service(rng)));
         var assignments = new List<Assignment>();
         for (int i = rng.Next(0, 6); i > 0; i--)
         {
@@ -76,6 +78,21 @@ internal static class RandomConfigs
                 comments[SourceInfo.Key(obj.Type, obj.Id)] = [.. Enumerable.Range(0, rng.Next(1, 3)).Select(_ => Comment(rng))];
         ImmutableArray<string> trailing = rng.Next(3) == 0 ? [Comment(rng)] : [];
         return config.WithComments(comments.ToImmutable(), trailing);
+    }
+
+    private static bool? Switch(Random rng) => rng.Next(3) switch { 0 => null, 1 => false, _ => true };
+
+    /// <summary>A service the file can hold: any protocol number, ports only on tcp, udp and
+    /// sctp, single ports and ranges, both ends of the port space.</summary>
+    public static Service Service(Random rng)
+    {
+        byte[] protos = [Policy.Service.Tcp, Policy.Service.Udp, Policy.Service.Sctp, Policy.Service.Icmp, Policy.Service.Icmpv6, 0, 47, 255];
+        var proto = rng.Next(4) == 0 ? (byte)rng.Next(256) : protos[rng.Next(protos.Length)];
+        if (!Policy.Service.HasPorts(proto) || rng.Next(3) == 0) return new Service(proto);
+        ushort Port() => rng.Next(4) switch { 0 => 1, 1 => 65535, _ => (ushort)rng.Next(1, 65536) };
+        var a = Port();
+        var b = rng.Next(2) == 0 ? a : Port();
+        return new Service(proto, new PortRange(Math.Min(a, b), Math.Max(a, b)));
     }
 
     private static string Comment(Random rng) => rng.Next(4) switch

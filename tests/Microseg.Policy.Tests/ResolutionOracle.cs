@@ -50,7 +50,31 @@ internal static class ResolutionOracle
 
     public static RuleAction Verdict(PolicyConfig config, string? src, string dst)
     {
-        var winners = Winners(Candidates(config, src, dst));
+        var winners = Winners(Candidates(config, src, dst).Where(c => c.Rule.Service is null).ToList());
         return winners.Count > 0 && winners.All(w => w.Rule.Action == RuleAction.Allow) ? RuleAction.Allow : RuleAction.Deny;
+    }
+
+    // Services, as the text says: a rule with a service matches only packets of its protocol,
+    // and with ports only packets that have a port inside them; the candidates that match are
+    // ordered by (dst_dist, src_dist, specificity) with specificity 0 with ports, 1 protocol
+    // only, 2 none; the smallest wins, a tie denies, no candidate denies.
+
+    public static bool Matches(Rule rule, Packet packet)
+    {
+        if (rule.Service is not { } s) return true;
+        if (packet.Proto != s.Proto) return false;
+        if (s.Ports is not { } range) return true;
+        return packet.Port is { } port && port >= range.Lo && port <= range.Hi;
+    }
+
+    public static int Specificity(Rule rule) => rule.Service is null ? 2 : rule.Service.Ports is null ? 1 : 0;
+
+    public static RuleAction Verdict(PolicyConfig config, string? src, string dst, Packet packet)
+    {
+        var matching = Candidates(config, src, dst).Where(c => Matches(c.Rule, packet)).ToList();
+        if (matching.Count == 0) return RuleAction.Deny;
+        var best = matching.Min(c => (c.DstDistance, c.SrcDistance, Specificity(c.Rule)));
+        var winners = matching.Where(c => (c.DstDistance, c.SrcDistance, Specificity(c.Rule)) == best).ToList();
+        return winners.All(w => w.Rule.Action == RuleAction.Allow) ? RuleAction.Allow : RuleAction.Deny;
     }
 }
