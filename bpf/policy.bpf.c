@@ -1,10 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Guest NIC policy (SPEC §5.1), attached with tcx links to the host side of each guest NIC:
- * ingress (packets from the guest) stamps the NIC's group into the low 16 bits of skb->mark,
- * egress (packets to the guest) looks up the source's bit in the NIC group's verdict masks and
- * drops unless it is set. */
+/* Guest NIC policy, attached to the host side of each guest NIC.
+ *
+ * Ingress (packets from the guest) stamps the NIC's group into the low 16 bits of skb->mark;
+ * when the group is stateful it also records the flow the packet belongs to (the flows map).
+ *
+ * Egress (packets to the guest) decides:
+ *   1. the NIC's group (unknown NIC: drop), then the verdict word of (group, source mark);
+ *   2. the source's allow bit set and its service bit clear: pass. This is the whole cost of a
+ *      pair without service rules: two lookups and no look at the packet;
+ *   3. service bit set: the packet's protocol and destination port against the services entry
+ *      of the pair (no entry for the protocol: the allow bit decides);
+ *   4. denied: infrastructure traffic (ARP, neighbour discovery, DHCP) passes if the group
+ *      lets it; a reply to a flow the guest opened, or an ICMP error about one, passes if the
+ *      group is stateful; anything else is dropped. */
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include "abi.h"
 #include "mark.h"
 
@@ -43,6 +58,423 @@ struct {
 	__type(value, struct flow_value);
 } flows SEC(".maps");
 
+#define NS_PER_SEC 1000000000ULL
+
+/* IPv6 extension headers walked to find the transport protocol. A longer chain makes the
+ * packet opaque: it can be neither a reply nor infrastructure traffic, and a pair with service
+ * rules denies it (its port cannot be known). */
+#define MAX_EXT_HEADERS 8
+/* The most bytes the parse reads from the start of the frame: Ethernet, IPv4 with options or
+ * IPv6 with its extension headers, the transport header; for an ICMP error the same again
+ * for the packet it quotes. Headers past the linear data are pulled into it once. */
+#define PARSE_PULL_LIMIT 1024
+
+#define ICMP_ECHOREPLY 0
+#define ICMP_DEST_UNREACH 3
+#define ICMP_ECHO 8
+#define ICMP_TIME_EXCEEDED 11
+#define ICMPV6_DEST_UNREACH 1
+#define ICMPV6_PKT_TOOBIG 2
+#define ICMPV6_TIME_EXCEED 3
+#define ICMPV6_ECHO_REQUEST 128
+#define ICMPV6_ECHO_REPLY 129
+#define ICMPV6_ND_FIRST 133 /* router solicitation */
+#define ICMPV6_ND_LAST 137  /* redirect */
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+/* What the programs need to know about a packet. Addresses and ports stay in network byte
+ * order, as the flows map keeps them. */
+struct pkt {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__be16 eth_proto;
+	__be16 sport;      /* ports: tcp/udp/sctp ports; icmp echo: the echo id in both */
+	__be16 dport;
+	__u16 l4_off;      /* offset of the transport header in the frame */
+	__u8 family;       /* FLOW_FAMILY_*, 0 = not IP */
+	__u8 proto;        /* IP protocol of the transport header */
+	__u8 ports;        /* sport/dport hold the ports of a tcp/udp/sctp header */
+	__u8 tcp_flags;
+	__u8 icmp;         /* an ICMP/ICMPv6 header is present: icmp_type is valid */
+	__u8 icmp_type;
+	__u8 later_fragment; /* a fragment after the first: no transport header */
+	__u8 opaque;       /* IP, but its transport protocol could not be found */
+};
+
+enum parse_result {
+	PARSE_OK,   /* the packet is described as far as it goes */
+	PARSE_PULL, /* the headers go on past the linear data: pull and parse again */
+};
+
+/* The `size` bytes at `at` (offset `off` in the frame) must be in the linear data. When they
+ * are not but the packet is long enough, the headers are in its paged part: say so, so that
+ * the caller pulls them. When the packet is too short, `short_action` ends the parse there. */
+#define NEED(at, size, short_action)                                                            \
+	do {                                                                                    \
+		if (off > PARSE_PULL_LIMIT)                                                     \
+			{ p->opaque = 1; return PARSE_OK; }                                     \
+		if ((void *)(at) + (size) > data_end) {                                         \
+			if (off + (size) <= skb->len && skb->len > (__u32)(data_end - data))    \
+				return PARSE_PULL;                                              \
+			short_action;                                                           \
+		}                                                                               \
+	} while (0)
+
+static __always_inline int is_port_proto(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
+}
+
+/* The IP header at `off` and the transport header after it. `inner`: the packet quoted in an
+ * ICMP error, of which only the first 8 bytes of the transport header are guaranteed (the
+ * ports and the ICMP echo id are within them). */
+/* A global function: the verifier checks it once, for any offset, rather than once for every
+ * path that reaches each of its callers. */
+__noinline int parse_ip(struct __sk_buff *skb, __u32 off, __u32 eth_proto, struct pkt *p, __u32 inner)
+{
+	if (!p)
+		return PARSE_OK;
+	/* Bounds every offset below: the start, plus at most MAX_EXT_HEADERS headers of at most
+	 * 2 KiB each, stays within what the verifier accepts as a packet offset. */
+	if (off > PARSE_PULL_LIMIT) {
+		p->opaque = 1;
+		return PARSE_OK;
+	}
+	/* The same bound again, on the register the offsets are computed from: the compiler
+	 * tests a zero-extended copy, which tells the verifier nothing about the original. */
+	barrier_var(off);
+	off &= 2 * PARSE_PULL_LIMIT - 1;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u8 proto;
+	if (eth_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + off;
+		NEED(ip, sizeof(*ip), return PARSE_OK);
+		if (ip->version != 4 || ip->ihl < 5) {
+			p->opaque = 1;
+			return PARSE_OK;
+		}
+		p->family = FLOW_FAMILY_IPV4;
+		p->saddr[0] = ip->saddr;
+		p->daddr[0] = ip->daddr;
+		proto = ip->protocol;
+		p->later_fragment = (ip->frag_off & bpf_htons(0x1fff)) != 0;
+		off += (__u32)ip->ihl * 4;
+	} else if (eth_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+		NEED(ip6, sizeof(*ip6), return PARSE_OK);
+		p->family = FLOW_FAMILY_IPV6;
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+		proto = ip6->nexthdr;
+		off += sizeof(struct ipv6hdr);
+		int i;
+		for (i = 0; i < MAX_EXT_HEADERS; i++) {
+			if (proto == IPPROTO_FRAGMENT) {
+				struct frag_hdr { __u8 nexthdr, reserved; __be16 frag_off; __be32 id; } *frag = data + off;
+				NEED(frag, sizeof(*frag), { p->opaque = 1; return PARSE_OK; });
+				proto = frag->nexthdr;
+				off += 8;
+				if (frag->frag_off & bpf_htons(0xfff8)) {
+					p->later_fragment = 1;
+					break;
+				}
+			} else if (proto == IPPROTO_HOPOPTS || proto == IPPROTO_ROUTING || proto == IPPROTO_DSTOPTS ||
+				   proto == IPPROTO_AH) {
+				struct ipv6_opt_hdr *opt = data + off;
+				NEED(opt, sizeof(*opt), { p->opaque = 1; return PARSE_OK; });
+				__u32 len = proto == IPPROTO_AH ? ((__u32)opt->hdrlen + 2) * 4 : ((__u32)opt->hdrlen + 1) * 8;
+				proto = opt->nexthdr;
+				off += len;
+			} else {
+				break;
+			}
+		}
+		if (i == MAX_EXT_HEADERS) {
+			p->opaque = 1;
+			return PARSE_OK;
+		}
+	} else {
+		return PARSE_OK;
+	}
+
+	p->proto = proto;
+	p->l4_off = off;
+	if (p->later_fragment)
+		return PARSE_OK;
+	if (is_port_proto(proto)) {
+		/* The ports are the first 4 bytes of all three; TCP's flags are byte 13. A header
+		 * shorter than that has no port (and so matches no port rule and no flow). */
+		__u8 *l4 = data + off;
+		if (!inner && proto == IPPROTO_TCP) {
+			NEED(l4, 14, return PARSE_OK);
+			p->tcp_flags = l4[13];
+		} else {
+			NEED(l4, 4, return PARSE_OK);
+		}
+		p->sport = *(__be16 *)l4;
+		p->dport = *(__be16 *)(l4 + 2);
+		p->ports = 1;
+	} else if ((proto == IPPROTO_ICMP && p->family == FLOW_FAMILY_IPV4) ||
+		   (proto == IPPROTO_ICMPV6 && p->family == FLOW_FAMILY_IPV6)) {
+		__u8 *icmp = data + off;
+		NEED(icmp, 8, return PARSE_OK);
+		p->icmp = 1;
+		p->icmp_type = icmp[0];
+		__be16 id = *(__be16 *)(icmp + 4);
+		p->sport = id;
+		p->dport = id;
+	}
+	return PARSE_OK;
+}
+
+static __always_inline enum parse_result parse_frame(struct __sk_buff *skb, struct pkt *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 off = 0;
+	struct ethhdr *eth = data;
+	NEED(eth, sizeof(*eth), return PARSE_OK);
+	p->eth_proto = eth->h_proto;
+	return parse_ip(skb, sizeof(struct ethhdr), p->eth_proto, p, 0);
+}
+
+/* parse_frame, pulling the headers into the linear data once when they are not all there.
+ * Returns 0 when the packet could not be read at all (the pull failed). */
+static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
+{
+	if (parse_frame(skb, p) != PARSE_PULL)
+		return 1;
+	__u32 len = skb->len < PARSE_PULL_LIMIT ? skb->len : PARSE_PULL_LIMIT;
+	if (bpf_skb_pull_data(skb, len))
+		return 0;
+	__builtin_memset(p, 0, sizeof(*p));
+	return parse_frame(skb, p) == PARSE_OK;
+}
+
+/* ---- services ---- */
+
+/* The pair's verdict for this packet from its services entry for the packet's protocol. */
+static __always_inline int service_allows(const struct service_value *svc, const struct pkt *p)
+{
+	if (!p->ports)
+		return svc->otherwise == SERVICE_ALLOW;
+	__u16 port = bpf_ntohs(p->dport);
+	__u32 count = svc->count;
+	for (int i = 0; i < SERVICE_MAX_PORTS; i++) {
+		if (i >= count || port < svc->ports[i].lo)
+			break;
+		if (port <= svc->ports[i].hi)
+			return svc->actions[i] == SERVICE_ALLOW;
+	}
+	return svc->otherwise == SERVICE_ALLOW;
+}
+
+/* ---- infrastructure ---- */
+
+static __always_inline int udp_pair(const struct pkt *p, __u16 a, __u16 b)
+{
+	__u16 s = bpf_ntohs(p->sport), d = bpf_ntohs(p->dport);
+	return (s == a && d == b) || (s == b && d == a);
+}
+
+/* ARP, IPv6 neighbour discovery and router discovery (ICMPv6 133-137), DHCPv4 (UDP 67<->68),
+ * DHCPv6 (UDP 546<->547). */
+static __always_inline int is_infra(const struct pkt *p)
+{
+	if (p->eth_proto == bpf_htons(ETH_P_ARP))
+		return 1;
+	if (p->family == FLOW_FAMILY_IPV6 && p->proto == IPPROTO_ICMPV6 && p->icmp)
+		return p->icmp_type >= ICMPV6_ND_FIRST && p->icmp_type <= ICMPV6_ND_LAST;
+	if (p->proto == IPPROTO_UDP && p->ports)
+		return p->family == FLOW_FAMILY_IPV4 ? udp_pair(p, 67, 68) : udp_pair(p, 546, 547);
+	return 0;
+}
+
+/* ---- flows ---- */
+
+static __always_inline int is_echo_request(const struct pkt *p)
+{
+	return p->icmp && (p->proto == IPPROTO_ICMP ? p->icmp_type == ICMP_ECHO : p->icmp_type == ICMPV6_ECHO_REQUEST);
+}
+
+static __always_inline int is_echo_reply(const struct pkt *p)
+{
+	return p->icmp && (p->proto == IPPROTO_ICMP ? p->icmp_type == ICMP_ECHOREPLY : p->icmp_type == ICMPV6_ECHO_REPLY);
+}
+
+static __always_inline int is_icmp_proto(__u8 proto)
+{
+	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
+}
+
+/* The flow key of `p` on `ifindex`, as its sender sent it (reverse = 0) or as the packet it
+ * answers was sent (reverse = 1). Returns 0 for packets that belong to no flow we track: a
+ * later fragment or a tcp/udp/sctp packet without its ports, and ICMP other than an echo
+ * request (reverse = 0) or an echo reply (reverse = 1). */
+static __always_inline int flow_key_of(const struct pkt *p, __u32 ifindex, struct flow_key *k, const int reverse)
+{
+	if (is_port_proto(p->proto)) {
+		if (!p->ports)
+			return 0;
+	} else if (is_icmp_proto(p->proto)) {
+		if (reverse ? !is_echo_reply(p) : !is_echo_request(p))
+			return 0;
+	} else if (p->later_fragment) {
+		return 0;
+	}
+	k->ifindex = ifindex;
+	k->family = p->family;
+	k->proto = p->proto;
+	if (reverse) {
+		__builtin_memcpy(k->saddr, p->daddr, 16);
+		__builtin_memcpy(k->daddr, p->saddr, 16);
+		k->sport = p->dport;
+		k->dport = p->sport;
+	} else {
+		__builtin_memcpy(k->saddr, p->saddr, 16);
+		__builtin_memcpy(k->daddr, p->daddr, 16);
+		k->sport = p->sport;
+		k->dport = p->dport;
+	}
+	if (!is_port_proto(p->proto) && !is_icmp_proto(p->proto)) {
+		k->sport = 0;
+		k->dport = 0;
+	}
+	return 1;
+}
+
+static __always_inline __u64 flow_timeout(const struct flow_key *k, const struct flow_value *v)
+{
+	if (k->proto != IPPROTO_TCP)
+		return FLOW_TIMEOUT_OTHER_SEC * NS_PER_SEC;
+	if ((v->flags & (FLOW_F_FIN_OUT | FLOW_F_FIN_IN)) == (FLOW_F_FIN_OUT | FLOW_F_FIN_IN))
+		return FLOW_TIMEOUT_TCP_CLOSING_SEC * NS_PER_SEC;
+	return FLOW_TIMEOUT_TCP_SEC * NS_PER_SEC;
+}
+
+static __always_inline int flow_expired(const struct flow_key *k, const struct flow_value *v, __u64 now)
+{
+	/* An entry written later than `now` (another CPU, just now) is live. */
+	return now > v->last_seen && now - v->last_seen > flow_timeout(k, v);
+}
+
+static __always_inline void flow_touch(struct flow_value *v, __u64 now)
+{
+	if (now > v->last_seen + FLOW_REFRESH_SEC * NS_PER_SEC)
+		v->last_seen = now;
+}
+
+/* A live entry for `k`, or NULL; an expired one is deleted on the way. */
+static __always_inline struct flow_value *flow_live(const struct flow_key *k, __u64 now)
+{
+	struct flow_value *v = bpf_map_lookup_elem(&flows, k);
+	if (v && flow_expired(k, v, now)) {
+		bpf_map_delete_elem(&flows, k);
+		return NULL;
+	}
+	return v;
+}
+
+/* An ICMP error (destination unreachable, packet too big, time exceeded) to the guest about a
+ * packet the guest sent: the quoted packet's tuple is a live flow of this NIC. */
+static __always_inline int related_error(struct __sk_buff *skb, const struct pkt *p, __u32 ifindex, __u64 now)
+{
+	if (!p->icmp)
+		return 0;
+	if (p->proto == IPPROTO_ICMP) {
+		if (p->icmp_type != ICMP_DEST_UNREACH && p->icmp_type != ICMP_TIME_EXCEEDED)
+			return 0;
+	} else if (p->icmp_type != ICMPV6_DEST_UNREACH && p->icmp_type != ICMPV6_PKT_TOOBIG &&
+		   p->icmp_type != ICMPV6_TIME_EXCEED) {
+		return 0;
+	}
+	struct pkt quoted = {};
+	/* The quoted packet lies in the linear data already when it is within PARSE_PULL_LIMIT
+	 * (parse pulled that much if it had to); one past it is not looked at. */
+	if (parse_ip(skb, p->l4_off + 8, p->family == FLOW_FAMILY_IPV4 ? bpf_htons(ETH_P_IP) : bpf_htons(ETH_P_IPV6),
+		     &quoted, 1) != PARSE_OK)
+		return 0;
+	/* Quoted as the guest sent it; a quoted packet of the other family is no answer to us. */
+	if (quoted.family != p->family || quoted.opaque)
+		return 0;
+	struct flow_key k = {};
+	if (!flow_key_of(&quoted, ifindex, &k, 0))
+		return 0;
+	return flow_live(&k, now) != NULL;
+}
+
+/* A packet to the guest that answers a flow the guest opened: its reverse is a live flow of
+ * this NIC, or it is an ICMP error about one. Replies refresh the flow; a RST ends it; a FIN is
+ * noted, and with the guest's own FIN the entry gets the short closing timeout. */
+static __always_inline int is_reply(struct __sk_buff *skb, const struct pkt *p, __u32 ifindex)
+{
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct flow_key k = {};
+	if (!flow_key_of(p, ifindex, &k, 1))
+		return related_error(skb, p, ifindex, now);
+	struct flow_value *v = flow_live(&k, now);
+	if (!v)
+		return 0;
+	if (p->proto == IPPROTO_TCP) {
+		if (p->tcp_flags & TCP_RST) {
+			bpf_map_delete_elem(&flows, &k);
+			return 1;
+		}
+		if ((p->tcp_flags & TCP_FIN) && !(v->flags & FLOW_F_FIN_IN))
+			v->flags |= FLOW_F_FIN_IN;
+	}
+	flow_touch(v, now);
+	return 1;
+}
+
+/* A packet from the guest: record its flow, or refresh it (at most once a second, so that a
+ * busy flow costs a lookup and no write). A RST from the guest ends the flow and is not
+ * recorded; a FIN is noted. */
+__noinline int record_flow(struct __sk_buff *skb, __u32 ifindex)
+{
+	struct pkt p = {};
+	if (!parse(skb, &p) || p.family == 0 || p.opaque)
+		return 0;
+	struct flow_key k = {};
+	if (!flow_key_of(&p, ifindex, &k, 0))
+		return 0;
+	__u32 fin = 0;
+	if (p.proto == IPPROTO_TCP) {
+		if (p.tcp_flags & TCP_RST) {
+			bpf_map_delete_elem(&flows, &k);
+			return 0;
+		}
+		if (p.tcp_flags & TCP_FIN)
+			fin = FLOW_F_FIN_OUT;
+	}
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct flow_value *v = bpf_map_lookup_elem(&flows, &k);
+	if (v) {
+		/* A new connection on the tuple of an ended one (SYN) or a flow idle past its
+		 * timeout starts afresh. */
+		if (flow_expired(&k, v, now) ||
+		    (p.proto == IPPROTO_TCP && (p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && v->flags)) {
+			v->flags = fin;
+			v->last_seen = now;
+			return 0;
+		}
+		if (fin && !(v->flags & FLOW_F_FIN_OUT))
+			v->flags |= FLOW_F_FIN_OUT;
+		flow_touch(v, now);
+		return 0;
+	}
+	struct flow_value fresh = { .last_seen = now, .flags = fin };
+	bpf_map_update_elem(&flows, &k, &fresh, BPF_ANY);
+	return 0;
+}
+
+/* ---- programs ---- */
+
 SEC("tc")
 int policy_ingress(struct __sk_buff *skb)
 {
@@ -52,7 +484,41 @@ int policy_ingress(struct __sk_buff *skb)
 		return TCX_PASS;
 
 	set_mark_group(skb, nic->group);
+	if (nic->flags & NIC_F_STATEFUL)
+		record_flow(skb, ifindex);
 	return TCX_PASS;
+}
+
+/* The egress decision past the verdict word: services, then what a denied packet may still
+ * be. Kept out of line so that the common path stays two lookups. */
+#define WORD_ALLOW 1
+#define WORD_SERVICE 2
+
+__noinline int egress_slow(struct __sk_buff *skb, __u32 dst, __u32 src, __u32 flags, __u32 word)
+{
+	__u32 ifindex = skb->ifindex;
+	__u32 allowed = word & WORD_ALLOW, service = word & WORD_SERVICE;
+	struct pkt p = {};
+	if (!parse(skb, &p))
+		return TCX_DROP; /* unreadable: fail closed */
+
+	if (service) {
+		if (p.opaque) {
+			allowed = 0; /* a port rule might apply that we cannot see */
+		} else if (p.family) {
+			struct service_key sk = { .dst = dst, .src = src, .proto = p.proto };
+			struct service_value *svc = bpf_map_lookup_elem(&services, &sk);
+			if (svc)
+				allowed = service_allows(svc, &p);
+		}
+		if (allowed)
+			return TCX_PASS;
+	}
+	if ((flags & NIC_F_INFRA) && is_infra(&p))
+		return TCX_PASS;
+	if ((flags & NIC_F_STATEFUL) && p.family && !p.opaque && is_reply(skb, &p, ifindex))
+		return TCX_PASS;
+	return TCX_DROP;
 }
 
 SEC("tc")
@@ -69,11 +535,17 @@ int policy_egress(struct __sk_buff *skb)
 		.src_hi = src >> VERDICT_WORD_SHIFT,
 	};
 	struct verdict_value *verdict = bpf_map_lookup_elem(&verdicts, &key);
-	if (!verdict) /* no word: none of its 64 sources is allowed */
-		return TCX_DROP;
-	if (!((verdict->allow >> (src & VERDICT_WORD_MASK)) & 1))
-		return TCX_DROP;
-	return TCX_PASS;
+	__u32 allowed = 0, service = 0;
+	if (verdict) { /* no word: none of its 64 sources is allowed, none has service rules */
+		allowed = (verdict->allow >> (src & VERDICT_WORD_MASK)) & 1;
+		service = (verdict->service >> (src & VERDICT_WORD_MASK)) & 1;
+		if (allowed && !service)
+			return TCX_PASS;
+	}
+	__u32 flags = nic->flags;
+	if (!service && !(flags & (NIC_F_INFRA | NIC_F_STATEFUL)))
+		return TCX_DROP; /* stateless, no infrastructure exception: the verdict is all */
+	return egress_slow(skb, nic->group, src, flags, allowed | (service ? WORD_SERVICE : 0));
 }
 
 char LICENSE[] SEC("license") = "GPL";

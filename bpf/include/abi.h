@@ -114,7 +114,8 @@ struct flow_key {
 };
 
 struct flow_value {
-	__u64 last_seen; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last packet either way */
+	__u64 last_seen; /* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC, tick resolution) of the
+			  * last packet either way */
 	__u32 flags;     /* FLOW_F_* */
 	__u32 pad;       /* 0 */
 };
