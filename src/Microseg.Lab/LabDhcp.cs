@@ -42,7 +42,8 @@ public sealed class DhcpServer : IDisposable
             $"--interface={iface}", "--bind-interfaces", "--except-interface=lo",
             $"--dhcp-range={first},{last},{netmask},10m", $"--dhcp-option=option:router,{router}", "--dhcp-authoritative",
             $"--dhcp-leasefile={Path.Combine(directory, "leases")}", $"--pid-file={Path.Combine(directory, "dnsmasq.pid")}",
-            "--user=root", "--group=root", $"--log-facility={log}", "--log-dhcp",
+            // No ping of an address before offering it (it delays the offer by a second or more).
+            "--no-ping", "--user=root", "--group=root", $"--log-facility={log}", "--log-dhcp",
         })
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new LabException("cannot start dnsmasq");
@@ -94,7 +95,7 @@ public static class DhcpClient
 
     /// <summary>The address the guest got (ADDRESS/PREFIX as `ip` shows it), or null when no
     /// server answered within <paramref name="tries"/> tries.</summary>
-    public static string? Lease(Lab lab, LabGuest guest, int tries = 3)
+    public static string? Lease(Lab lab, LabGuest guest, int tries = 5)
     {
         if (!File.Exists("/usr/sbin/udhcpc") && !File.Exists("/sbin/udhcpc"))
             throw new LabException("udhcpc is not installed (Debian package udhcpc; scripts/install-deps.sh installs it)");
