@@ -245,8 +245,65 @@ static __always_inline enum parse_result parse_frame(struct __sk_buff *skb, stru
 
 /* parse_frame, pulling the headers into the linear data once when they are not all there.
  * Returns 0 when the packet could not be read at all (the pull failed). */
+/* The common case without a call: IPv4 without options or IPv6 without extension headers,
+ * unfragmented or a first fragment, carrying tcp, udp or sctp, all in the linear data. Returns
+ * 0 for anything else, which parse_ip then reads in full. */
+static __always_inline int parse_fast(struct __sk_buff *skb, struct pkt *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	__u8 *l4;
+	__u8 proto;
+	if ((void *)(eth + 1) > data_end)
+		return 0;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+		if ((void *)(ip + 1) > data_end)
+			return 0;
+		if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(0x1fff)))
+			return 0;
+		proto = ip->protocol;
+		p->family = FLOW_FAMILY_IPV4;
+		p->saddr[0] = ip->saddr;
+		p->daddr[0] = ip->daddr;
+		l4 = (void *)(ip + 1);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		if ((void *)(ip6 + 1) > data_end)
+			return 0;
+		proto = ip6->nexthdr;
+		p->family = FLOW_FAMILY_IPV6;
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+		l4 = (void *)(ip6 + 1);
+	} else {
+		return 0;
+	}
+	if (proto == IPPROTO_TCP) {
+		if ((void *)(l4 + 14) > data_end)
+			return 0;
+		p->tcp_flags = l4[13];
+	} else if (proto == IPPROTO_UDP || proto == IPPROTO_SCTP) {
+		if ((void *)(l4 + 4) > data_end)
+			return 0;
+	} else {
+		return 0;
+	}
+	p->eth_proto = eth->h_proto;
+	p->proto = proto;
+	p->sport = *(__be16 *)l4;
+	p->dport = *(__be16 *)(l4 + 2);
+	p->ports = 1;
+	p->l4_off = l4 - (__u8 *)data;
+	return 1;
+}
+
 static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 {
+	if (parse_fast(skb, p))
+		return 1;
+	__builtin_memset(p, 0, sizeof(*p));
 	if (parse_frame(skb, p) != PARSE_PULL)
 		return 1;
 	__u32 len = skb->len < PARSE_PULL_LIMIT ? skb->len : PARSE_PULL_LIMIT;
@@ -432,43 +489,48 @@ static __always_inline int is_reply(struct __sk_buff *skb, const struct pkt *p, 
 	return 1;
 }
 
-/* A packet from the guest: record its flow, or refresh it (at most once a second, so that a
- * busy flow costs a lookup and no write). A RST from the guest ends the flow and is not
- * recorded; a FIN is noted. */
+/* A packet from the guest: record the flow it opens, or refresh it (at most once a second, so
+ * that a busy flow costs a lookup and no write). A TCP flow is opened by the guest's SYN only
+ * and refreshed by the replies it lets in: its other segments cost no lookup here, and a
+ * connection whose entry is gone (flushed, expired, evicted) is not picked up again midway. A
+ * RST from the guest ends the flow; a FIN is noted. */
 __noinline int record_flow(struct __sk_buff *skb, __u32 ifindex)
 {
 	struct pkt p = {};
 	if (!parse(skb, &p) || p.family == 0 || p.opaque)
 		return 0;
+	if (p.proto == IPPROTO_TCP && !(p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)))
+		return 0;
 	struct flow_key k = {};
 	if (!flow_key_of(&p, ifindex, &k, 0))
 		return 0;
-	__u32 fin = 0;
+	__u64 now = bpf_ktime_get_coarse_ns();
 	if (p.proto == IPPROTO_TCP) {
 		if (p.tcp_flags & TCP_RST) {
 			bpf_map_delete_elem(&flows, &k);
-			return 0;
+		} else if ((p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+			/* A new connection, also on the tuple of an ended one. */
+			struct flow_value fresh = { .last_seen = now };
+			bpf_map_update_elem(&flows, &k, &fresh, BPF_ANY);
+		} else if (p.tcp_flags & TCP_FIN) {
+			struct flow_value *v = flow_live(&k, now);
+			if (v) {
+				if (!(v->flags & FLOW_F_FIN_OUT))
+					v->flags |= FLOW_F_FIN_OUT;
+				flow_touch(v, now);
+			}
 		}
-		if (p.tcp_flags & TCP_FIN)
-			fin = FLOW_F_FIN_OUT;
-	}
-	__u64 now = bpf_ktime_get_coarse_ns();
-	struct flow_value *v = bpf_map_lookup_elem(&flows, &k);
-	if (v) {
-		/* A new connection on the tuple of an ended one (SYN) or a flow idle past its
-		 * timeout starts afresh. */
-		if (flow_expired(&k, v, now) ||
-		    (p.proto == IPPROTO_TCP && (p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && v->flags)) {
-			v->flags = fin;
-			v->last_seen = now;
-			return 0;
-		}
-		if (fin && !(v->flags & FLOW_F_FIN_OUT))
-			v->flags |= FLOW_F_FIN_OUT;
-		flow_touch(v, now);
 		return 0;
 	}
-	struct flow_value fresh = { .last_seen = now, .flags = fin };
+	struct flow_value *v = bpf_map_lookup_elem(&flows, &k);
+	if (v) {
+		if (flow_expired(&k, v, now)) /* idle past its timeout: it starts afresh */
+			v->last_seen = now;
+		else
+			flow_touch(v, now);
+		return 0;
+	}
+	struct flow_value fresh = { .last_seen = now };
 	bpf_map_update_elem(&flows, &k, &fresh, BPF_ANY);
 	return 0;
 }

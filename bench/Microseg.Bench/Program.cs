@@ -7,6 +7,7 @@ var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
     ["policy"] = PolicyBench.Run,
     ["packet"] = PacketBench.Run,
     ["masks"] = MasksBench.Run,
+    ["dataplane"] = DataPlaneBench.Run,
     ["throughput"] = AgentBench.Throughput,
     ["apply"] = AgentBench.Apply,
     ["plug"] = AgentBench.Plug,

@@ -259,7 +259,7 @@ public readonly record struct FlowKey
         $"FlowKey {{ if {IfIndex}, proto {Proto}, {Source}:{SourcePort} -> {Destination}:{DestinationPort} }}";
 }
 
-/// <summary>struct flow_value: when the flow was last seen (bpf_ktime_get_ns, CLOCK_MONOTONIC)
+/// <summary>struct flow_value: when the flow was last seen (bpf_ktime_get_coarse_ns: CLOCK_MONOTONIC in ns, tick resolution)
 /// and its FLOW_F_* flags.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public readonly record struct FlowValue(ulong LastSeen, FlowFlags Flags = FlowFlags.None)

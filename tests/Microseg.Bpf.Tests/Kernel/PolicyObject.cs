@@ -9,7 +9,7 @@ internal static class PolicyObject
 {
     public static string Path => RepoPaths.BpfObject(PolicyAbi.ObjectFile);
 
-    public static BpfObject Load(TempBpffs bpffs, string directory = "policy")
+    public static BpfObject Load(TempBpffs bpffs, string directory = "policy", uint? flowsMaxEntries = null)
     {
         Assert.True(File.Exists(Path), $"{Path} is missing: run `make bpf` first");
         string maps = bpffs.File(directory);
@@ -19,6 +19,7 @@ internal static class PolicyObject
         {
             obj.SetMapPinPath(PolicyAbi.NicGroupMap, System.IO.Path.Combine(maps, PolicyAbi.NicGroupMap));
             obj.SetMapPinPath(PolicyAbi.VerdictsMap, System.IO.Path.Combine(maps, PolicyAbi.VerdictsMap));
+            if (flowsMaxEntries is uint size) obj.SetMapMaxEntries(PolicyAbi.FlowsMap, size);
             obj.Load();
             return obj;
         }
@@ -32,6 +33,10 @@ internal static class PolicyObject
     public static BpfHashMap<uint, NicInfo> NicGroup(BpfObject obj) => new(obj.Map(PolicyAbi.NicGroupMap));
 
     public static BpfHashMap<VerdictKey, VerdictValue> Verdicts(BpfObject obj) => new(obj.Map(PolicyAbi.VerdictsMap));
+
+    public static BpfHashMap<ServiceKey, ServiceValue> Services(BpfObject obj) => new(obj.Map(PolicyAbi.ServicesMap));
+
+    public static BpfHashMap<FlowKey, FlowValue> Flows(BpfObject obj) => new(obj.Map(PolicyAbi.FlowsMap));
 
     /// <summary>The verdict word that holds source mark src for destination group dst.</summary>
     public static VerdictKey WordOf(ushort src, ushort dst) => new(dst, (ushort)(src >> PolicyAbi.VerdictWordShift));

@@ -1,0 +1,120 @@
+// Per-packet cost of the policy programs with services, infrastructure traffic and flows,
+// against today's shape (bench/bpf/seed_policy.bpf.c: the schema-2 programs, one verdict lookup
+// after the NIC's) in the same run, through BPF_PROG_TEST_RUN. The programs alternate round by
+// round; each figure is the median of the rounds. `make bench BENCH_ARGS=dataplane`.
+using System.Net;
+using Microseg.Bpf;
+using Microseg.Bpf.Abi;
+
+namespace Microseg.Bench;
+
+public static class DataPlaneBench
+{
+    private const int Repeat = 1_000_000, Rounds = 9;
+    private const uint Nic = 1;                 // lo plays the guest NIC
+    private const ushort Dst = 11;              // its group
+    private const ushort Plain = 20;            // a source without service rules, allowed
+    private const ushort Denied = 21;           // a source without service rules, denied
+    private const ushort Serviced = 22;         // a source with service rules: tcp 5432 (of 16 ranges)
+    private static readonly IPAddress Guest = IPAddress.Parse("10.77.0.2"), Peer = IPAddress.Parse("10.77.0.1");
+
+    private sealed record Case(string Name, BpfProgram Program, byte[] Frame, ushort Mark, int Expect, string? Baseline, double? Limit);
+
+    public static Task Run(Report report)
+    {
+        using var policyObject = BpfObject.OpenMemory(File.ReadAllBytes(Paths.BpfObject(PolicyAbi.ObjectFile)), PolicyAbi.ObjectFile);
+        policyObject.Load();
+        using var seedObject = BpfObject.OpenMemory(File.ReadAllBytes(Paths.BenchObject("seed_policy.bpf.o")), "seed_policy.bpf.o");
+        seedObject.Load();
+        using var baselineObject = BpfObject.OpenMemory(File.ReadAllBytes(Paths.BenchObject("baseline.bpf.o")), "baseline.bpf.o");
+        baselineObject.Load();
+        using var ingress = policyObject.Program(PolicyAbi.IngressProgram);
+        using var egress = policyObject.Program(PolicyAbi.EgressProgram);
+        using var seedIngress = seedObject.Program("seed_ingress");
+        using var seedEgress = seedObject.Program("seed_egress");
+        using var empty = baselineObject.Program("baseline_empty");
+        using var nics = new BpfHashMap<uint, NicInfo>(policyObject.Map(PolicyAbi.NicGroupMap));
+        using var verdicts = new BpfHashMap<VerdictKey, VerdictValue>(policyObject.Map(PolicyAbi.VerdictsMap));
+        using var services = new BpfHashMap<ServiceKey, ServiceValue>(policyObject.Map(PolicyAbi.ServicesMap));
+        using var flows = new BpfHashMap<FlowKey, FlowValue>(policyObject.Map(PolicyAbi.FlowsMap));
+        using var seedNics = new BpfHashMap<uint, NicInfo>(seedObject.Map(PolicyAbi.NicGroupMap));
+        using var seedVerdicts = new BpfHashMap<VerdictKey, VerdictValue>(seedObject.Map(PolicyAbi.VerdictsMap));
+
+        // The NIC is stateful with the infrastructure exception (the defaults). Word 0 of
+        // group 11: Plain allowed, Denied not, Serviced has service rules and is denied otherwise.
+        nics.Update(Nic, new NicInfo(Dst, (ushort)(NicFlags.Stateful | NicFlags.Infra)));
+        seedNics.Update(Nic, new NicInfo(Dst));
+        ulong Bit(ushort s) => 1UL << (s & PolicyAbi.VerdictWordMask);
+        verdicts.Update(new VerdictKey(Dst, 0), new VerdictValue(Bit(Plain), Bit(Serviced)));
+        seedVerdicts.Update(new VerdictKey(Dst, 0), new VerdictValue(Bit(Plain)));
+        // Sixteen ranges, 5432 the last: the scan's longest path.
+        var ranges = Enumerable.Range(0, PolicyAbi.ServiceMaxPorts)
+            .Select(i => (new ServicePort((ushort)(i == 15 ? 5432 : 1000 + i * 10), (ushort)(i == 15 ? 5432 : 1000 + i * 10)), PolicyAbi.ServiceAllow))
+            .ToArray();
+        services.Update(new ServiceKey(Dst, Serviced, 6), new ServiceValue(PolicyAbi.ServiceDeny, ranges));
+        // Realistic tables around them: ~100k verdict words, 10k services entries, 50k flows.
+        for (ushort w = 0; w < 400; w++)
+            for (ushort d = 100; d < 350; d++)
+            {
+                verdicts.Update(new VerdictKey(d, w), new VerdictValue(~0UL));
+                seedVerdicts.Update(new VerdictKey(d, w), new VerdictValue(~0UL));
+            }
+        for (ushort s = 1; s <= 40; s++)
+            for (ushort d = 100; d < 350; d++)
+                services.Update(new ServiceKey(d, s, 6), new ServiceValue(PolicyAbi.ServiceDeny, ranges));
+        var farPeer = IPAddress.Parse("10.78.0.1");
+        for (int i = 0; i < 50_000; i++)
+            flows.Update(new FlowKey((uint)(2 + i % 64), Guest, farPeer, 6, (ushort)(1024 + i), 443), new FlowValue(1));
+
+        var toGuest = TestFrames.TcpPacket(Peer, Guest, 40000, 5432, TcpFlags.Ack | TcpFlags.Psh);
+        var reply = TestFrames.TcpPacket(Peer, Guest, 443, 41000, TcpFlags.Ack | TcpFlags.Psh);
+        var fromGuest = TestFrames.TcpPacket(Guest, Peer, 41000, 443, TcpFlags.Ack | TcpFlags.Psh);
+        // The flow the reply answers, recorded by the ingress program itself.
+        ProgramTestRun.Run(ingress, fromGuest, new SkBuff { IfIndex = Nic });
+        if (!flows.TryLookup(new FlowKey(Nic, Guest, Peer, 6, 41000, 443), out _))
+            throw new InvalidOperationException("policy_ingress did not record the flow the benchmark replies to");
+
+        const string seedEgressAllow = "seed_egress allow (baseline)";
+        const string seedIngressName = "seed_ingress (baseline)";
+        var cases = new List<Case>
+        {
+            new("empty program", empty, toGuest, 0, 0, null, null),
+            new(seedEgressAllow, seedEgress, toGuest, Plain, 0, null, null),
+            new("seed_egress deny (baseline)", seedEgress, toGuest, Denied, 2, null, null),
+            new(seedIngressName, seedIngress, fromGuest, 0, 0, null, null),
+            new("policy_egress, pair without service rules, allow", egress, toGuest, Plain, 0, seedEgressAllow, 1.10),
+            new("policy_egress, pair with service rules, tcp/5432 (16th range)", egress, toGuest, Serviced, 0, seedEgressAllow, 1.5),
+            new("policy_egress, pair with service rules, port denied (16 ranges scanned)", egress,
+                TestFrames.TcpPacket(Peer, Guest, 40000, 6000, TcpFlags.Ack), Serviced, 2, seedEgressAllow, null),
+            new("policy_egress, reply: verdict deny, flow hit", egress, reply, Denied, 0, seedEgressAllow, 1.6),
+            new("policy_egress, verdict deny, no flow (drop)", egress, toGuest, Denied, 2, seedEgressAllow, null),
+            new("policy_ingress, stateful, existing flow", ingress, fromGuest, 0, 0, seedIngressName, 1.3),
+        };
+        var times = cases.Select(_ => new List<double>()).ToArray();
+        for (int round = 0; round < Rounds; round++)
+            for (int i = 0; i < cases.Count; i++)
+            {
+                var c = cases[i];
+                var r = ProgramTestRun.Run(c.Program, c.Frame, new SkBuff { Mark = 0xabcd0000u | c.Mark, IfIndex = Nic }, Repeat);
+                if (r.ReturnValue != c.Expect) throw new InvalidOperationException($"{c.Name}: returned {r.ReturnValue}, expected {c.Expect}");
+                times[i].Add(r.DurationNanoseconds);
+            }
+        double Median(int i) { var t = times[i].Order().ToList(); return t[t.Count / 2]; }
+        double MedianOf(string name) => Median(cases.FindIndex(c => c.Name == name));
+
+        report.Line($"BPF_PROG_TEST_RUN, {Repeat:N0} runs x {Rounds} rounds, the programs alternating round by round; median ns/packet. " +
+                    $"Tables: {verdicts.Count():N0} verdict words, {services.Count():N0} services entries (16 ranges each), {flows.Count():N0} flows " +
+                    $"(flows max {flows.MaxEntries:N0}). The NIC is stateful with the infrastructure exception on. Baselines: bench/bpf/seed_policy.bpf.c " +
+                    "(the programs before services and flows) and an empty program (the test run's own overhead).");
+        report.Line();
+        report.Line("| program, path | ns/packet | baseline | × baseline | limit |");
+        report.Line("|---|---:|---|---:|---:|");
+        foreach (var (c, i) in cases.Select((c, i) => (c, i)))
+        {
+            string ratio = c.Baseline is null ? "—" : $"{Median(i) / MedianOf(c.Baseline):F2}";
+            string limit = c.Limit is double l ? $"≤ {l:F2}{(Median(i) / MedianOf(c.Baseline!) <= l ? "" : " **over**")}" : "—";
+            report.Line($"| {c.Name} | {Median(i):F1} | {c.Baseline?.Replace(" (baseline)", "") ?? "—"} | {ratio} | {limit} |");
+        }
+        return Task.CompletedTask;
+    }
+}
