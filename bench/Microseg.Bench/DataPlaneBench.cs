@@ -15,7 +15,8 @@ public static class DataPlaneBench
     private const ushort Dst = 11;              // its group
     private const ushort Plain = 20;            // a source without service rules, allowed
     private const ushort Denied = 21;           // a source without service rules, denied
-    private const ushort Serviced = 22;         // a source with service rules: tcp 5432 (of 16 ranges)
+    private const ushort Serviced = 22;         // a source with service rules: tcp 5432, the last of 16 ranges
+    private const ushort OneRange = 23;         // a source with service rules: tcp 5432, its only range
     private static readonly IPAddress Guest = IPAddress.Parse("10.77.0.2"), Peer = IPAddress.Parse("10.77.0.1");
 
     private sealed record Case(string Name, BpfProgram Program, byte[] Frame, ushort Mark, int Expect, string? Baseline, double? Limit);
@@ -45,13 +46,14 @@ public static class DataPlaneBench
         nics.Update(Nic, new NicInfo(Dst, (ushort)(NicFlags.Stateful | NicFlags.Infra)));
         seedNics.Update(Nic, new NicInfo(Dst));
         ulong Bit(ushort s) => 1UL << (s & PolicyAbi.VerdictWordMask);
-        verdicts.Update(new VerdictKey(Dst, 0), new VerdictValue(Bit(Plain), Bit(Serviced)));
+        verdicts.Update(new VerdictKey(Dst, 0), new VerdictValue(Bit(Plain), Bit(Serviced) | Bit(OneRange)));
         seedVerdicts.Update(new VerdictKey(Dst, 0), new VerdictValue(Bit(Plain)));
         // Sixteen ranges, 5432 the last: the scan's longest path.
         var ranges = Enumerable.Range(0, PolicyAbi.ServiceMaxPorts)
             .Select(i => (new ServicePort((ushort)(i == 15 ? 5432 : 1000 + i * 10), (ushort)(i == 15 ? 5432 : 1000 + i * 10)), PolicyAbi.ServiceAllow))
             .ToArray();
         services.Update(new ServiceKey(Dst, Serviced, 6), new ServiceValue(PolicyAbi.ServiceDeny, ranges));
+        services.Update(new ServiceKey(Dst, OneRange, 6), new ServiceValue(PolicyAbi.ServiceDeny, [(new ServicePort(5432, 5432), PolicyAbi.ServiceAllow)]));
         // Realistic tables around them: ~100k verdict words, 10k services entries, 50k flows.
         for (ushort w = 0; w < 400; w++)
             for (ushort d = 100; d < 350; d++)
@@ -69,10 +71,12 @@ public static class DataPlaneBench
         var toGuest = TestFrames.TcpPacket(Peer, Guest, 40000, 5432, TcpFlags.Ack | TcpFlags.Psh);
         var reply = TestFrames.TcpPacket(Peer, Guest, 443, 41000, TcpFlags.Ack | TcpFlags.Psh);
         var fromGuest = TestFrames.TcpPacket(Guest, Peer, 41000, 443, TcpFlags.Ack | TcpFlags.Psh);
-        // The flow the reply answers, recorded by the ingress program itself.
-        ProgramTestRun.Run(ingress, fromGuest, new SkBuff { IfIndex = Nic });
-        if (!flows.TryLookup(new FlowKey(Nic, Guest, Peer, 6, 41000, 443), out _))
-            throw new InvalidOperationException("policy_ingress did not record the flow the benchmark replies to");
+        var udpFromGuest = TestFrames.UdpPacket(Guest, Peer, 41000, 53);
+        // The flows the reply and the UDP datagrams belong to, recorded by the ingress program itself.
+        ProgramTestRun.Run(ingress, TestFrames.TcpPacket(Guest, Peer, 41000, 443, TcpFlags.Syn), new SkBuff { IfIndex = Nic });
+        ProgramTestRun.Run(ingress, udpFromGuest, new SkBuff { IfIndex = Nic });
+        if (!flows.TryLookup(new FlowKey(Nic, Guest, Peer, 6, 41000, 443), out _) || !flows.TryLookup(new FlowKey(Nic, Guest, Peer, 17, 41000, 53), out _))
+            throw new InvalidOperationException("policy_ingress did not record the flows the benchmark uses");
 
         const string seedEgressAllow = "seed_egress allow (baseline)";
         const string seedIngressName = "seed_ingress (baseline)";
@@ -83,12 +87,14 @@ public static class DataPlaneBench
             new("seed_egress deny (baseline)", seedEgress, toGuest, Denied, 2, null, null),
             new(seedIngressName, seedIngress, fromGuest, 0, 0, null, null),
             new("policy_egress, pair without service rules, allow", egress, toGuest, Plain, 0, seedEgressAllow, 1.10),
-            new("policy_egress, pair with service rules, tcp/5432 (16th range)", egress, toGuest, Serviced, 0, seedEgressAllow, 1.5),
+            new("policy_egress, pair with service rules, tcp/5432 (its one range)", egress, toGuest, OneRange, 0, seedEgressAllow, 1.5),
+            new("policy_egress, pair with service rules, tcp/5432 (16th of 16 ranges)", egress, toGuest, Serviced, 0, seedEgressAllow, 1.5),
             new("policy_egress, pair with service rules, port denied (16 ranges scanned)", egress,
                 TestFrames.TcpPacket(Peer, Guest, 40000, 6000, TcpFlags.Ack), Serviced, 2, seedEgressAllow, null),
             new("policy_egress, reply: verdict deny, flow hit", egress, reply, Denied, 0, seedEgressAllow, 1.6),
             new("policy_egress, verdict deny, no flow (drop)", egress, toGuest, Denied, 2, seedEgressAllow, null),
-            new("policy_ingress, stateful, existing flow", ingress, fromGuest, 0, 0, seedIngressName, 1.3),
+            new("policy_ingress, stateful, TCP segment of an open flow (no table access)", ingress, fromGuest, 0, 0, seedIngressName, 1.3),
+            new("policy_ingress, stateful, UDP datagram of an existing flow (lookup, no write)", ingress, udpFromGuest, 0, 0, seedIngressName, 1.3),
         };
         var times = cases.Select(_ => new List<double>()).ToArray();
         for (int round = 0; round < Rounds; round++)
@@ -114,6 +120,22 @@ public static class DataPlaneBench
             string ratio = c.Baseline is null ? "—" : $"{Median(i) / MedianOf(c.Baseline):F2}";
             string limit = c.Limit is double l ? $"≤ {l:F2}{(Median(i) / MedianOf(c.Baseline!) <= l ? "" : " **over**")}" : "—";
             report.Line($"| {c.Name} | {Median(i):F1} | {c.Baseline?.Replace(" (baseline)", "") ?? "—"} | {ratio} | {limit} |");
+        }
+
+        // Memory, as the kernel counts it (memlock in the map fd's fdinfo).
+        report.Line();
+        long? flowBytes = MapMemory.Memlock(flows.Map), serviceBytes = MapMemory.Memlock(services.Map);
+        using (var emptyObject = BpfObject.OpenMemory(File.ReadAllBytes(Paths.BpfObject(PolicyAbi.ObjectFile)), PolicyAbi.ObjectFile))
+        {
+            emptyObject.Load();
+            using var emptyServices = emptyObject.Map(PolicyAbi.ServicesMap);
+            using var emptyFlows = emptyObject.Map(PolicyAbi.FlowsMap);
+            long? emptyServiceBytes = MapMemory.Memlock(emptyServices), emptyFlowBytes = MapMemory.Memlock(emptyFlows);
+            report.Line("| map | entries | max entries | memlock MiB | empty map MiB | bytes/entry |");
+            report.Line("|---|---:|---:|---:|---:|---:|");
+            report.Line($"| flows (LRU, preallocated) | {flows.Count():N0} | {flows.MaxEntries:N0} | {flowBytes / 1048576.0:F1} | {emptyFlowBytes / 1048576.0:F1} | {(double)flowBytes! / flows.MaxEntries:F0} (of max) |");
+            int serviceCount = services.Count();
+            report.Line($"| services (hash, no prealloc) | {serviceCount:N0} | {services.MaxEntries:N0} | {serviceBytes / 1048576.0:F1} | {emptyServiceBytes / 1048576.0:F1} | {(double)(serviceBytes - emptyServiceBytes)! / serviceCount:F0} |");
         }
         return Task.CompletedTask;
     }

@@ -94,6 +94,38 @@ public sealed class PolicyServiceTests : IDisposable
         Assert.Equal("pass", rig.EgressName(Udp(60000)));
     }
 
+    [KernelFact]
+    public void Random_range_lists_of_every_length_decide_every_port_as_a_linear_scan_does()
+    {
+        rig.SetWord(allow: false, service: true);
+        var rng = new Random(5432);
+        var wrong = new List<string>();
+        for (int entry = 0; entry < 60; entry++)
+        {
+            int count = entry % (PolicyAbi.ServiceMaxPorts + 1);
+            var bounds = Enumerable.Range(0, 2 * count).Select(_ => rng.Next(1, 65536)).Distinct().Order().ToList();
+            while (bounds.Count < 2 * count) bounds = Enumerable.Range(0, 2 * count).Select(_ => rng.Next(1, 65536)).Distinct().Order().ToList();
+            // Some ranges are one port wide (lo == hi).
+            var ranges = Enumerable.Range(0, count)
+                .Select(i => ((ushort)bounds[2 * i], (ushort)(rng.Next(4) == 0 ? bounds[2 * i] : bounds[2 * i + 1]), rng.Next(2) == 0)).ToArray();
+            bool otherwise = rng.Next(2) == 0;
+            rig.SetService(TestFrames.Tcp, otherwise, ranges);
+            var ports = new List<int> { 0, 1, 65535 };
+            foreach (var (lo, hi, _) in ranges) ports.AddRange([lo - 1, lo, lo + 1, hi - 1, hi, hi + 1]);
+            for (int i = 0; i < 10; i++) ports.Add(rng.Next(65536));
+            foreach (int port in ports.Where(p => p is >= 0 and <= 65535).Distinct())
+            {
+                bool expected = otherwise;
+                foreach (var (lo, hi, allow) in ranges)
+                    if (port >= lo && port <= hi) expected = allow;
+                string got = rig.EgressName(Tcp((ushort)port));
+                if (got != (expected ? "pass" : "drop"))
+                    wrong.Add($"{count} ranges [{string.Join(", ", ranges.Select(r => $"{r.Item1}-{r.Item2}:{(r.Item3 ? "allow" : "deny")}"))}] otherwise {(otherwise ? "allow" : "deny")}: port {port} got {got}");
+            }
+        }
+        Assert.True(wrong.Count == 0, $"{wrong.Count} wrong, first: {string.Join("; ", wrong.Take(3))}");
+    }
+
     [KernelTheory]
     [InlineData(true, Tcx.Pass)]
     [InlineData(false, Tcx.Drop)]
