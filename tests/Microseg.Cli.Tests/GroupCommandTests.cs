@@ -54,9 +54,9 @@ public sealed class GroupCommandTests : IDisposable
         dir.Ok("group", "add", "app", "--mark", "10");
         dir.Ok("group", "add", "web", "--mark", "11", "--parent", "app");
         var lines = dir.Ok("group", "list").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(["NAME", "MARK", "PARENT", "COMMENT"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal(["app", "10", "-", "-"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal(["web", "11", "app", "-"], lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["NAME", "MARK", "PARENT", "STATEFUL", "INFRA", "AUDIT", "COMMENT"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["app", "10", "-", "-", "-", "-", "-"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["web", "11", "app", "-", "-", "-", "-"], lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries));
         Assert.Equal(3, lines.Length);
     }
 

@@ -109,9 +109,9 @@ public sealed class RuleCommandTests : IDisposable
         Assert.Equal(dir.PendingDigest, json.GetProperty("digest").GetString());
 
         var lines = dir.Ok("rule", "list").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(["ID", "SRC", "DST", "ACTION", "COMMENT"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal(["p0-10", "untagged", "web", "deny", "no", "outsiders"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal(["p20-10", "db", "web", "allow", "-"], lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["ID", "SRC", "DST", "SERVICE", "ACTION", "COMMENT"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["p0-10", "untagged", "web", "any", "deny", "no", "outsiders"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["p20-10", "db", "web", "any", "allow", "-"], lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Theory]

@@ -31,7 +31,7 @@ public sealed class UsageWordingTests : IDisposable
     [InlineData("microseg: --iface must be a whole number 0..31 (got '1.5'); see 'microseg assignment add --help'", "assignment", "add", "--vmid", "100", "--iface", "1.5", "--group", "web")]
     [InlineData("microseg: --outsides must be a whole number 1..50 (got 'two'); see 'microseg forwarder lab up --help'", "forwarder", "lab", "up", "--outsides", "two")]
     [InlineData("microseg: --action must be allow or deny (got 'maybe'); see 'microseg rule add --help'", "rule", "add", "--dst", "web", "--action", "maybe")]
-    [InlineData("microseg: --delete must be parent or comment (got 'mark'); see 'microseg group set --help'", "group", "set", "web", "--delete", "mark")]
+    [InlineData("microseg: --delete must be parent, comment, stateful, infra or audit (got 'mark'); see 'microseg group set --help'", "group", "set", "web", "--delete", "mark")]
     [InlineData("microseg: --mode must be skb or native (got 'fast'); see 'microseg forwarder add --help'", "forwarder", "add", "f", "--router", "r", "--physical", "p", "--mode", "fast")]
     public void Bad_values_are_refused_in_plain_words(string expected, params string[] args)
     {

@@ -12,7 +12,27 @@ internal static class RandomPolicies
     /// <paramref name="ties"/>, some (src, dst) pairs get a second rule under another id, which
     /// only a damaged config has; the config is built with PolicyConfig.Create, bypassing
     /// validation.</summary>
-    public static PolicyConfig Forest(Random rng, int maxGroups, bool ties)
+    public static PolicyConfig Forest(Random rng, int maxGroups, bool ties) => Forest(rng, maxGroups, ties, services: false);
+
+    /// <summary>Ports that service rules and packets are drawn from: both ends of the port
+    /// space and clusters of neighbours, so that ranges overlap, touch and share ends.</summary>
+    public static readonly ushort[] Ports = [1, 2, 21, 22, 23, 52, 53, 54, 79, 80, 81, 443, 8000, 8079, 8080, 8081, 65534, 65535];
+
+    /// <summary>The protocols service rules name: three with ports, icmp, and an unnamed one.</summary>
+    public static readonly byte[] Protocols = [Service.Tcp, Service.Udp, Service.Sctp, Service.Icmp, 47];
+
+    public static Service RandomService(Random rng)
+    {
+        var proto = Protocols[rng.Next(Protocols.Length)];
+        if (!Service.HasPorts(proto) || rng.Next(4) == 0) return new Service(proto);
+        var a = Ports[rng.Next(Ports.Length)];
+        var b = rng.Next(3) == 0 ? a : Ports[rng.Next(Ports.Length)];
+        return new Service(proto, new PortRange(Math.Min(a, b), Math.Max(a, b)));
+    }
+
+    /// <summary>With <paramref name="services"/>, about half of the rules name a random service
+    /// (<see cref="RandomService"/>), and a pair often gets several rules.</summary>
+    public static PolicyConfig Forest(Random rng, int maxGroups, bool ties, bool services)
     {
         int n = rng.Next(1, maxGroups + 1);
         var names = new string[n];
@@ -37,21 +57,33 @@ internal static class RandomPolicies
         var markOf = groups.ToDictionary(g => g.Name, g => g.Mark!.Value);
 
         var rules = new Dictionary<string, Rule>();
-        var pairs = new HashSet<(string?, string)>();
-        int ruleCount = rng.Next(0, 3 * n + 1);
+        var pairs = new HashSet<RuleKey>();
+        int ruleCount = rng.Next(0, (services ? 6 : 3) * n + 1);
         int tieNo = 0;
         for (int k = 0; k < ruleCount; k++)
         {
             string? src = rng.Next(5) == 0 ? null : names[rng.Next(n)];
             string dst = names[rng.Next(n)];
             var action = rng.Next(2) == 0 ? RuleAction.Allow : RuleAction.Deny;
-            var id = new RuleKey(src, dst).Id(src is null ? 0 : markOf[src], markOf[dst]);
-            if (pairs.Add((src, dst))) rules[id] = new Rule(id, src, dst, action);
+            var key = new RuleKey(src, dst, services && rng.Next(2) == 0 ? RandomService(rng) : null);
+            var id = key.Id(src is null ? 0 : markOf[src], markOf[dst]);
+            if (pairs.Add(key)) rules[id] = new Rule(id, key, action);
             else if (ties && rng.Next(2) == 0)
             {
                 var tieId = $"tie{tieNo++}";
-                rules[tieId] = new Rule(tieId, src, dst, action);
+                rules[tieId] = new Rule(tieId, key, action);
             }
+            // Several port rules of one protocol on one pair: ranges that overlap (a tie when
+            // their actions differ), touch, or leave gaps.
+            if (services && rng.Next(3) == 0)
+                for (int extra = rng.Next(1, 4); extra > 0; extra--)
+                {
+                    var a = Ports[rng.Next(Ports.Length)];
+                    var b = Ports[rng.Next(Ports.Length)];
+                    var more = key with { Service = new Service(Service.Tcp, new PortRange(Math.Min(a, b), Math.Max(a, b))) };
+                    var moreId = more.Id(src is null ? 0 : markOf[src], markOf[dst]);
+                    if (pairs.Add(more)) rules[moreId] = new Rule(moreId, more, rng.Next(2) == 0 ? RuleAction.Allow : RuleAction.Deny);
+                }
         }
         return PolicyConfig.Create(groups, rules.Values);
     }

@@ -177,6 +177,44 @@ public sealed class ServiceResolutionTests
     }
 
     [Fact]
+    public void Icmp_matches_icmpv4_only_and_icmpv6_icmpv6_only_and_port_rules_never_match_portless_packets()
+    {
+        var config = PolicyConfig.Create([new Group("web", 10), new Group("db", 20)],
+        [
+            new Rule("p10-20-icmp", "web", "db", RuleAction.Allow, null, new Service(Service.Icmp)),
+            new Rule("p10-20-udp1-65535", "web", "db", RuleAction.Allow, null, new Service(Service.Udp, new PortRange(1, 65535))),
+        ]);
+        var engine = new PolicyEngine(config);
+        Assert.Equal(RuleAction.Allow, engine.Verdict("web", "db", new Packet(Service.Icmp)));
+        Assert.Equal(RuleAction.Deny, engine.Verdict("web", "db", new Packet(Service.Icmpv6)));
+        Assert.Equal(RuleAction.Allow, engine.Verdict("web", "db", new Packet(Service.Udp, 1)));
+        Assert.Equal(RuleAction.Allow, engine.Verdict("web", "db", new Packet(Service.Udp, 65535)));
+        // A fragment after the first has no port: the port rule does not match it.
+        Assert.Equal(RuleAction.Deny, engine.Verdict("web", "db", new Packet(Service.Udp, null)));
+        Assert.Equal(RuleAction.Deny, engine.Verdict("web", "db"));
+        var udp = Assert.Single(engine.CompileServices(["db"]), e => e.Proto == Service.Udp);
+        Assert.Equal(RuleAction.Deny, udp.Verdict(null));
+        Assert.Equal(RuleAction.Allow, udp.Verdict(40000));
+    }
+
+    [Fact]
+    public void Rules_without_services_keep_their_meaning()
+    {
+        // The worked example has no service: every packet gets the verdict of the pair.
+        var engine = new PolicyEngine(Examples.WorkedExample);
+        foreach (var src in new string?[] { null, "web", "wiki", "wol", "db" })
+            foreach (var dst in new[] { "web", "wiki", "wol", "db" })
+            {
+                var e = engine.Explain(src, dst);
+                Assert.False(e.DependsOnService);
+                foreach (var packet in new Packet[] { new(Service.Tcp, 5432), new(Service.Udp, 53), new(Service.Icmp), new(Service.Tcp) })
+                    Assert.Equal(e.Verdict, engine.Verdict(src, dst, packet));
+            }
+        Assert.Empty(engine.CompileServices(engine.Groups));
+        Assert.All(engine.CompileMasks(engine.Groups), w => Assert.Equal(0UL, w.Service));
+    }
+
+    [Fact]
     public void Switches_are_inherited_with_defaults()
     {
         var config = PolicyConfig.Create(
