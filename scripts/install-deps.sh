@@ -2,7 +2,7 @@
 # Installs what microseg needs on a fresh Debian 12 machine (run as root). Quiet and quick when
 # everything is already there: it only calls apt when a package is missing.
 set -euo pipefail
-packages=(clang llvm libbpf-dev libbpf1 bpftool linux-libc-dev iproute2 iputils-ping iperf3 nftables procps chromium chromium-driver
+packages=(clang llvm libbpf-dev libbpf1 bpftool linux-libc-dev iproute2 iputils-ping iperf3 nftables procps dnsmasq-base udhcpc chromium chromium-driver
   systemd man-db groff-base init-system-helpers)
 missing=()
 for p in "${packages[@]}"; do

@@ -13,6 +13,7 @@ var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
     ["plug"] = AgentBench.Plug,
     ["scale-plan"] = ScaleBench.Plan,
     ["scale-apply"] = ScaleBench.Apply,
+    ["explain"] = ExplainBench.Run,
     ["carrier"] = CarrierBench.Run,
     ["forwarder"] = ForwarderBench.Run,
 };

@@ -2,6 +2,7 @@
 // (one-shot per event); the caller passes the snapshot it read and the source of the host's
 // interfaces. Every subsystem runs in one loop, in the order registered: policy first, because
 // the NICs it enforces are part of what the others see.
+using Microseg.Agent.Policy;
 using Microseg.Agent.Subsystems;
 using Microseg.Netlink;
 using Microseg.Policy;
@@ -89,6 +90,18 @@ public sealed partial class MicrosegAgent
         Subsystem.DeleteIfEmpty(options.RunDirectory);
         Subsystem.DeleteIfEmpty(options.BpffsRoot);
         return links;
+    }
+
+    /// <summary>flush-flows: deletes flows from this host's flow table (all, one NIC's, or a
+    /// group's NICs'). A group needs the committed snapshot; without one, only all flows or a
+    /// NIC's can go.</summary>
+    public FlowFlushResult FlushFlows(PolicyConfig? config, FlowScope scope)
+    {
+        var links = interfaces.Links();
+        var host = config is null
+            ? new HostState(PolicyConfig.Empty, options.Node, links, new HashSet<int>()) { HasSnapshot = false }
+            : Host(config, links);
+        return subsystems.OfType<Policy.PolicySubsystem>().Single().FlushFlows(host, scope);
     }
 
     /// <summary>What is loaded and enforced. An invalid snapshot does not stop status: it is

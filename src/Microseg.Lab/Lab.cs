@@ -70,8 +70,9 @@ public sealed class Lab
         }
     }
 
-    /// <summary>The first half of <see cref="Up"/>: namespaces, links, underlay, carrier,
-    /// neighbours, the committed policy; nothing applied yet. The caller removes the lab on failure.</summary>
+    /// <summary>The first half of <see cref="Up"/>: namespaces, links, underlay, carrier, the
+    /// committed policy; nothing applied yet. Guests find each other and their gateway with real
+    /// ARP and neighbour discovery, which policy lets through (infrastructure traffic). The caller removes the lab on failure.</summary>
     public void Build(TextWriter log)
     {
         System.IO.Directory.CreateDirectory(ConfigDirectory);
@@ -80,7 +81,6 @@ public sealed class Lab
         if (Spec.IsMultiHost) CreateUnderlay();
         foreach (var host in Spec.Hosts) CreateCarrier(host);
         foreach (var guest in Spec.Guests) CreateGuest(guest);
-        SetNeighbours();
         var snapshot = Commit(Spec.PolicyText);
         var carrier = Spec.IsMultiHost ? $", carrier {Spec.Carrier.Name()} over {LabNetwork.UnderlayInterface}" : "";
         log.WriteLine($"lab {Spec.Name}: {Spec.Hosts.Count} host(s), {Spec.Guests.Count} guests{carrier}; committed policy version {snapshot.Version}");
@@ -224,32 +224,6 @@ public sealed class Lab
         Shell.Ip("-n", hostNs, "link", "set", guest.HostNic, "master", host.Bridge, "up");
         if (Spec.Carrier == LabCarrier.Srv6 && Spec.HostIp(host) is { } gateway)
             Shell.Ip("-n", ns, "route", "add", "default", "via", gateway.ToString());
-    }
-
-    /// <summary>Permanent neighbour entries: ARP is not policy's business here (ARP is
-    /// enforced like any frame until the "ARP always allowed" feature), and one-way probes
-    /// must not depend on a reply. Guests know the guests on their segment (all of them, but
-    /// only their own host's in SRv6 labs) and the host addresses there; hosts know their
-    /// segment's guests.</summary>
-    public void SetNeighbours()
-    {
-        bool routed = Spec.Carrier == LabCarrier.Srv6;
-        bool SameSegment(LabGuest g, string host) => !routed || g.Host == host;
-        var hosts = Spec.IsMultiHost
-            ? Spec.Hosts.Select(h => (Host: h, Ip: Spec.HostIp(h))).Where(h => h.Ip is not null).ToList()
-            : [];
-        void Neighbour(string member, string device, IPAddress ip, string mac) =>
-            Shell.Ip("-n", Namespace(member), "neigh", "replace", ip.ToString(), "lladdr", mac, "dev", device, "nud", "permanent");
-        foreach (var g in Spec.Guests)
-        {
-            foreach (var other in Spec.Guests.Where(o => o != g && SameSegment(o, g.Host)))
-                Neighbour(g.Name, g.GuestNic, other.Ip, other.Mac);
-            foreach (var (host, ip) in hosts.Where(h => SameSegment(g, h.Host.Name)))
-                Neighbour(g.Name, g.GuestNic, ip!, LabNetwork.BridgeMac(Spec.HostIndex(host.Name)));
-        }
-        foreach (var (host, _) in hosts)
-            foreach (var g in Spec.Guests.Where(g => SameSegment(g, host.Name)))
-                Neighbour(host.Name, host.Bridge, g.Ip, g.Mac);
     }
 
     /// <summary>Removes everything a lab of this name made: agent state, namespaces, bpffs

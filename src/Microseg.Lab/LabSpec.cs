@@ -52,7 +52,7 @@ public sealed record LabGuest(string Name, string Host, long Vmid, long Iface, s
     [JsonIgnore]
     public IPAddress Ip => IPAddress.Parse(Address.Split('/')[0]);
 
-    /// <summary>A fixed, locally administered MAC, so neighbours can be set without asking.</summary>
+    /// <summary>A fixed, locally administered MAC (tests build raw frames to it).</summary>
     [JsonIgnore]
     public string Mac
     {

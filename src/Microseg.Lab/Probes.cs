@@ -1,16 +1,24 @@
 // Real traffic between lab guests: one-way UDP datagrams (exactly one verdict each), TCP
-// connects and ICMP echo (both need the reply direction too, as policy is stateless).
+// connects and ICMP echo (round trips: the answer passes as a reply when the opener's group is
+// stateful, else only by rule).
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microseg.Netlink;
+using Microseg.Policy;
 
 namespace Microseg.Lab;
 
 public sealed class Probes(Lab lab)
 {
-    private const int UdpPort = 7101, TcpPort = 7102, UdpAttempts = 3;
+    private const int UdpPort = 7101, TcpPort = 7102, TcpClientPort = 7103, UdpAttempts = 3;
     private static readonly TimeSpan TcpTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>The packets the probes send, as the engine judges them: a UDP datagram to
+    /// 7101, a TCP connect to 7102 (the answer goes to the client's fixed port 7103), an ICMP
+    /// echo (request and reply alike: ICMP has no port).</summary>
+    public static readonly Packet UdpPacket = new(Service.Udp, UdpPort), TcpPacket = new(Service.Tcp, TcpPort),
+        TcpAnswer = new(Service.Tcp, TcpClientPort), IcmpPacket = new(Service.Icmp, null);
 
     /// <summary>For every ordered pair of guests: did a UDP datagram from src reach dst?</summary>
     public Dictionary<(string Src, string Dst), bool> OneWayUdp(IReadOnlyList<LabGuest> guests)
@@ -69,7 +77,15 @@ public sealed class Probes(Lab lab)
             foreach (var src in guests)
                 foreach (var dst in guests.Where(d => d != src))
                 {
-                    var client = InGuest(src, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+                    // A fixed client port, so the answer's destination port is known; closed
+                    // with a reset (linger 0), so no TIME_WAIT keeps the next check from it.
+                    var client = InGuest(src, () =>
+                    {
+                        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { LingerState = new LingerOption(true, 0) };
+                        s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                        s.Bind(new IPEndPoint(src.Ip, TcpClientPort));
+                        return s;
+                    });
                     attempts.Add((src.Name, dst.Name, client, client.ConnectAsync(new IPEndPoint(dst.Ip, TcpPort))));
                 }
             Task.WaitAll([.. attempts.Select(a => Task.WhenAny(a.Item4, Task.Delay(TcpTimeout)))]);

@@ -64,6 +64,15 @@ public sealed class DirectoryConfigStore : IConfigStore
     /// <summary>A missing file is an empty config (with the digest of no bytes), Exists false.</summary>
     public PendingConfig ReadPending() => ReadPendingFile().Value;
 
+    /// <summary>Parses only the two chains and the rules between them (the cached full parse
+    /// when these bytes were parsed already).</summary>
+    public PendingConfig ReadPendingPair(string? src, string dst)
+    {
+        if (ReadOrNull(PendingPath) is not { } bytes) return Missing.Value;
+        if (Volatile.Read(ref pending) is { } e && bytes.AsSpan().SequenceEqual(e.Bytes)) return e.Value;
+        return new PendingConfig(SectionConfig.ParsePair(bytes, PendingPath, src, dst), DigestOf(bytes));
+    }
+
     private Parsed<PendingConfig> ReadPendingFile() =>
         ReadOrNull(PendingPath) is { } bytes ? Pending(bytes) : Missing;
 

@@ -46,6 +46,13 @@ public interface IConfigStore
     /// derive from a config (an engine) on the instance.</summary>
     PendingConfig ReadPending();
 
+    /// <summary>The part of the pending config that decides traffic from <paramref name="src"/>
+    /// (null: untagged) to <paramref name="dst"/>: the groups on both ancestor chains and the
+    /// rules between them (what explain needs), with the problems of those objects reported as
+    /// a full read reports them. A store that cannot read less gives the whole config, which
+    /// holds the same answer.</summary>
+    PendingConfig ReadPendingPair(string? src, string dst) => ReadPending();
+
     /// <summary>Read-modify-write of the pending config, atomic against every other editor.
     /// With <paramref name="expectedDigest"/>, refused (<see cref="DigestConflictException"/>)
     /// unless the pending config still has it. Returns the digest after the edit (unchanged

@@ -7,7 +7,7 @@ using System.Text;
 
 namespace Microseg.Policy;
 
-public static class SectionConfig
+public static partial class SectionConfig
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -154,7 +154,7 @@ public static class SectionConfig
         }
     }
 
-    private sealed class Parser(string file)
+    private sealed partial class Parser(string file)
     {
         private readonly List<ConfigProblem> problems = [];
         private readonly Dictionary<string, (ObjectType Type, int Line)> ids = new(StringComparer.Ordinal);

@@ -10,21 +10,31 @@ namespace Microseg.Agent.Policy;
 /// <param name="MaxDestinations">Local destination groups: each costs at most
 /// <see cref="VerdictWord.WordsPerDestination"/> verdict words, so this many always fit.</param>
 /// <param name="MaxNics">Enforced NICs (nic_group entries).</param>
-public sealed record PolicyCapacity(int MaxDestinations, int MaxNics)
+/// <param name="MaxServices">Service entries (one per destination, source and protocol that a
+/// rule with a service names).</param>
+/// <param name="MaxFlows">The flow table's size, set when the maps are created (an LRU map:
+/// when full, the least recently used flows go, never the policy).</param>
+public sealed record PolicyCapacity(int MaxDestinations, int MaxNics, int MaxServices = PolicyAbi.ServicesMaxEntries, int MaxFlows = PolicyAbi.FlowsMaxEntries)
 {
     /// <summary>What the maps of abi.h hold.</summary>
-    public static readonly PolicyCapacity Maps = new(PolicyAbi.VerdictsMaxDsts, PolicyAbi.NicGroupMaxEntries);
+    public static readonly PolicyCapacity Maps = new(PolicyAbi.VerdictsMaxDsts, PolicyAbi.NicGroupMaxEntries, PolicyAbi.ServicesMaxEntries, PolicyAbi.FlowsMaxEntries);
 
     /// <summary>Test-only: lower bounds, so that a test need not build 1,025 NICs to cross one.</summary>
     public const string MaxDestinationsVariable = "MICROSEG_TEST_POLICY_MAX_DSTS";
     public const string MaxNicsVariable = "MICROSEG_TEST_POLICY_MAX_NICS";
+    public const string MaxServicesVariable = "MICROSEG_TEST_POLICY_MAX_SERVICES";
+
+    /// <summary>Test-only: a smaller flow table, so that a test can fill it. Applies when the
+    /// maps are created (first load or a schema migration); a pinned table keeps its size.</summary>
+    public const string MaxFlowsVariable = "MICROSEG_TEST_POLICY_MAX_FLOWS";
 
     /// <summary>Verdict map entries: the worst case of <see cref="MaxDestinations"/> groups.</summary>
     public int MaxWords => MaxDestinations * VerdictWord.WordsPerDestination;
 
     /// <summary>The maps' bounds, lowered (never raised) by the test variables.</summary>
     public static PolicyCapacity FromEnvironment() => new(
-        Lowered(MaxDestinationsVariable, Maps.MaxDestinations), Lowered(MaxNicsVariable, Maps.MaxNics));
+        Lowered(MaxDestinationsVariable, Maps.MaxDestinations), Lowered(MaxNicsVariable, Maps.MaxNics),
+        Lowered(MaxServicesVariable, Maps.MaxServices), Lowered(MaxFlowsVariable, Maps.MaxFlows));
 
     /// <summary>Throws when the plan needs more than the maps hold.</summary>
     public void Check(PolicyPlan plan)
@@ -36,6 +46,21 @@ public sealed record PolicyCapacity(int MaxDestinations, int MaxNics)
         if (plan.Nics.Count > MaxNics)
             throw new AgentException(
                 $"this host has {N(plan.Nics.Count)} NICs to enforce; the nic_group map holds {N(MaxNics)}: nothing changed, the last applied policy stays enforced");
+        CheckServices(plan, "nothing changed, the last applied policy stays enforced");
+    }
+
+    /// <summary>Throws when a pair's rules name more port ranges for one protocol than a
+    /// services entry holds, or the entries exceed the map; <paramref name="outcome"/> ends the message.</summary>
+    public void CheckServices(PolicyPlan plan, string outcome)
+    {
+        foreach (var e in plan.Services)
+            if (e.Ports.Count > PolicyAbi.ServiceMaxPorts)
+                throw new AgentException(
+                    $"the rules from {plan.GroupOf(e.Src)} to {plan.GroupOf(e.Dst)} name {e.Ports.Count} distinct {Service.ProtoName(e.Proto)} port ranges; " +
+                    $"the services map holds {PolicyAbi.ServiceMaxPorts} per group pair and protocol (merge adjacent ports into ranges): {outcome}");
+        if (plan.Services.Count > MaxServices)
+            throw new AgentException(
+                $"this host needs {N(plan.Services.Count)} service entries (group pair and protocol); the services map holds {N(MaxServices)}: {outcome}");
     }
 
     /// <summary>Throws when plugging <paramref name="nic"/> would leave the host with more
@@ -47,6 +72,9 @@ public sealed record PolicyCapacity(int MaxDestinations, int MaxNics)
                 $"apply {nic}: this host would have {N(destinations)} local destination groups; the verdict map holds {N(MaxDestinations)} ({N(MaxWords)} words): " +
                 "nothing changed, the NIC is not enforced");
     }
+
+    /// <summary>The plug path's service entries (its group's only), checked before the first write.</summary>
+    public void CheckPlugServices(string nic, PolicyPlan plan) => CheckServices(plan, $"apply {nic}: nothing changed, the NIC is not enforced");
 
     /// <summary>Writes come before removals (every packet sees a complete state), so for a moment
     /// a map holds its current entries and the new ones: throws when that exceeds its bound.</summary>

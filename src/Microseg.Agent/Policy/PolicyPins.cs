@@ -1,5 +1,5 @@
 // The pinned layout of the policy subsystem under <bpffs>/policy/:
-//   prog/ingress  prog/egress  nic_group  verdicts  links/{ifindex}-{ingress|egress}
+//   prog/ingress  prog/egress  nic_group  verdicts  services  flows  links/{ifindex}-{ingress|egress}
 // and, only while a schema migration runs, next/ with the new maps.
 using Microseg.Bpf;
 
@@ -13,12 +13,23 @@ public sealed class PolicyPins(string root)
     public string EgressProgram => Path.Combine(ProgramDirectory, "egress");
     public string NicGroup => Path.Combine(Root, "nic_group");
     public string Verdicts => Path.Combine(Root, "verdicts");
+    public string Services => Path.Combine(Root, "services");
+    public string Flows => Path.Combine(Root, "flows");
     public string LinkDirectory => Path.Combine(Root, "links");
     public string NextDirectory => Path.Combine(Root, "next");
     public string NextNicGroup => Path.Combine(NextDirectory, "nic_group");
     public string NextVerdicts => Path.Combine(NextDirectory, "verdicts");
+    public string NextServices => Path.Combine(NextDirectory, "services");
+    public string NextFlows => Path.Combine(NextDirectory, "flows");
+
+    /// <summary>Every map's pin, as (map name, live pin, pin during a migration).</summary>
+    public IReadOnlyList<(string Map, string Live, string Next)> Maps =>
+    [
+        ("nic_group", NicGroup, NextNicGroup), ("verdicts", Verdicts, NextVerdicts),
+        ("services", Services, NextServices), ("flows", Flows, NextFlows),
+    ];
 
     public string Program(TcxDirection direction) => direction == TcxDirection.Ingress ? IngressProgram : EgressProgram;
 
-    public bool AllPresent => File.Exists(IngressProgram) && File.Exists(EgressProgram) && File.Exists(NicGroup) && File.Exists(Verdicts);
+    public bool AllPresent => File.Exists(IngressProgram) && File.Exists(EgressProgram) && Maps.All(m => File.Exists(m.Live));
 }

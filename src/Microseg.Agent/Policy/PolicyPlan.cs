@@ -1,6 +1,7 @@
 // The desired kernel state of the policy subsystem on one host: which local NICs are enforced
-// with which group, and the verdict words their groups need. Pure: computed from the snapshot
-// and the host's interface list.
+// with which group and switches, and the verdict words and service entries their groups need.
+// Pure: computed from the snapshot and the host's interface list.
+using Microseg.Bpf.Abi;
 using Microseg.Policy;
 
 namespace Microseg.Agent.Policy;
@@ -9,19 +10,24 @@ namespace Microseg.Agent.Policy;
 public sealed record LocalInterface(string Name, int IfIndex);
 
 /// <summary>A local guest NIC that has an assignment, so policy is attached to it.</summary>
-public sealed record EnforcedNic(string Name, int IfIndex, string AssignmentId, string Group, ushort Mark);
+/// <param name="Flags">The switches of its group (stateful replies, infrastructure traffic,
+/// audit), as nic_group holds them.</param>
+public sealed record EnforcedNic(string Name, int IfIndex, string AssignmentId, string Group, ushort Mark,
+    NicFlags Flags = NicFlags.Stateful | NicFlags.Infra);
 
 public sealed class PolicyPlan
 {
     private readonly PolicyEngine engine;
-    private readonly Lazy<IReadOnlyList<VerdictWord>> words;
+    private readonly PolicyConfig config;
+    private readonly Lazy<(IReadOnlyList<VerdictWord> Words, IReadOnlyList<ServiceEntry> Services)> compiled;
 
-    private PolicyPlan(PolicyEngine engine, IReadOnlyList<EnforcedNic> nics)
+    private PolicyPlan(PolicyConfig config, PolicyEngine engine, IReadOnlyList<EnforcedNic> nics)
     {
+        this.config = config;
         this.engine = engine;
         Nics = nics;
         Destinations = nics.Select(n => n.Group).Distinct(StringComparer.Ordinal).Count();
-        words = new Lazy<IReadOnlyList<VerdictWord>>(() => engine.CompileMasks(Nics.Select(n => n.Group)));
+        compiled = new(() => engine.CompileAll(Nics.Select(n => n.Group)));
     }
 
     /// <summary>Enforced NICs, ordered by name.</summary>
@@ -34,7 +40,15 @@ public sealed class PolicyPlan
     /// <summary>The verdict words of the destination groups of the enforced NICs (one map entry
     /// each; an absent word denies its 64 sources), compiled on first use (status needs only
     /// the NICs). No per-pair list is ever built.</summary>
-    public IReadOnlyList<VerdictWord> Words => words.Value;
+    public IReadOnlyList<VerdictWord> Words => compiled.Value.Words;
+
+    /// <summary>The service entries of the pairs whose words have the Service bit set: one per
+    /// (destination, source, protocol) that a rule of the pair names, never one per port.</summary>
+    public IReadOnlyList<ServiceEntry> Services => compiled.Value.Services;
+
+    /// <summary>The group a mark stands for (for messages), or "mark N" when none has it; 0 is untagged.</summary>
+    public string GroupOf(ushort mark) =>
+        mark == 0 ? "untagged" : config.Groups.Values.FirstOrDefault(g => g.Mark == mark)?.Name ?? $"mark {mark}";
 
     /// <summary>The same verdicts as allowed pairs, compiled on each call: for tests that read
     /// a small plan pair by pair. The agent syncs <see cref="Words"/>.</summary>
@@ -47,7 +61,7 @@ public sealed class PolicyPlan
         var nics = new List<EnforcedNic>();
         foreach (var itf in interfaces.OrderBy(i => i.Name, StringComparer.Ordinal))
             if (Enforced(config, engine, itf) is { } nic) nics.Add(nic);
-        return new PolicyPlan(engine, nics);
+        return new PolicyPlan(config, engine, nics);
     }
 
     /// <summary>The plug path: one NIC and the verdict words of its group only; null when the
@@ -55,13 +69,17 @@ public sealed class PolicyPlan
     public static PolicyPlan? ForInterface(PolicyConfig config, LocalInterface itf)
     {
         var engine = new PolicyEngine(config);
-        return Enforced(config, engine, itf) is { } nic ? new PolicyPlan(engine, [nic]) : null;
+        return Enforced(config, engine, itf) is { } nic ? new PolicyPlan(config, engine, [nic]) : null;
     }
 
     private static EnforcedNic? Enforced(PolicyConfig config, PolicyEngine engine, LocalInterface itf)
     {
         if (!GuestNic.TryParse(itf.Name, out var guest)) return null;
         if (!config.Assignments.TryGetValue(guest.AssignmentId, out var assignment)) return null;
-        return new EnforcedNic(itf.Name, itf.IfIndex, assignment.Id, assignment.Group, engine.MarkOf(assignment.Group));
+        return new EnforcedNic(itf.Name, itf.IfIndex, assignment.Id, assignment.Group, engine.MarkOf(assignment.Group), FlagsOf(engine.SwitchesOf(assignment.Group)));
     }
+
+    /// <summary>nic_info.flags of a group's switches.</summary>
+    public static NicFlags FlagsOf(GroupSwitches switches) =>
+        (switches.Stateful ? NicFlags.Stateful : 0) | (switches.Infra ? NicFlags.Infra : 0) | (switches.Audit ? NicFlags.Audit : 0);
 }

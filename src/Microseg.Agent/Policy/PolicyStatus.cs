@@ -11,7 +11,16 @@ public sealed record PolicyApplyResult(
     IReadOnlyList<(EnforcedNic Nic, string Error)> Failed,
     int NicEntriesWritten, int NicEntriesRemoved,
     int VerdictsWritten, int VerdictsRemoved,
-    int LinksCreated, int LinksUpdated, int LinksRemoved);
+    int LinksCreated, int LinksUpdated, int LinksRemoved)
+{
+    /// <summary>Service entries written and removed.</summary>
+    public int ServicesWritten { get; init; }
+
+    public int ServicesRemoved { get; init; }
+
+    /// <summary>Flows of NICs that left the host, removed with them.</summary>
+    public int FlowsRemoved { get; init; }
+}
 
 /// <summary>The policy's report: the NICs it enforces reach the subsystems after it.</summary>
 public sealed record PolicyReport(PolicyApplyResult Result) : SubsystemReport(PolicySubsystem.SubsystemName,
@@ -48,6 +57,13 @@ public sealed record PolicyStatus(
 {
     /// <summary>The verdict map's fill and bound; null when nothing is loaded.</summary>
     public VerdictMapFill? VerdictMap { get; init; }
+
+    /// <summary>Entries of the services map (one per group pair and protocol that rules with a
+    /// service name).</summary>
+    public int ServiceEntries { get; init; }
+
+    /// <summary>The flow table's fill, size and memory; null when nothing is loaded.</summary>
+    public FlowTableFill? FlowTable { get; init; }
 
     /// <summary>The attach mode in effect (tcx or tc) and, in a few words, why ("forced",
     /// "auto: kernel 6.18.44-fc-v782 has tcx").</summary>

@@ -1,7 +1,8 @@
 // Policy subsystem: keeps the policy programs loaded (verify once, reuse pins), the maps in
-// sync with the plan (diff only), and its programs on both hooks of every enforced NIC (tcx links
-// or tc filters: HookAttachments). It runs first: the
-// NICs it enforces are what the carrier checks.
+// sync with the plan (diff only: nic_group with each group's switches, verdict words, service
+// entries; the flow table is the programs' own), and its programs on both hooks of every
+// enforced NIC (tcx links or tc filters: HookAttachments). It runs first: the NICs it enforces
+// are what the carrier checks.
 using Microseg.Agent.Subsystems;
 using Microseg.Bpf;
 using Microseg.Bpf.Abi;
@@ -67,15 +68,21 @@ public sealed partial class PolicySubsystem : Subsystem
         var (loaded, outcome) = EnsureLoaded(plan);
         using (loaded)
         {
-            var (vw, vr, nw, nr) = (0, 0, 0, 0);
+            var (vw, vr, nw, nr, sw, sr) = (0, 0, 0, 0, 0, 0);
             var currentVerdicts = loaded.Verdicts.Entries();
             var currentNics = loaded.NicGroup.Entries();
-            var (desiredVerdicts, desiredNics) = (DesiredVerdicts(plan), DesiredNics(plan));
+            var currentServices = loaded.Services.Entries();
+            var (desiredVerdicts, desiredNics, desiredServices) = (DesiredVerdicts(plan), DesiredNics(plan), DesiredServices(plan));
             var verdicts = MapSync.Diff(desiredVerdicts, currentVerdicts);
             var nics = MapSync.Diff(desiredNics, currentNics);
+            var services = MapSync.Diff(desiredServices, currentServices);
             CheckTransition(currentVerdicts.Count, desiredVerdicts.Count, verdicts.Deletes.Count, currentNics.Count, desiredNics.Count, nics.Deletes.Count);
-            // Order keeps every packet enforced: entries a NIC needs exist before the NIC names
-            // its group; removals come after the links that used them are gone.
+            Capacity.CheckTransition("services", currentServices.Count, desiredServices.Count - (currentServices.Count - services.Deletes.Count), Capacity.MaxServices);
+            // Order keeps every packet enforced: the service entries a word points to exist
+            // before its Service bit is set, the words a NIC needs before the NIC names its
+            // group; removals come after the links that used them are gone (and a word drops
+            // its Service bit before the entries go).
+            foreach (var (k, v) in services.Writes) { loaded.Services.Update(k, v); sw++; }
             foreach (var (k, v) in verdicts.Writes) { loaded.Verdicts.Update(k, v); vw++; }
             foreach (var (k, v) in nics.Writes) { loaded.NicGroup.Update(k, v); nw++; }
 
@@ -85,8 +92,17 @@ public sealed partial class PolicySubsystem : Subsystem
 
             foreach (var k in nics.Deletes) if (loaded.NicGroup.Delete(k)) nr++;
             foreach (var k in verdicts.Deletes) if (loaded.Verdicts.Delete(k)) vr++;
-            LogSynced(Log, vw, vr, nw, nr);
-            return new PolicyApplyResult(outcome, enforced, failed, nw, nr, vw, vr, created, updated, removed);
+            foreach (var k in services.Deletes) if (loaded.Services.Delete(k)) sr++;
+            // A NIC that left takes its flows along: its ifindex may be another NIC's tomorrow.
+            int fr = 0;
+            if (nics.Deletes.Count > 0)
+            {
+                var gone = nics.Deletes.ToHashSet();
+                fr = FlowTable.Delete(loaded.Flows, k => gone.Contains(k.IfIndex));
+            }
+            LogSynced(Log, vw, vr, sw, sr, nw, nr, fr);
+            return new PolicyApplyResult(outcome, enforced, failed, nw, nr, vw, vr, created, updated, removed)
+                { ServicesWritten = sw, ServicesRemoved = sr, FlowsRemoved = fr };
         }
     }
 
@@ -97,36 +113,110 @@ public sealed partial class PolicySubsystem : Subsystem
     {
         Links.Choice.ThrowIfUnsupported();
         using var loaded = OpenPinned();
-        var (vw, nw) = (0, 0);
+        var (vw, nw, sw) = (0, 0, 0);
         var verdicts = DesiredVerdicts(plan);
         var nics = DesiredNics(plan);
+        var services = DesiredServices(plan);
         var verdictsPresent = Lookup(loaded.Verdicts, verdicts.Keys).ToList();
+        var servicesPresent = Lookup(loaded.Services, services.Keys).ToList();
         var verdictWrites = MapSync.Diff(verdicts, verdictsPresent, deleteStale: false);
+        var serviceWrites = MapSync.Diff(services, servicesPresent, deleteStale: false);
         var nicWrites = MapSync.Diff(nics, Lookup(loaded.NicGroup, nics.Keys), deleteStale: false);
         CheckPlug(loaded, plan, verdictsPresent.Count, verdicts.Count);
+        Capacity.CheckPlugServices(plan.Nics[0].Name, plan);
+        Capacity.CheckTransition("services", loaded.Services.Count(), services.Count - servicesPresent.Count, Capacity.MaxServices);
+        foreach (var (k, v) in serviceWrites.Writes) { loaded.Services.Update(k, v); sw++; }
         foreach (var (k, v) in verdictWrites.Writes) { loaded.Verdicts.Update(k, v); vw++; }
         foreach (var (k, v) in nicWrites.Writes) { loaded.NicGroup.Update(k, v); nw++; }
         var (enforced, failed, created, updated) = AttachAll(loaded, plan.Nics);
-        return new PolicyApplyResult(LoadOutcome.Reused, enforced, failed, nw, 0, vw, 0, created, updated, 0);
+        return new PolicyApplyResult(LoadOutcome.Reused, enforced, failed, nw, 0, vw, 0, created, updated, 0) { ServicesWritten = sw };
+    }
+
+    /// <summary>Deletes flows from the flow table: their replies no longer pass, unless the
+    /// rules allow them. Under the shared lock (it changes no pin, only entries).</summary>
+    public FlowFlushResult FlushFlows(HostState host, FlowScope scope)
+    {
+        using (SubsystemLock.Shared(State.LockPath))
+        {
+            if (!Pins.AllPresent)
+                throw new AgentException("the policy programs are not loaded on this host (run 'microseg apply'): there is no flow table to flush");
+            using var loaded = OpenPinned();
+            int removed;
+            IReadOnlyList<string> nics;
+            switch (scope)
+            {
+                case FlowScope.OfNic(var name):
+                    var link = host.Link(name) ?? throw new AgentException($"flush-flows --nic {name}: no such interface on this host");
+                    nics = [name];
+                    removed = FlowTable.Delete(loaded.Flows, k => k.IfIndex == (uint)link.IfIndex);
+                    break;
+                case FlowScope.OfGroup(var group):
+                    if (!host.HasSnapshot)
+                        throw new AgentException($"flush-flows --group {group}: no valid committed policy to find the group in");
+                    if (!host.Config.Groups.ContainsKey(group))
+                        throw new AgentException($"flush-flows --group {group}: no group '{group}' in the committed policy");
+                    var marks = GroupAndBelow(host.Config, group);
+                    var ifindexes = loaded.NicGroup.Entries().Where(e => marks.Contains(e.Value.Group)).Select(e => e.Key).ToHashSet();
+                    var names = host.Links.ToDictionary(l => (uint)l.IfIndex, l => l.Name);
+                    nics = [.. ifindexes.Order().Select(i => names.GetValueOrDefault(i) ?? $"ifindex {i}")];
+                    removed = ifindexes.Count == 0 ? 0 : FlowTable.Delete(loaded.Flows, k => ifindexes.Contains(k.IfIndex));
+                    break;
+                default:
+                    nics = [];
+                    removed = FlowTable.Delete(loaded.Flows, _ => true);
+                    break;
+            }
+            LogFlushed(Log, removed);
+            return new FlowFlushResult(removed, nics);
+        }
+    }
+
+    /// <summary>The marks of a group and of every group below it.</summary>
+    private static HashSet<ushort> GroupAndBelow(Microseg.Policy.PolicyConfig config, string group)
+    {
+        bool Below(Microseg.Policy.Group g)
+        {
+            for (var at = g; at is not null; at = at.Parent is { } p ? config.Groups.GetValueOrDefault(p) : null)
+                if (at.Name == group) return true;
+            return false;
+        }
+        return [.. config.Groups.Values.Where(g => g.Mark.HasValue && Below(g)).Select(g => (ushort)g.Mark!.Value)];
     }
 
     protected override int Remove()
     {
         int removed = Links.DetachAll();
-        foreach (var pin in new[] { Pins.IngressProgram, Pins.EgressProgram, Pins.NicGroup, Pins.Verdicts, Pins.NextNicGroup, Pins.NextVerdicts })
+        foreach (var pin in new[] { Pins.IngressProgram, Pins.EgressProgram }.Concat(Pins.Maps.SelectMany(m => new[] { m.Live, m.Next })))
             Bpffs.Unpin(pin);
         foreach (var dir in new[] { Pins.LinkDirectory, Pins.ProgramDirectory, Pins.NextDirectory, Pins.Root })
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: false);
         return removed;
     }
 
-    // One map entry per 64-source word (schema 2), straight from the plan's compiled words.
+    // One map entry per 64-source word, straight from the plan's compiled words.
     private static Dictionary<VerdictKey, VerdictValue> DesiredVerdicts(PolicyPlan plan)
     {
         var desired = new Dictionary<VerdictKey, VerdictValue>(plan.Words.Count);
-        foreach (var w in plan.Words) desired.Add(new VerdictKey(w.Dst, w.SrcHi), new VerdictValue(w.Allow));
+        foreach (var w in plan.Words) desired.Add(new VerdictKey(w.Dst, w.SrcHi), new VerdictValue(w.Allow, w.Service));
         return desired;
     }
+
+    // One map entry per (destination, source, protocol) some rule with a service names; its
+    // port ranges as compiled (disjoint, sorted, at most ServiceMaxPorts: the capacity check
+    // refuses more before this runs).
+    private static Dictionary<ServiceKey, ServiceValue> DesiredServices(PolicyPlan plan)
+    {
+        var desired = new Dictionary<ServiceKey, ServiceValue>(plan.Services.Count);
+        foreach (var e in plan.Services)
+        {
+            var ranges = e.Ports.Select(p => (new ServicePort(p.Lo, p.Hi), Action(p.Action))).ToArray();
+            desired.Add(new ServiceKey(e.Dst, e.Src, e.Proto), new ServiceValue(Action(e.Otherwise), ranges));
+        }
+        return desired;
+    }
+
+    private static byte Action(Microseg.Policy.RuleAction action) =>
+        action == Microseg.Policy.RuleAction.Allow ? PolicyAbi.ServiceAllow : PolicyAbi.ServiceDeny;
 
     /// <summary>Writes come before removals, so each map holds its kept, stale and new entries
     /// at once: checked before the first write. Kept = present minus stale.</summary>
@@ -150,7 +240,7 @@ public sealed partial class PolicySubsystem : Subsystem
     }
 
     private static Dictionary<uint, NicInfo> DesiredNics(PolicyPlan plan) =>
-        plan.Nics.ToDictionary(n => (uint)n.IfIndex, n => new NicInfo(n.Mark));
+        plan.Nics.ToDictionary(n => (uint)n.IfIndex, n => new NicInfo(n.Mark, (ushort)n.Flags));
 
     private static IEnumerable<KeyValuePair<TKey, TValue>> Lookup<TKey, TValue>(BpfHashMap<TKey, TValue> map, IEnumerable<TKey> keys)
         where TKey : unmanaged where TValue : unmanaged
@@ -167,7 +257,12 @@ public sealed partial class PolicySubsystem : Subsystem
         var plan = host.HasSnapshot ? PolicyPlan.ForHost(host.Config, Local(host)) : null;
         if (!Pins.AllPresent)
         {
-            foreach (var nic in plan?.Nics ?? []) warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but nothing is loaded: run 'microseg apply'");
+            // An older map schema's programs and maps (before services and flows) still enforce.
+            if (File.Exists(Pins.IngressProgram) && File.Exists(Pins.NicGroup) && File.Exists(Pins.Verdicts))
+                warnings.Add($"programs and maps of map schema {State.Schema?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"} enforce this host; " +
+                    $"this build needs schema {Program.Schema}: run 'microseg apply' to migrate (no gap)");
+            else
+                foreach (var nic in plan?.Nics ?? []) warnings.Add($"{nic.Name} is assigned ({nic.AssignmentId}, group {nic.Group}) but nothing is loaded: run 'microseg apply'");
             return new PolicyStatus(false, State.Fingerprint, State.Schema, Program.Fingerprint, Program.Schema, null, null, 0, 0, [], warnings)
                 { Attach = Links.Mode, AttachReason = Links.Reason };
         }
@@ -194,6 +289,8 @@ public sealed partial class PolicySubsystem : Subsystem
         {
             VerdictMap = new VerdictMapFill(words, Capacity.MaxWords, nics.Select(n => n.Mark).Distinct().Count(), Capacity.MaxDestinations,
                 MapMemory.Memlock(loaded.Verdicts.Map)),
+            ServiceEntries = loaded.Services.Count(),
+            FlowTable = new FlowTableFill(loaded.Flows.Count(), loaded.Flows.MaxEntries, MapMemory.Memlock(loaded.Flows.Map)),
             Attach = Links.Mode,
             AttachReason = Links.Reason,
         };
@@ -202,23 +299,27 @@ public sealed partial class PolicySubsystem : Subsystem
     // ---- programs and maps ------------------------------------------------------------------
 
     /// <summary>Programs and maps in use, open by fd.</summary>
-    internal sealed class Loaded(BpfProgram ingress, BpfProgram egress, BpfHashMap<uint, NicInfo> nicGroup, BpfHashMap<VerdictKey, VerdictValue> verdicts) : IDisposable
+    internal sealed class Loaded(BpfProgram ingress, BpfProgram egress, BpfHashMap<uint, NicInfo> nicGroup, BpfHashMap<VerdictKey, VerdictValue> verdicts,
+        BpfHashMap<ServiceKey, ServiceValue> services, BpfHashMap<FlowKey, FlowValue> flows) : IDisposable
     {
         public BpfProgram Ingress { get; } = ingress;
         public BpfProgram Egress { get; } = egress;
         public BpfHashMap<uint, NicInfo> NicGroup { get; } = nicGroup;
         public BpfHashMap<VerdictKey, VerdictValue> Verdicts { get; } = verdicts;
+        public BpfHashMap<ServiceKey, ServiceValue> Services { get; } = services;
+        public BpfHashMap<FlowKey, FlowValue> Flows { get; } = flows;
         public BpfProgram Program(TcxDirection d) => d == TcxDirection.Ingress ? Ingress : Egress;
 
         public void Dispose()
         {
-            Ingress.Dispose(); Egress.Dispose(); NicGroup.Dispose(); Verdicts.Dispose();
+            Ingress.Dispose(); Egress.Dispose(); NicGroup.Dispose(); Verdicts.Dispose(); Services.Dispose(); Flows.Dispose();
         }
     }
 
     internal Loaded OpenPinned() => new(
         BpfProgram.OpenPinned(Pins.IngressProgram), BpfProgram.OpenPinned(Pins.EgressProgram),
-        BpfHashMap<uint, NicInfo>.OpenPinned(Pins.NicGroup), BpfHashMap<VerdictKey, VerdictValue>.OpenPinned(Pins.Verdicts));
+        BpfHashMap<uint, NicInfo>.OpenPinned(Pins.NicGroup), BpfHashMap<VerdictKey, VerdictValue>.OpenPinned(Pins.Verdicts),
+        BpfHashMap<ServiceKey, ServiceValue>.OpenPinned(Pins.Services), BpfHashMap<FlowKey, FlowValue>.OpenPinned(Pins.Flows));
 
     private (Loaded, LoadOutcome) EnsureLoaded(PolicyPlan plan)
     {
@@ -234,7 +335,7 @@ public sealed partial class PolicySubsystem : Subsystem
     /// <summary>Nothing pinned yet: load, create and pin the maps and programs.</summary>
     private Loaded LoadFresh()
     {
-        var loaded = LoadObject(Pins.NicGroup, Pins.Verdicts);
+        var loaded = LoadObject(next: false);
         PinPrograms(loaded);
         RecordLoaded(fresh: true);
         return loaded;
@@ -244,7 +345,7 @@ public sealed partial class PolicySubsystem : Subsystem
     /// anything changes), then switch every link atomically with BPF_LINK_UPDATE.</summary>
     private Loaded Upgrade()
     {
-        var loaded = LoadObject(Pins.NicGroup, Pins.Verdicts);
+        var loaded = LoadObject(next: false);
         var switched = Links.SwitchAll(slot => loaded.Program(slot.Direction));
         PinPrograms(loaded);
         var old = State.Fingerprint;
@@ -254,53 +355,72 @@ public sealed partial class PolicySubsystem : Subsystem
     }
 
     /// <summary>New schema: new maps beside the old ones (the load verifies against them before
-    /// anything changes), filled from the plan, then every link switched atomically to the new
-    /// programs, then the old maps removed. No packet is ever unenforced.</summary>
+    /// anything changes), filled from the plan, the open flows copied over, then every link
+    /// switched atomically to the new programs, the flows opened meanwhile copied too, then the
+    /// old maps removed. No packet is ever unenforced, and open connections keep their replies.</summary>
     private Loaded Migrate(PolicyPlan plan)
     {
-        Bpffs.Unpin(Pins.NextNicGroup);
-        Bpffs.Unpin(Pins.NextVerdicts);
+        foreach (var m in Pins.Maps) Bpffs.Unpin(m.Next);
         Bpffs.CreateDirectory(Pins.NextDirectory);
         Loaded loaded;
         try
         {
-            loaded = LoadObject(Pins.NextNicGroup, Pins.NextVerdicts);
+            loaded = LoadObject(next: true);
         }
         catch
         {
-            Bpffs.Unpin(Pins.NextNicGroup);
-            Bpffs.Unpin(Pins.NextVerdicts);
+            foreach (var m in Pins.Maps) Bpffs.Unpin(m.Next);
             throw;
         }
+        foreach (var (k, v) in DesiredServices(plan)) loaded.Services.Update(k, v);
         foreach (var (k, v) in DesiredVerdicts(plan)) loaded.Verdicts.Update(k, v);
         // NICs that are linked now keep their group until the full sync that follows; enforced
-        // NICs get theirs from the plan.
+        // NICs get theirs (and their switches) from the plan.
         using (var oldNics = BpfHashMap<uint, NicInfo>.OpenPinned(Pins.NicGroup))
             foreach (var (k, v) in oldNics.Entries()) loaded.NicGroup.Update(k, v);
         foreach (var (k, v) in DesiredNics(plan)) loaded.NicGroup.Update(k, v);
+        // Flows carried before the switch keep replies passing through it; those the old
+        // programs record between this copy and the switch are copied after it.
+        var carried = FlowTable.Carry(Pins.Flows, loaded.Flows, onlyMissing: false);
         var switched = Links.SwitchAll(slot => loaded.Program(slot.Direction));
-        Bpffs.Unpin(Pins.NicGroup);
-        Bpffs.Unpin(Pins.Verdicts);
-        File.Move(Pins.NextNicGroup, Pins.NicGroup);
-        File.Move(Pins.NextVerdicts, Pins.Verdicts);
+        if (carried is { } before && FlowTable.Carry(Pins.Flows, loaded.Flows, onlyMissing: true) is { } after) carried = before + after;
+        if (carried is null) LogFlowsNotCarried(Log);
+        foreach (var m in Pins.Maps)
+        {
+            Bpffs.Unpin(m.Live);
+            File.Move(m.Next, m.Live);
+        }
         Directory.Delete(Pins.NextDirectory);
         PinPrograms(loaded);
         var oldSchema = State.Schema;
         RecordLoaded(fresh: false);
-        LogMigrated(Log, oldSchema?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", Program.Schema, switched);
+        LogMigrated(Log, oldSchema?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", Program.Schema, switched, carried ?? 0);
         return loaded;
     }
 
-    private Loaded LoadObject(string nicGroupPin, string verdictsPin)
+    /// <summary>Loads this build's object with its maps pinned live (or under next/ during a
+    /// migration): pinned maps are reused, missing ones created and pinned.</summary>
+    private Loaded LoadObject(bool next)
     {
         using var obj = BpfObject.OpenMemory(Program.Bytes, PolicyAbi.ObjectFile);
-        obj.SetMapPinPath(PolicyAbi.NicGroupMap, nicGroupPin);
-        obj.SetMapPinPath(PolicyAbi.VerdictsMap, verdictsPin);
+        foreach (var m in Pins.Maps) obj.SetMapPinPath(m.Map, next ? m.Next : m.Live);
+        obj.SetMapMaxEntries(PolicyAbi.FlowsMap, FlowTableSize(next ? Pins.NextFlows : Pins.Flows));
         obj.Load();
         return new Loaded(
             obj.Program(PolicyAbi.IngressProgram), obj.Program(PolicyAbi.EgressProgram),
             new BpfHashMap<uint, NicInfo>(obj.Map(PolicyAbi.NicGroupMap)),
-            new BpfHashMap<VerdictKey, VerdictValue>(obj.Map(PolicyAbi.VerdictsMap)));
+            new BpfHashMap<VerdictKey, VerdictValue>(obj.Map(PolicyAbi.VerdictsMap)),
+            new BpfHashMap<ServiceKey, ServiceValue>(obj.Map(PolicyAbi.ServicesMap)),
+            new BpfHashMap<FlowKey, FlowValue>(obj.Map(PolicyAbi.FlowsMap)));
+    }
+
+    /// <summary>A pinned flow table keeps its size (libbpf reuses a pin only when the sizes
+    /// match); a new one gets the capacity's.</summary>
+    private uint FlowTableSize(string pin)
+    {
+        if (!File.Exists(pin)) return (uint)Capacity.MaxFlows;
+        using var map = BpfMap.OpenPinned(pin);
+        return map.Info().MaxEntries;
     }
 
     private void PinPrograms(Loaded loaded)
@@ -331,11 +451,17 @@ public sealed partial class PolicySubsystem : Subsystem
     [LoggerMessage(Level = LogLevel.Information, Message = "policy programs upgraded {Old} -> {New}: {Links} links switched atomically")]
     private static partial void LogUpgraded(ILogger log, string old, string @new, int links);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "policy maps migrated from schema {Old} to {New}: {Links} links switched atomically")]
-    private static partial void LogMigrated(ILogger log, string old, int @new, int links);
+    [LoggerMessage(Level = LogLevel.Information, Message = "policy maps migrated from schema {Old} to {New}: {Links} links switched atomically, {Flows} open flows carried over")]
+    private static partial void LogMigrated(ILogger log, string old, int @new, int links, int flows);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "maps synced: verdicts +{VerdictsWritten} -{VerdictsRemoved}, nic_group +{NicsWritten} -{NicsRemoved}")]
-    private static partial void LogSynced(ILogger log, int verdictsWritten, int verdictsRemoved, int nicsWritten, int nicsRemoved);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the old flow table has another layout: open flows were not carried over, so replies to flows opened before this upgrade are dropped (rules still decide new flows)")]
+    private static partial void LogFlowsNotCarried(ILogger log);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "maps synced: verdicts +{VerdictsWritten} -{VerdictsRemoved}, services +{ServicesWritten} -{ServicesRemoved}, nic_group +{NicsWritten} -{NicsRemoved}, flows of departed NICs -{FlowsRemoved}")]
+    private static partial void LogSynced(ILogger log, int verdictsWritten, int verdictsRemoved, int servicesWritten, int servicesRemoved, int nicsWritten, int nicsRemoved, int flowsRemoved);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "flush-flows: {Removed} flows removed")]
+    private static partial void LogFlushed(ILogger log, int removed);
 
 
     [LoggerMessage(Level = LogLevel.Error, Message = "cannot enforce {Interface} (ifindex {IfIndex}): {Error}")]

@@ -115,7 +115,18 @@ public static class AgentStatusJson
         w.WriteStartObject("maps");
         w.WriteNumber("nic_group", s.NicGroupEntries);
         w.WriteNumber("verdicts", s.VerdictEntries);
+        w.WriteNumber("services", s.ServiceEntries);
         w.WriteEndObject();
+        if (s.FlowTable is { } f)
+        {
+            w.WriteStartObject("flow_table");
+            w.WriteNumber("entries", f.Entries);
+            w.WriteNumber("max_entries", f.MaxEntries);
+            if (f.MemlockBytes is { } fb) w.WriteNumber("memlock_bytes", fb);
+            else w.WriteNull("memlock_bytes");
+            w.WriteString("memlock_source", "/proc/self/fdinfo");
+            w.WriteEndObject();
+        }
         if (s.VerdictMap is { } v)
         {
             w.WriteStartObject("verdict_map");

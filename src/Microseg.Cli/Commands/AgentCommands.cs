@@ -118,7 +118,9 @@ public sealed class ApplyCommand : Command
         {
             io.Out.WriteLine($"{report.Subsystem}: {report.Summary}");
             if (report is PolicyReport { Result: var r })
-                io.Out.WriteLine($"maps: verdicts +{r.VerdictsWritten} -{r.VerdictsRemoved}, nic_group +{r.NicEntriesWritten} -{r.NicEntriesRemoved}; " +
+                io.Out.WriteLine($"maps: verdicts +{r.VerdictsWritten} -{r.VerdictsRemoved}, " +
+                    (r.ServicesWritten + r.ServicesRemoved > 0 ? $"services +{r.ServicesWritten} -{r.ServicesRemoved}, " : "") +
+                    $"nic_group +{r.NicEntriesWritten} -{r.NicEntriesRemoved}; " +
                     $"links +{r.LinksCreated} ~{r.LinksUpdated} -{r.LinksRemoved}");
             foreach (var w in report.Warnings) io.Out.WriteLine($"warning: {report.Subsystem}: {w}");
             foreach (var e in report.Errors) io.Err.WriteLine(report is PolicyReport ? $"microseg: {e}" : $"microseg: {report.Subsystem}: {e}");

@@ -22,8 +22,9 @@ public sealed class ExplainCommand : Command
         Options.Add(json); Options.Add(running);
         SetAction(parse =>
         {
-            var engine = PolicySource.Engine(parse, running);
-            var e = engine.Explain(PolicySource.Source(engine, parse.GetValue(src)!), PolicySource.Group(engine, parse.GetValue(dst)!, "destination"), service.PacketOf(parse));
+            var (srcName, dstName) = (parse.GetValue(src)!, parse.GetValue(dst)!);
+            var engine = PairEngine(parse, running, srcName, dstName);
+            var e = engine.Explain(PolicySource.Source(engine, srcName), PolicySource.Group(engine, dstName, "destination"), service.PacketOf(parse));
             if (parse.GetValue(json))
             {
                 Output.Json.Write(io.Out, w => PolicyJson.WriteExplanation(w, e));
@@ -63,6 +64,25 @@ public sealed class ExplainCommand : Command
             table.WriteTo(io.Out);
             return ExitCodes.Ok;
         });
+    }
+
+    /// <summary>The engine over what decides SRC -> DST: from the pending config only the two
+    /// ancestor chains and the rules between them are read and checked (a large config is not
+    /// compiled whole to answer for one pair); the committed snapshot is read whole.</summary>
+    private static PolicyEngine PairEngine(ParseResult parse, Option<bool> running, string src, string dst)
+    {
+        if (parse.GetValue(running) || parse.GetValue(MicrosegRootCommand.RunningConfig) is not null) return PolicySource.Engine(parse, running);
+        var store = MicrosegRootCommand.Store(parse);
+        var pending = store.ReadPendingPair(src == Names.Untagged ? null : src, dst);
+        if (!pending.Exists) throw new UserException(PendingEdit.MissingMessage(store));
+        // Checked before marks are filled in: a mark the file does not hold yet is commit's to
+        // choose, and it would be chosen among all groups, not these.
+        Validation.Ensure(pending.Config);
+        var (config, _) = Marks.AssignMissing(pending.Config);
+        foreach (var (name, role) in new[] { (src, "source"), (dst, "destination") })
+            if (!(role == "source" && name == Names.Untagged) && !config.Groups.ContainsKey(name))
+                throw new UserException($"unknown {role} group '{Text.Clip(name)}' (no such group in {store.PendingLocation}; see 'microseg group list')");
+        return new PolicyEngine(config);
     }
 }
 

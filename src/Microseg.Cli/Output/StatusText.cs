@@ -36,11 +36,15 @@ public static class StatusText
         w.WriteLine($"policy:    {(s.Loaded ? "loaded" : "not loaded")}" +
             (s.Loaded ? $", fingerprint {Fingerprints.Short(s.Fingerprint)}, schema {s.Schema}, programs ingress #{s.IngressProgramId} egress #{s.EgressProgramId}" : ""));
         w.WriteLine($"attach:    {AttachModeChoice.Word(s.Attach)} ({s.AttachReason})");
-        w.WriteLine($"maps:      nic_group {s.NicGroupEntries} entries, verdicts {s.VerdictEntries} entries");
+        w.WriteLine($"maps:      nic_group {s.NicGroupEntries} entries, verdicts {s.VerdictEntries} entries, services {s.ServiceEntries} entries");
         if (s.VerdictMap is { } v)
             w.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"verdicts:  {v.Words:N0} / {v.MaxWords:N0} words, {v.Destinations:N0} / {v.MaxDestinations:N0} local destination groups, " +
                 $"kernel memory {(v.MemlockBytes is { } b ? $"{b:N0} bytes" : "unknown")} (memlock, /proc/self/fdinfo)"));
+        if (s.FlowTable is { } f)
+            w.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"flows:     {f.Entries:N0} / {f.MaxEntries:N0} entries (least recently used go first when full), " +
+                $"kernel memory {(f.MemlockBytes is { } fb ? $"{fb:N0} bytes" : "unknown")} (preallocated; memlock, /proc/self/fdinfo)"));
         var table = new Table("IFINDEX", "INTERFACE", "GROUP", "MARK", "INGRESS", "EGRESS");
         foreach (var n in s.Nics)
             table.Row(n.IfIndex.ToString(CultureInfo.InvariantCulture), n.Interface, n.Group, n.Mark.ToString(CultureInfo.InvariantCulture),

@@ -14,12 +14,22 @@ public class PolicyEnforcementTests
     private static readonly (string, long, long)[] ExampleGuests =
         [("ct100", 100, 0), ("ct101", 101, 0), ("ct200", 200, 1), ("ct300", 300, 0)];
 
+    /// <summary>The example with both roots (and so every group) set to `stateful 0`: the strict
+    /// stateless meaning, where a round trip needs a rule each way.</summary>
+    internal static string Stateless(string policy) =>
+        policy.Replace("group: db\n\tmark 20\n", "group: db\n\tmark 20\n\tstateful 0\n")
+              .Replace("group: web\n\tmark 10\n", "group: web\n\tmark 10\n\tstateful 0\n");
+
     [KernelTheory]
-    [InlineData("tcx")]
-    [InlineData("tc")]
-    public void Worked_example_observed_on_real_guests_equals_the_engine(string attach)
+    [InlineData("tcx", true)]
+    [InlineData("tc", true)]
+    [InlineData("tcx", false)]
+    [InlineData("tc", false)]
+    public void Worked_example_observed_on_real_guests_equals_the_engine(string attach, bool stateful)
     {
-        using var lab = new LabGuard(Example, ExampleGuests, attach: attach);
+        var policy = stateful ? Example : Stateless(Example);
+        Assert.Equal(stateful, policy == Example);
+        using var lab = new LabGuard(policy, ExampleGuests, attach: attach);
         var report = LabCheck.Run(lab.Lab);
         Assert.True(report.AllMatch, LabCheck.Render(lab.Lab, report));
 
@@ -32,19 +42,27 @@ public class PolicyEnforcementTests
         Assert.False(udp[("ct300", "ct100")]);  // untagged -> any: deny
         Assert.False(udp[("ct300", "ct200")]);
         Assert.True(udp[("ct100", "ct300")]);   // an unassigned NIC is not enforced
-        // Round trips need both directions: db <-> wiki works, db <-> wol does not.
+        // Round trips: db <-> wiki works both ways (a rule each way); db -> wol is denied. wol
+        // -> db is allowed, and its answers pass as replies only when wol's group is stateful
+        // (stateless, db -> wol's deny drops them).
         var icmp = report.Icmp.ToDictionary(p => (p.Src.Name, p.Dst.Name), p => p.Observed);
         var tcp = report.Tcp.ToDictionary(p => (p.Src.Name, p.Dst.Name), p => p.Observed);
         Assert.True(icmp[("ct200", "ct100")] && icmp[("ct100", "ct200")] && tcp[("ct200", "ct100")] && tcp[("ct100", "ct200")]);
-        Assert.False(icmp[("ct200", "ct101")] || tcp[("ct200", "ct101")] || tcp[("ct101", "ct200")]);
+        Assert.False(icmp[("ct200", "ct101")] || tcp[("ct200", "ct101")]);
+        Assert.Equal(stateful, tcp[("ct101", "ct200")]);
+        Assert.Equal(stateful, icmp[("ct101", "ct200")]);
+        // An enforced NIC's connection to the unassigned guest: its answers (untagged, which no
+        // rule allows) come back only as replies.
+        Assert.False(tcp[("ct300", "ct100")]);
+        Assert.Equal(stateful, tcp[("ct100", "ct300")]);
     }
 
     [KernelTheory]
-    [InlineData("tcx")]
-    [InlineData("tc")]
-    public void Untagged_rule_lets_unassigned_guests_reach_that_group_only(string attach)
+    [InlineData("tcx", true)]
+    [InlineData("tc", false)]
+    public void Untagged_rule_lets_unassigned_guests_reach_that_group_only(string attach, bool stateful)
     {
-        var policy = Example + "\nrule: p0-20\n\tdst db\n\taction allow\n";
+        var policy = (stateful ? Example : Stateless(Example)) + "\nrule: p0-20\n\tdst db\n\taction allow\n";
         using var lab = new LabGuard(policy, ExampleGuests, attach: attach);
         var udp = lab.Udp();
         Assert.True(udp[("ct300", "ct200")]);   // untagged -> db: the rule
@@ -66,7 +84,6 @@ public class PolicyEnforcementTests
         var spec = lab.Lab.Spec with { Guests = [.. lab.Lab.Spec.Guests, late] };
         var grown = new Microseg.Lab.Lab(spec, lab.Lab.MicrosegBinary);
         grown.CreateGuest(late);
-        grown.SetNeighbours();
 
         // Before the plug path runs, the new NIC has no program: db reaches it although db -> wol is denied.
         Assert.True(new Probes(grown).OneWayUdp([db, late])[("ct200", "ct102")]);
@@ -177,7 +194,6 @@ public class PolicyEnforcementTests
         Shell.Ip("-n", lab.Lab.Namespace(wol.Name), "addr", "add", wol.Address, "dev", wol.GuestNic);
         Shell.Ip("-n", lab.Lab.Namespace(wol.Name), "link", "set", wol.GuestNic, "up");
         Shell.Ip("-n", hostNs, "link", "set", wol.HostNic, "master", "br0", "up");
-        lab.Lab.SetNeighbours();
         // The stale pin names this ifindex but its link is dead: db -> wol passes unenforced.
         Assert.True(lab.Udp()[("ct200", "ct101")]);
 
