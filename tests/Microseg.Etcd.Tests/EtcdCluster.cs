@@ -25,8 +25,14 @@ public sealed class EtcdCluster : IDisposable
     /// <summary>Why no member can be started here, or null.</summary>
     public static string? Missing => File.Exists(Binary) ? null : $"{Binary} is missing (scripts/install-deps.sh installs etcd-server)";
 
-    private sealed record Member(string Name, int ClientPort, int PeerPort, string DataDir)
+    /// <summary>Where a member runs: in the test's network namespace on 127.0.0.1, or in a lab
+    /// host's namespace on that host's address.</summary>
+    public sealed record Place(string? Namespace, string Address);
+
+    private sealed record Member(string Name, Place Place, int ClientPort, int PeerPort, string DataDir)
     {
+        public string ClientUrl => $"http://{Place.Address}:{ClientPort}";
+        public string PeerUrl => $"http://{Place.Address}:{PeerPort}";
         public Process? Process;
         public string Log => DataDir + ".log";
     }
@@ -35,11 +41,18 @@ public sealed class EtcdCluster : IDisposable
     private readonly List<Member> members = [];
     private readonly string token = "microseg-test-" + Guid.NewGuid().ToString("N")[..8];
 
-    public EtcdCluster(int size = 1)
+    public EtcdCluster(int size = 1) : this([.. Enumerable.Repeat(new Place(null, "127.0.0.1"), size)]) { }
+
+    /// <summary>One member per place: on free ports of 127.0.0.1 here, on etcd's own ports
+    /// (2379, 2380) in a namespace of its own.</summary>
+    public EtcdCluster(IReadOnlyList<Place> places)
     {
-        var ports = FreePorts(2 * size);
-        for (var i = 0; i < size; i++)
-            members.Add(new Member($"m{i}", ports[2 * i], ports[2 * i + 1], Path.Combine(dir.Path, $"m{i}")));
+        var ports = FreePorts(2 * places.Count);
+        for (var i = 0; i < places.Count; i++)
+        {
+            var (client, peer) = places[i].Namespace is null ? (ports[2 * i], ports[2 * i + 1]) : (2379, 2380);
+            members.Add(new Member($"m{i}", places[i], client, peer, Path.Combine(dir.Path, $"m{i}")));
+        }
         try
         {
             foreach (var m in members) Start(m);
@@ -53,7 +66,7 @@ public sealed class EtcdCluster : IDisposable
     }
 
     /// <summary>"etcd://127.0.0.1:P1,127.0.0.1:P2,...".</summary>
-    public string Url => EtcdStoreOptions.Scheme + string.Join(',', members.Select(m => $"127.0.0.1:{m.ClientPort}"));
+    public string Url => EtcdStoreOptions.Scheme + string.Join(',', members.Select(m => $"{m.Place.Address}:{m.ClientPort}"));
 
     public EtcdConfigStore Store(string prefix = EtcdStoreOptions.DefaultPrefix, TimeSpan? callTimeout = null) =>
         new(EtcdStoreOptions.Parse(Url, _ => null) with { Prefix = prefix })
@@ -66,9 +79,13 @@ public sealed class EtcdCluster : IDisposable
     /// <summary>etcdctl against the cluster (for what a test does behind the store's back).</summary>
     public string Ctl(params string[] args)
     {
-        var psi = new ProcessStartInfo("/usr/bin/etcdctl") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var live = members.Where(m => m.Process is not null).ToList();
+        var psi = In(live.Select(m => m.Place.Namespace).FirstOrDefault(), "/usr/bin/etcdctl");
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
         psi.Environment["ETCDCTL_API"] = "3";
-        psi.ArgumentList.Add("--endpoints=" + string.Join(',', members.Where(m => m.Process is not null).Select(m => $"http://127.0.0.1:{m.ClientPort}")));
+        psi.ArgumentList.Add("--endpoints=" + string.Join(',', live.Select(m => m.ClientUrl)));
+        psi.ArgumentList.Add("--command-timeout=3s");
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEnd();
@@ -106,14 +123,14 @@ public sealed class EtcdCluster : IDisposable
 
     private void Start(Member m)
     {
-        var cluster = string.Join(',', members.Select(x => $"{x.Name}=http://127.0.0.1:{x.PeerPort}"));
-        var psi = new ProcessStartInfo(Binary) { RedirectStandardOutput = false, RedirectStandardError = false, UseShellExecute = false };
+        var cluster = string.Join(',', members.Select(x => $"{x.Name}={x.PeerUrl}"));
+        var psi = In(m.Place.Namespace, Binary);
         psi.ArgumentList.Add("--name=" + m.Name);
         psi.ArgumentList.Add("--data-dir=" + m.DataDir);
-        psi.ArgumentList.Add($"--listen-client-urls=http://127.0.0.1:{m.ClientPort}");
-        psi.ArgumentList.Add($"--advertise-client-urls=http://127.0.0.1:{m.ClientPort}");
-        psi.ArgumentList.Add($"--listen-peer-urls=http://127.0.0.1:{m.PeerPort}");
-        psi.ArgumentList.Add($"--initial-advertise-peer-urls=http://127.0.0.1:{m.PeerPort}");
+        psi.ArgumentList.Add($"--listen-client-urls={m.ClientUrl}");
+        psi.ArgumentList.Add($"--advertise-client-urls={m.ClientUrl}");
+        psi.ArgumentList.Add($"--listen-peer-urls={m.PeerUrl}");
+        psi.ArgumentList.Add($"--initial-advertise-peer-urls={m.PeerUrl}");
         psi.ArgumentList.Add("--initial-cluster=" + cluster);
         psi.ArgumentList.Add("--initial-cluster-token=" + token);
         psi.ArgumentList.Add("--initial-cluster-state=new");
@@ -123,22 +140,28 @@ public sealed class EtcdCluster : IDisposable
         psi.ArgumentList.Add("--log-level=error");
         psi.ArgumentList.Add("--log-outputs=" + m.Log);
         psi.ArgumentList.Add("--logger=zap");
-        psi.Environment["ETCD_UNSUPPORTED_ARCH"] = "";
         m.Process = Process.Start(psi)!;
+    }
+
+    /// <summary><paramref name="program"/>, in <paramref name="ns"/> when given (ip netns exec
+    /// replaces itself with the program: the process is the program's).</summary>
+    private static ProcessStartInfo In(string? ns, string program)
+    {
+        var psi = new ProcessStartInfo(ns is null ? program : "ip") { UseShellExecute = false };
+        if (ns is not null) foreach (var a in new[] { "netns", "exec", ns, program }) psi.ArgumentList.Add(a);
+        return psi;
     }
 
     private void WaitReady()
     {
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        using var store = Store(callTimeout: TimeSpan.FromSeconds(1));
         while (true)
         {
             try
             {
-                store.ReadRunning();
-                store.EditTokens(_ => null);
-                // Every running member answers (a write needs a leader, a read on each member too).
+                // Every running member answers, and writes go through (there is a leader).
                 Ctl("endpoint", "health");
+                Ctl("put", "/microseg-test/ready", "1");
                 return;
             }
             catch (Exception) when (DateTime.UtcNow < until)
