@@ -1,10 +1,6 @@
-// Real etcd members for a test: each on free localhost ports with its own data directory,
-// started from the etcd-server package's binary, killed and removed with the cluster. A test
-// can kill a member, start it again, or stop them all.
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using Microseg.Etcd;
+// The tests' etcd: LabEtcd's members, a store on them, and the gate that skips an etcd test
+// where etcd is not installed (never in CI).
+using Microseg.Lab;
 using Microseg.TestSupport;
 
 namespace Microseg.Etcd.Tests;
@@ -13,180 +9,19 @@ public sealed class EtcdFactAttribute : FactAttribute
 {
     public EtcdFactAttribute()
     {
-        if (EtcdCluster.Missing is { } why && !KernelProbe.InCi)
+        if (LabEtcd.Missing is { } why && !KernelProbe.InCi)
             Skip = $"etcd test skipped: {why} (CI=true turns this skip into a failure)";
     }
 }
 
-public sealed class EtcdCluster : IDisposable
+public static class EtcdClusters
 {
-    public const string Binary = "/usr/bin/etcd";
-
-    /// <summary>Why no member can be started here, or null.</summary>
-    public static string? Missing => File.Exists(Binary) ? null : $"{Binary} is missing (scripts/install-deps.sh installs etcd-server)";
-
-    /// <summary>Where a member runs: in the test's network namespace on 127.0.0.1, or in a lab
-    /// host's namespace on that host's address.</summary>
-    public sealed record Place(string? Namespace, string Address);
-
-    private sealed record Member(string Name, Place Place, int ClientPort, int PeerPort, string DataDir)
-    {
-        public string ClientUrl => $"http://{Place.Address}:{ClientPort}";
-        public string PeerUrl => $"http://{Place.Address}:{PeerPort}";
-        public Process? Process;
-        public string Log => DataDir + ".log";
-    }
-
-    private readonly TempDirectory dir = new("microseg-etcd-");
-    private readonly List<Member> members = [];
-    private readonly string token = "microseg-test-" + Guid.NewGuid().ToString("N")[..8];
-
-    public EtcdCluster(int size = 1) : this([.. Enumerable.Repeat(new Place(null, "127.0.0.1"), size)]) { }
-
-    /// <summary>One member per place: on free ports of 127.0.0.1 here, on etcd's own ports
-    /// (2379, 2380) in a namespace of its own.</summary>
-    public EtcdCluster(IReadOnlyList<Place> places)
-    {
-        var ports = FreePorts(2 * places.Count);
-        for (var i = 0; i < places.Count; i++)
-        {
-            var (client, peer) = places[i].Namespace is null ? (ports[2 * i], ports[2 * i + 1]) : (2379, 2380);
-            members.Add(new Member($"m{i}", places[i], client, peer, Path.Combine(dir.Path, $"m{i}")));
-        }
-        try
-        {
-            foreach (var m in members) Start(m);
-            WaitReady();
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>"etcd://127.0.0.1:P1,127.0.0.1:P2,...".</summary>
-    public string Url => EtcdStoreOptions.Scheme + string.Join(',', members.Select(m => $"{m.Place.Address}:{m.ClientPort}"));
-
-    public EtcdConfigStore Store(string prefix = EtcdStoreOptions.DefaultPrefix, TimeSpan? callTimeout = null) =>
-        new(EtcdStoreOptions.Parse(Url, _ => null) with { Prefix = prefix })
+    /// <summary>A store on the members with short timeouts and lease, as tests want them.</summary>
+    public static EtcdConfigStore Store(this LabEtcd etcd, string prefix = EtcdStoreOptions.DefaultPrefix, TimeSpan? callTimeout = null) =>
+        new(EtcdStoreOptions.Parse(etcd.Url, _ => null) with { Prefix = prefix })
         {
             CallTimeout = callTimeout ?? TimeSpan.FromSeconds(5),
             RetryInterval = TimeSpan.FromMilliseconds(200),
             NodeLeaseTtl = TimeSpan.FromSeconds(6),
         };
-
-    /// <summary>etcdctl against the cluster (for what a test does behind the store's back).</summary>
-    public string Ctl(params string[] args)
-    {
-        var live = members.Where(m => m.Process is not null).ToList();
-        var psi = In(live.Select(m => m.Place.Namespace).FirstOrDefault(), "/usr/bin/etcdctl");
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.Environment["ETCDCTL_API"] = "3";
-        psi.ArgumentList.Add("--endpoints=" + string.Join(',', live.Select(m => m.ClientUrl)));
-        psi.ArgumentList.Add("--command-timeout=3s");
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd();
-        var error = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"etcdctl {string.Join(' ', args)}: {error}");
-        return output;
-    }
-
-    public void Kill(int member)
-    {
-        var m = members[member];
-        if (m.Process is not { } p) return;
-        p.Kill();
-        p.WaitForExit();
-        p.Dispose();
-        m.Process = null;
-    }
-
-    public void KillAll()
-    {
-        for (var i = 0; i < members.Count; i++) Kill(i);
-    }
-
-    public void Restart(int member)
-    {
-        Start(members[member]);
-    }
-
-    public void RestartAll()
-    {
-        foreach (var m in members) if (m.Process is null) Start(m);
-        WaitReady();
-    }
-
-    private void Start(Member m)
-    {
-        var cluster = string.Join(',', members.Select(x => $"{x.Name}={x.PeerUrl}"));
-        var psi = In(m.Place.Namespace, Binary);
-        psi.ArgumentList.Add("--name=" + m.Name);
-        psi.ArgumentList.Add("--data-dir=" + m.DataDir);
-        psi.ArgumentList.Add($"--listen-client-urls={m.ClientUrl}");
-        psi.ArgumentList.Add($"--advertise-client-urls={m.ClientUrl}");
-        psi.ArgumentList.Add($"--listen-peer-urls={m.PeerUrl}");
-        psi.ArgumentList.Add($"--initial-advertise-peer-urls={m.PeerUrl}");
-        psi.ArgumentList.Add("--initial-cluster=" + cluster);
-        psi.ArgumentList.Add("--initial-cluster-token=" + token);
-        psi.ArgumentList.Add("--initial-cluster-state=new");
-        // Quick elections on a loaded test machine, and little disk: snapshots rarely.
-        psi.ArgumentList.Add("--heartbeat-interval=50");
-        psi.ArgumentList.Add("--election-timeout=500");
-        psi.ArgumentList.Add("--log-level=error");
-        psi.ArgumentList.Add("--log-outputs=" + m.Log);
-        psi.ArgumentList.Add("--logger=zap");
-        m.Process = Process.Start(psi)!;
-    }
-
-    /// <summary><paramref name="program"/>, in <paramref name="ns"/> when given (ip netns exec
-    /// replaces itself with the program: the process is the program's).</summary>
-    private static ProcessStartInfo In(string? ns, string program)
-    {
-        var psi = new ProcessStartInfo(ns is null ? program : "ip") { UseShellExecute = false };
-        if (ns is not null) foreach (var a in new[] { "netns", "exec", ns, program }) psi.ArgumentList.Add(a);
-        return psi;
-    }
-
-    private void WaitReady()
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            try
-            {
-                // Every running member answers, and writes go through (there is a leader).
-                Ctl("endpoint", "health");
-                Ctl("put", "/microseg-test/ready", "1");
-                return;
-            }
-            catch (Exception) when (DateTime.UtcNow < until)
-            {
-                if (members.FirstOrDefault(m => m.Process is { HasExited: true }) is { } dead)
-                    throw new InvalidOperationException($"etcd member {dead.Name} exited: {ReadLog(dead)}");
-                Thread.Sleep(100);
-            }
-        }
-    }
-
-    private static string ReadLog(Member m) => File.Exists(m.Log) ? File.ReadAllText(m.Log) : "(no log)";
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        foreach (var l in listeners) l.Start();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        foreach (var l in listeners) l.Stop();
-        return ports;
-    }
-
-    public void Dispose()
-    {
-        KillAll();
-        dir.Dispose();
-    }
 }

@@ -1,6 +1,7 @@
 // The store when etcd goes away: calls fail within their deadline with a message naming the
 // store, a watch reports the trouble once, keeps trying, and reports the snapshot again when
 // etcd is back (so a watcher knows the trouble is over), including a commit made meanwhile.
+using Microseg.Lab;
 using Microseg.Policy;
 
 namespace Microseg.Etcd.Tests;
@@ -19,7 +20,7 @@ public sealed class EtcdOutageTests
     [EtcdFact]
     public async Task A_watch_reports_an_outage_once_and_the_newest_snapshot_when_etcd_is_back()
     {
-        using var cluster = new EtcdCluster(1);
+        using var cluster = new LabEtcd(1);
         using var store = cluster.Store();
         store.EditPending(c => c.Put(new Group("web", 1)));
         store.Commit();

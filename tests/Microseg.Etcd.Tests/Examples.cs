@@ -1,3 +1,4 @@
+using Microseg.Lab;
 using Microseg.Policy;
 
 namespace Microseg.Etcd.Tests;
@@ -12,9 +13,9 @@ internal static class Examples
 /// <summary>One etcd member for a test class; each test uses a prefix of its own.</summary>
 public sealed class SharedEtcd : IDisposable
 {
-    private readonly Lazy<EtcdCluster> cluster = new(() => new EtcdCluster(1));
+    private readonly Lazy<LabEtcd> cluster = new(() => new LabEtcd(1));
 
-    public EtcdCluster Cluster => cluster.Value;
+    public LabEtcd Cluster => cluster.Value;
 
     public void Dispose()
     {

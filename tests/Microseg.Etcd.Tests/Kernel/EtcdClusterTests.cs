@@ -1,5 +1,6 @@
 // Three hosts of the lab over VXLAN-GBP, a 3-member etcd cluster, an agent on each host: what
 // a cluster's users check, with real packets between the hosts' guests.
+using Microseg.Lab;
 using Microseg.TestSupport;
 using Xunit.Abstractions;
 
@@ -13,8 +14,8 @@ public sealed class EtcdClusterTests(ITestOutputHelper output)
     [KernelFact]
     public void A_commit_on_one_node_is_enforced_on_all_edits_conflict_and_losing_etcd_never_loosens_enforcement()
     {
-        Assert.Null(EtcdCluster.Missing);
-        using var lab = new ClusterLab();
+        Assert.Null(LabEtcd.Missing);
+        using var lab = new LabCluster(RepoPaths.MicrosegBinary);
         lab.WaitAllApplied(1);
         Assert.Equal(Initial.Order(), lab.Delivered().Order());
 
@@ -71,8 +72,8 @@ public sealed class EtcdClusterTests(ITestOutputHelper output)
     [KernelFact]
     public void An_invalid_snapshot_written_into_etcd_touches_no_kernel_and_every_node_reports_it()
     {
-        Assert.Null(EtcdCluster.Missing);
-        using var lab = new ClusterLab();
+        Assert.Null(LabEtcd.Missing);
+        using var lab = new LabCluster(RepoPaths.MicrosegBinary);
         lab.WaitAllApplied(1);
         Assert.Equal(Initial.Order(), lab.Delivered().Order());
 

@@ -1,14 +1,13 @@
 // Three lab hosts joined by VXLAN-GBP, each with an etcd member on its underlay address (a
 // 3-member cluster) and a resident agent on `--store etcd://...`, all owned by one test and
-// removed on Dispose, even when the test fails: agents, members, namespaces, pins.
+// removed on Dispose, even when the test fails: agents, members, namespaces, pins. For the etcd
+// tests and the cluster benchmark.
 using System.Diagnostics;
-using Microseg.Lab;
-using Microseg.TestSupport;
 using LabRig = Microseg.Lab.Lab;
 
-namespace Microseg.Etcd.Tests.Kernel;
+namespace Microseg.Lab;
 
-public sealed class ClusterLab : IDisposable
+public sealed class LabCluster : IDisposable
 {
     /// <summary>web (nodea) and db (nodeb) may talk both ways; app (nodec) has no rule.</summary>
     public const string Policy = """
@@ -50,9 +49,9 @@ public sealed class ClusterLab : IDisposable
 
     public static readonly string[] Nodes = ["nodea", "nodeb", "nodec"];
 
-    private readonly AgentProcess?[] agents = new AgentProcess?[3];
+    private readonly LabAgentProcess?[] agents = new LabAgentProcess?[3];
 
-    public ClusterLab()
+    public LabCluster(string microsegBinary)
     {
         var name = "e" + Guid.NewGuid().ToString("N")[..7];
         LabGuest[] guests =
@@ -62,16 +61,16 @@ public sealed class ClusterLab : IDisposable
             new("app", "nodec", 130, 0, "10.83.0.130/24"),
         ];
         var spec = new LabSpec(name, Policy, [.. Nodes.Select(n => new LabHost(n))], guests, LabCarrier.VxlanGbp);
-        var probe = new LabRig(spec, RepoPaths.MicrosegBinary);
+        var probe = new LabRig(spec, microsegBinary);
         if (!File.Exists(probe.MicrosegBinary)) throw new InvalidOperationException($"{probe.MicrosegBinary} is missing: run 'make build' first");
         try
         {
             probe.Build(TextWriter.Null);
-            Etcd = new EtcdCluster([.. Nodes.Select((n, i) => new EtcdCluster.Place(probe.Namespace(n), LabNetwork.UnderlayIpv4(i).ToString()))]);
+            Etcd = new LabEtcd([.. Nodes.Select((n, i) => new LabEtcd.Place(probe.Namespace(n), LabNetwork.UnderlayIpv4(i).ToString()))]);
             Lab = probe;
             // The policy the lab committed to its directory goes into etcd, its version with it.
             var migrated = Microseg("nodea", "store", "migrate", "--store", Lab.ConfigDirectory, "--to", Etcd.Url);
-            if (migrated.ExitCode != 0) throw new InvalidOperationException($"store migrate: {migrated.Stderr}");
+            if (migrated.ExitCode != 0) throw new LabException($"store migrate: {migrated.Stderr}");
             for (var i = 0; i < 3; i++) StartAgent(i);
         }
         catch
@@ -83,16 +82,18 @@ public sealed class ClusterLab : IDisposable
     }
 
     public LabRig Lab { get; } = null!;
-    public EtcdCluster Etcd { get; } = null!;
+    public LabEtcd Etcd { get; } = null!;
+
+    public int Count => agents.Length;
 
     public LabHost Host(string name) => Lab.Host(name);
 
-    public AgentProcess Agent(int node) => agents[node]!;
+    public LabAgentProcess Agent(int node) => agents[node]!;
 
     public void StartAgent(int node)
     {
         agents[node]?.Dispose();
-        agents[node] = new AgentProcess(Lab, Host(Nodes[node]), Etcd.Url);
+        agents[node] = new LabAgentProcess(Lab, Host(Nodes[node]), Etcd.Url);
     }
 
     /// <summary>`microseg ARGS` on a node, against etcd (exit code, stdout, stderr).</summary>
@@ -117,13 +118,15 @@ public sealed class ClusterLab : IDisposable
     }
 }
 
-/// <summary>`microseg agent` in a lab host's namespace on the etcd store; its log is kept.</summary>
-public sealed class AgentProcess : IDisposable
+/// <summary>`microseg agent` in a lab host's namespace on the etcd store; its log is kept, each
+/// line with the time it arrived.</summary>
+public sealed class LabAgentProcess : IDisposable
 {
     private readonly Process process;
     private readonly List<string> lines = [];
+    private readonly List<(DateTime At, string Line)> timed = [];
 
-    public AgentProcess(LabRig lab, LabHost host, string store)
+    public LabAgentProcess(LabRig lab, LabHost host, string store)
     {
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "netns", "exec", lab.Namespace(host.Name), lab.MicrosegBinary, "agent", "--store", store,
@@ -132,7 +135,15 @@ public sealed class AgentProcess : IDisposable
         psi.Environment.Remove("NOTIFY_SOCKET");
         psi.Environment.Remove("WATCHDOG_USEC");
         process = Process.Start(psi)!;
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (lines) lines.Add(e.Data); };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (lines)
+            {
+                lines.Add(e.Data);
+                timed.Add((DateTime.UtcNow, e.Data));
+            }
+        };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (lines) lines.Add(e.Data); };
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
@@ -151,11 +162,20 @@ public sealed class AgentProcess : IDisposable
         lock (lines) return lines.Count(l => l.Contains(contains, StringComparison.Ordinal));
     }
 
+    /// <summary>When the first line containing <paramref name="contains"/> arrived, or null.</summary>
+    public DateTime? FirstAt(string contains)
+    {
+        lock (lines) return timed.FirstOrDefault(t => t.Line.Contains(contains, StringComparison.Ordinal)) is { Line: not null } hit ? hit.At : null;
+    }
+
+    /// <summary>Waits until the agent has logged <paramref name="count"/> lines containing
+    /// <paramref name="contains"/>; throws <see cref="LabException"/> with its log when it does not.</summary>
     public void WaitForLog(string contains, int count = 1, int seconds = 60)
     {
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
-        while (Count(contains) < count && !process.HasExited && DateTime.UtcNow < until) Thread.Sleep(50);
-        Assert.True(Count(contains) >= count, $"[{Node}] the agent did not log '{contains}' ({count}x) within {seconds} s{(process.HasExited ? $" (it exited {process.ExitCode})" : "")}:\n{Log}");
+        while (Count(contains) < count && !process.HasExited && DateTime.UtcNow < until) Thread.Sleep(20);
+        if (Count(contains) < count)
+            throw new LabException($"[{Node}] the agent did not log '{contains}' ({count}x) within {seconds} s{(process.HasExited ? $" (it exited {process.ExitCode})" : "")}:\n{Log}");
     }
 
     public void Dispose()
