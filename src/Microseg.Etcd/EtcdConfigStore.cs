@@ -299,7 +299,13 @@ public sealed class EtcdConfigStore : IConfigStore, INodeStatusSource, IDisposab
 
     // ---- tokens -----------------------------------------------------------------------------
 
-    public IReadOnlyList<StoredToken> ReadTokens() => ReadTokensAt().Value;
+    /// <summary>The token records; while etcd is unreachable, the ones read last (a server
+    /// keeps authenticating with what it knew; nobody can change them meanwhile anyway).</summary>
+    public IReadOnlyList<StoredToken> ReadTokens()
+    {
+        try { return ReadTokensAt().Value; }
+        catch (ConfigException) when (Volatile.Read(ref tokens) is { } known) { return known.Value; }
+    }
 
     private Parsed<IReadOnlyList<StoredToken>> ReadTokensAt()
     {
