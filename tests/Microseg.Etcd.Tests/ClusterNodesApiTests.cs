@@ -2,7 +2,6 @@
 // report, as `status --cluster --json`; on the config directory a 501 that says why; with etcd
 // gone a 503 naming the store. Tokens are in etcd too: the server authenticates against them.
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Microseg.Agent;
 using Microseg.Agent.Resident;
@@ -21,7 +20,7 @@ public sealed class ClusterNodesApiTests
     private static async Task<(HttpStatusCode Status, JsonElement Body)> Get(ApiServer server, string secret)
     {
         using var http = new HttpClient { BaseAddress = server.Address };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("PVEAPIToken", $"root@pam!t={secret}");
+        http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"PVEAPIToken=root@pam!t={secret}");
         using var response = await http.GetAsync(Nodes);
         var text = await response.Content.ReadAsStringAsync();
         return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
