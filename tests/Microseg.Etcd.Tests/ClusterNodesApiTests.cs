@@ -1,6 +1,6 @@
 // GET .../microseg/nodes on a server whose store is etcd: the committed version and each node's
-// report, as `status --cluster --json`; on the config directory a 501 that says why; with etcd
-// gone a 503 naming the store. Tokens are in etcd too: the server authenticates against them.
+// report, as `status --cluster --json`; on the config directory no nodes and a summary that says
+// what is needed; with etcd gone a 503 naming the store. Tokens are in etcd too: the server authenticates against them.
 using System.Net;
 using System.Text.Json;
 using Microseg.Agent;
@@ -68,14 +68,16 @@ public sealed class ClusterNodesApiTests
     }
 
     [Fact]
-    public async Task Nodes_on_the_config_directory_is_501_and_says_what_is_needed()
+    public async Task Nodes_on_the_config_directory_lists_none_and_says_what_is_needed()
     {
         using var dir = new TempDirectory();
         var store = new DirectoryConfigStore(dir.Path);
         var secret = new TokenStore(store).Add("root@pam!t", new HashSet<Privilege> { Privilege.Audit });
         await using var server = await Serve(store, dir.Path);
         var (status, body) = await Get(server, secret);
-        Assert.Equal(HttpStatusCode.NotImplemented, status);
-        Assert.Contains("--store etcd://", body.GetRawText());
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(0, body.GetProperty("data").GetProperty("node_records").GetInt32());
+        Assert.Equal(0, body.GetProperty("data").GetProperty("nodes").GetArrayLength());
+        Assert.Contains("--store etcd://", body.GetProperty("data").GetProperty("summary").GetString());
     }
 }

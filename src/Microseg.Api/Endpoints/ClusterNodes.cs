@@ -1,7 +1,7 @@
 // GET .../microseg/nodes: the cluster's convergence: the committed version, every node's
 // report (the version it enforces, what went wrong last) and who lags. Only a store that keeps
-// node records (etcd) has them; on the config directory the answer says so (501, as Proxmox
-// answers a method a setup does not offer). `microseg status --cluster --json` writes the same.
+// node records (etcd) has them; on the config directory the answer has no nodes and a summary
+// that says what is needed. `microseg status --cluster --json` writes the same.
 using System.Text.Json;
 using Microseg.Agent.Resident;
 using Microseg.Policy;
@@ -20,12 +20,13 @@ public static class ClusterNodes
             ? ClusterConvergence.Of(store.ReadRunning()?.Version ?? 0, nodes.ReadNodes())
             : null;
 
-    public static void Write(Utf8JsonWriter w, IConfigStore store, ClusterConvergence c)
+    public static void Write(Utf8JsonWriter w, IConfigStore store, ClusterConvergence c, bool nodeRecords = true)
     {
         w.WriteStartObject();
         w.WriteString("store", store.Description);
+        w.WriteNumber("node_records", nodeRecords ? 1 : 0);
         w.WriteNumber("committed", c.Committed);
-        w.WriteString("summary", c.Summary);
+        w.WriteString("summary", nodeRecords ? c.Summary : NoNodeRecords);
         w.WriteNumber("converged", c.Converged ? 1 : 0);
         w.WriteStartArray("nodes");
         foreach (var n in c.Nodes)
@@ -50,10 +51,14 @@ public static class ClusterNodes
         if (ctx.Request.Query.Count > 0)
             throw new ApiException(StatusCodes.Status400BadRequest, $"invalid request: this method takes no parameters (got {string.Join(", ", ctx.Request.Query.Keys)})");
         ClusterConvergence? read;
+        long committed = 0;
         // The store is there to be asked, and is not answering: the service is unavailable.
-        try { read = Read(store); }
+        try
+        {
+            read = Read(store);
+            if (read is null) committed = store.ReadRunning()?.Version ?? 0;
+        }
         catch (ConfigException e) { throw new ApiException(StatusCodes.Status503ServiceUnavailable, e.Message); }
-        var convergence = read ?? throw new ApiException(StatusCodes.Status501NotImplemented, NoNodeRecords);
-        await ApiJson.WriteAsync(ctx, w => Write(w, store, convergence));
+        await ApiJson.WriteAsync(ctx, w => Write(w, store, read ?? ClusterConvergence.Of(committed, []), nodeRecords: read is not null));
     }
 }
