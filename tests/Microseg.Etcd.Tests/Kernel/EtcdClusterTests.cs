@@ -25,9 +25,10 @@ public sealed class EtcdClusterTests(ITestOutputHelper output)
         Assert.Contains("committed version 2", commit);
         lab.WaitAllApplied(2);
         Assert.Equal(AppToDb.Order(), lab.Delivered().Order());
-        var status = Check(lab.Microseg("nodeb", "status", "--cluster"));
-        output.WriteLine(status);
-        Assert.Contains("3/3 nodes at version 2", status);
+        // Node records follow the applies (each agent writes its own, asynchronously).
+        Assert.True(Poll(() => lab.Microseg("nodeb", "status", "--cluster").Stdout.Contains("3/3 nodes at version 2")),
+            lab.Microseg("nodeb", "status", "--cluster").Stdout);
+        output.WriteLine(lab.Microseg("nodeb", "status", "--cluster").Stdout);
 
         // Two editors on different nodes with the same digest: one wins, the other gets a conflict.
         var digest = Digest(Check(lab.Microseg("nodea", "group", "add", "extra1", "--mark", "41")));
@@ -45,7 +46,8 @@ public sealed class EtcdClusterTests(ITestOutputHelper output)
         lab.Etcd.Kill(1);
         Check(lab.Microseg("nodeb", "commit"));
         lab.WaitAllApplied(3);
-        Assert.Contains("3/3 nodes at version 3", Check(lab.Microseg("nodea", "status", "--cluster")));
+        Assert.True(Poll(() => lab.Microseg("nodea", "status", "--cluster").Stdout.Contains("3/3 nodes at version 3")),
+            lab.Microseg("nodea", "status", "--cluster").Stdout);
 
         // All stopped: packets unchanged on every node, status says the store is unreachable; an
         // agent restarted meanwhile keeps what its kernel enforces.
