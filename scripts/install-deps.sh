@@ -4,6 +4,8 @@
 set -euo pipefail
 packages=(clang llvm libbpf-dev libbpf1 bpftool linux-libc-dev iproute2 iputils-ping iperf3 nftables procps dnsmasq-base udhcpc chromium chromium-driver
   systemd man-db groff-base init-system-helpers)
+# etcd: the cluster store's tests start their own members on free localhost ports.
+packages+=(etcd-server etcd-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,6 +16,8 @@ var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
     ["explain"] = ExplainBench.Run,
     ["carrier"] = CarrierBench.Run,
     ["forwarder"] = ForwarderBench.Run,
+    ["cluster"] = ClusterBench.Lab,
+    ["cluster-scale"] = ClusterBench.Scale,
 };
 var chosen = args.Length == 0 ? suites.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

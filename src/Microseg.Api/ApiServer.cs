@@ -30,7 +30,8 @@ public sealed record ApiServerOptions(
     AgentOptions Agent,
     string? RunningConfigPath = null,
     X509Certificate2? Certificate = null,
-    LogLevel MinimumLogLevel = LogLevel.Warning);
+    LogLevel MinimumLogLevel = LogLevel.Warning,
+    IConfigStore? Store = null);
 
 public sealed partial class ApiServer : IAsyncDisposable
 {
@@ -117,7 +118,7 @@ public sealed partial class ApiServer : IAsyncDisposable
         var app = builder.Build();
         var logs = app.Services.GetRequiredService<ILoggerFactory>();
         guard.Log = logs.CreateLogger("microseg.api");
-        var store = new DirectoryConfigStore(options.ConfigDirectory, options.RunningConfigPath);
+        var store = options.Store ?? new DirectoryConfigStore(options.ConfigDirectory, options.RunningConfigPath);
         var tokens = new TokenStore(store);
         var endpoints = new ApiEndpoints(new PendingEditor(store), new ConfigCache(store), tokens, new LocalAgent(options.Agent, logs));
 

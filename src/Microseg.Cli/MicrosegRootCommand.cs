@@ -23,6 +23,7 @@ public sealed class MicrosegRootCommand : RootCommand
         : base("microseg: group-based microsegmentation for VMs and containers, enforced in the kernel with eBPF")
     {
         Options.Add(ConfigDir);
+        Options.Add(StoreSelection.Option);
         Subcommands.Add(new ConfigCommand(io));
         Subcommands.Add(new GroupCommand(io));
         Subcommands.Add(new RuleCommand(io));
@@ -40,6 +41,7 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new ForwarderCommand(io));
         Subcommands.Add(new ServeCommand(io));
         Subcommands.Add(new TokenCommand(io));
+        Subcommands.Add(new StoreCommand(io));
         Subcommands.Add(new GenerateCommand(io));
         Subcommands.Add(new HelpCommand(io));
         // A fixed width: asking the terminal for its width (Console.WindowWidth) is what makes
@@ -60,5 +62,5 @@ public sealed class MicrosegRootCommand : RootCommand
 
     /// <summary>The config store every command reads and edits through.</summary>
     public static IConfigStore Store(ParseResult parse) =>
-        new DirectoryConfigStore(parse.GetValue(ConfigDir)!, parse.GetValue(RunningConfig));
+        StoreSelection.Open(parse.GetValue(StoreSelection.Option), parse.GetValue(ConfigDir)!, parse.GetValue(RunningConfig));
 }

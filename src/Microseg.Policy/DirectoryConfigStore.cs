@@ -7,7 +7,6 @@
 // a typo in --config-dir, and an edit or a commit there must not start a new, empty policy.
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
-using System.Text.Json;
 using System.Threading.Channels;
 
 namespace Microseg.Policy;
@@ -206,58 +205,11 @@ public sealed class DirectoryConfigStore : IConfigStore
         if (edit(LoadTokens()) is { } edited) SaveTokens(edited);
     }
 
-    private IReadOnlyList<StoredToken> LoadTokens()
-    {
-        if (ReadOrNull(TokensPath) is not { } bytes) return [];
-        try
-        {
-            using var doc = JsonDocument.Parse(bytes);
-            var list = new List<StoredToken>();
-            foreach (var t in doc.RootElement.GetProperty("tokens").EnumerateArray())
-            {
-                var comment = t.TryGetProperty("comment", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
-                list.Add(new StoredToken(
-                    t.GetProperty("id").GetString()!,
-                    new ValueList<string>(t.GetProperty("privileges").EnumerateArray().Select(p => p.GetString()!)),
-                    t.GetProperty("created").GetDateTimeOffset(),
-                    comment,
-                    Convert.FromBase64String(t.GetProperty("salt").GetString()!),
-                    Convert.FromBase64String(t.GetProperty("sha256").GetString()!)));
-            }
-            return list;
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
-        {
-            throw new ConfigException(TokensPath, $"unreadable token file: {e.Message}");
-        }
-    }
+    private IReadOnlyList<StoredToken> LoadTokens() =>
+        ReadOrNull(TokensPath) is { } bytes ? TokenFormat.Read(bytes, TokensPath) : [];
 
-    private void SaveTokens(IEnumerable<StoredToken> list)
-    {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("tokens");
-            foreach (var t in list.OrderBy(t => t.Id, StringComparer.Ordinal))
-            {
-                w.WriteStartObject();
-                w.WriteString("id", t.Id);
-                w.WriteStartArray("privileges");
-                foreach (var p in t.Privileges) w.WriteStringValue(p);
-                w.WriteEndArray();
-                w.WriteString("created", t.Created);
-                if (t.Comment is not null) w.WriteString("comment", t.Comment);
-                w.WriteString("salt", Convert.ToBase64String(t.Salt));
-                w.WriteString("sha256", Convert.ToBase64String(t.Sha256));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        buffer.WriteByte((byte)'\n');
-        AtomicFile.Write(TokensPath, buffer.ToArray(), AtomicFile.OwnerOnly);
-    }
+    private void SaveTokens(IEnumerable<StoredToken> list) =>
+        AtomicFile.Write(TokensPath, TokenFormat.Write(list), AtomicFile.OwnerOnly);
 
     // ---- shared -----------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ public sealed class AuthMatrixTests(AuthMatrixFixture fixture) : IClassFixture<A
         yield return new("GET explain", false, _ => Req(HttpMethod.Get, "explain?src=db&dst=web"));
         yield return new("GET matrix", false, _ => Req(HttpMethod.Get, "matrix"));
         yield return new("GET status", false, _ => Req(HttpMethod.Get, "status"));
+        yield return new("GET nodes", false, _ => Req(HttpMethod.Get, "nodes"));
     }
 
     private static Task<(HttpMethod, string, object?)> Req(HttpMethod method, string path) => Task.FromResult<(HttpMethod, string, object?)>((method, path, null));

@@ -31,14 +31,19 @@ public sealed partial class ResidentAgent
     private readonly BlockingCollection<Work> queue = [];
     private readonly InterfaceTable table = new();
     private readonly MicrosegAgent agent;
+    private readonly INodeStatusSink status;
+    /// <summary>The newest version the store reported, and what went wrong last (null: nothing).</summary>
+    private long seen;
+    private string? trouble;
 
     /// <summary>The last snapshot applied without a config error: what stays enforced when a
     /// newer one is invalid.</summary>
     private Snapshot? current;
     private readonly HashSet<int> enforced = [];
 
-    public ResidentAgent(AgentOptions options, IConfigStore store, ILoggerFactory logs, SystemdNotifier notifier, TimeSpan? watchdog)
+    public ResidentAgent(AgentOptions options, IConfigStore store, ILoggerFactory logs, SystemdNotifier notifier, TimeSpan? watchdog, INodeStatusSink? status = null)
     {
+        this.status = status ?? NoNodeStatus.Instance;
         this.options = options;
         this.store = store;
         this.notifier = notifier;
@@ -64,6 +69,7 @@ public sealed partial class ResidentAgent
         // The first full apply, then READY=1: the boot unit's `microseg apply` may have done it
         // already, and then this one writes nothing.
         FullApply(ReadSnapshot(), "start");
+        if (current is null) Publish(trouble ?? $"nothing committed yet ({store.RunningLocation})");
         notifier.Notify(("READY", "1"), ("STATUS", StatusLine()));
 
         using var ping = watchdog is { } every
@@ -121,13 +127,20 @@ public sealed partial class ResidentAgent
                     break;
                 case SnapshotWork { Change: { Problem: { } problem } }:
                     LogInvalidSnapshot(log, problem.Problems[0].ToString(), current?.Version ?? 0);
+                    Publish(problem.Problems[0].ToString());
                     break;
                 case SnapshotWork { Change.Snapshot: null }:
                     LogNothingCommitted(log, store.RunningLocation);
                     break;
                 case SnapshotWork { Change.Snapshot: { } snapshot }:
-                    // The watch reports the snapshot it starts from too; the same parse is the same content.
-                    if (ReferenceEquals(snapshot, next ?? current)) break;
+                    // The watch reports the snapshot it starts from too; the same parse is the same content
+                    // (a store back from an outage reports it again: the trouble is over).
+                    if (ReferenceEquals(snapshot, next ?? current))
+                    {
+                        if (next is null) Publish(null);
+                        break;
+                    }
+                    seen = Math.Max(seen, snapshot.Version);
                     next = snapshot;
                     reasons.Add($"snapshot version {snapshot.Version} committed");
                     break;
@@ -163,6 +176,7 @@ public sealed partial class ResidentAgent
         catch (ConfigException e)
         {
             LogInvalidSnapshot(log, e.Problems[0].ToString(), current?.Version ?? 0);
+            Publish(e.Problems[0].ToString());
             return null;
         }
     }
@@ -173,10 +187,12 @@ public sealed partial class ResidentAgent
     {
         if (snapshot is null) return false;
         ApplyOutcome outcome;
+        seen = Math.Max(seen, snapshot.Version);
         try { outcome = agent.Apply(snapshot.Config); }
         catch (ConfigException e)
         {
-            LogInvalidSnapshot(log, e.Problems[0].ToString(), current?.Version ?? 0);
+            LogInvalidSnapshot(log, $"version {snapshot.Version}: {e.Problems[0]}", current?.Version ?? 0);
+            Publish($"version {snapshot.Version} is invalid, not applied: {e.Problems[0]}");
             return false;
         }
         current = snapshot;
@@ -188,6 +204,7 @@ public sealed partial class ResidentAgent
         }
         LogApplied(log, snapshot.Version, enforced.Count, reason);
         notifier.Notify(("STATUS", StatusLine()));
+        Publish(outcome.Failed ? string.Join("; ", outcome.Reports.SelectMany(r => r.Errors.Select(e => $"{r.Subsystem}: {e}"))) : null);
         return true;
     }
 
@@ -219,6 +236,14 @@ public sealed partial class ResidentAgent
     {
         foreach (var w in report.Warnings) LogSubsystemWarning(log, report.Subsystem, w);
         foreach (var e in report.Errors) LogSubsystemError(log, report.Subsystem, e);
+    }
+
+    /// <summary>Tells the store (when it keeps node records) what this node enforces and what
+    /// went wrong last, or that nothing did.</summary>
+    private void Publish(string? error)
+    {
+        trouble = error;
+        status.Report(new NodeStatus(options.Node, current?.Version ?? 0, Math.Max(seen, current?.Version ?? 0), trouble, DateTimeOffset.UtcNow));
     }
 
     private string StatusLine() => current is null

@@ -37,6 +37,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
         Map(app, "GET", $"{Base}/explain", Privilege.Audit, Explain);
         Map(app, "GET", $"{Base}/matrix", Privilege.Audit, Matrix);
         Map(app, "GET", $"{Base}/status", Privilege.Audit, Status);
+        Map(app, "GET", $"{Base}/nodes", Privilege.Audit, ctx => ClusterNodes.GetAsync(ctx, editor.Store));
         app.Map("/api2/{**rest}", ctx => ApiJson.WriteErrorAsync(ctx, StatusCodes.Status404NotFound,
             $"no such API method: {ctx.Request.Method} {ctx.Request.Path} (see {Base})"));
     }

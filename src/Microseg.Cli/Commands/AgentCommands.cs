@@ -149,9 +149,11 @@ public sealed class StatusCommand : Command
     {
         var json = new Option<bool>("--json") { Description = "JSON output" };
         Options.Add(json);
+        Options.Add(ClusterStatus.Option);
         AgentOptionSet.AddTo(this);
         SetAction(parse =>
         {
+            if (parse.GetValue(ClusterStatus.Option)) return ClusterStatus.Run(parse, io, parse.GetValue(json));
             PolicyConfig? config = null;
             try { config = MicrosegRootCommand.Store(parse).ReadRunning()?.Config; }
             catch (ConfigException e) { io.Err.WriteLine($"microseg: warning: snapshot unreadable, groups shown by mark only: {e.Problems[0]}"); }

@@ -59,7 +59,8 @@ public sealed class ServeCommand : Command
             AgentOptionSet.Options(parse),
             parse.GetValue(MicrosegRootCommand.RunningConfig),
             cert,
-            parse.GetValue(AgentOptionSet.Verbose) ? LogLevel.Debug : LogLevel.Warning);
+            parse.GetValue(AgentOptionSet.Verbose) ? LogLevel.Debug : LogLevel.Warning,
+            MicrosegRootCommand.Store(parse));
         ApiServer server;
         try
         {
