@@ -91,6 +91,13 @@ public sealed class DirectoryConfigStore : IConfigStore
 
     public Snapshot? ReadRunning() => Running()?.Value;
 
+    public Snapshot? ReadRunningPair(string? src, string dst)
+    {
+        if (ReadOrNull(RunningPath) is not { } bytes) return null;
+        if (Volatile.Read(ref running) is { } e && bytes.AsSpan().SequenceEqual(e.Bytes)) return e.Value;
+        return SnapshotFormat.ReadPair(bytes, RunningPath, src, dst);
+    }
+
     public CommitResult Commit(string? expectedDigest = null, bool allowEmpty = false)
     {
         using var _ = Lock();

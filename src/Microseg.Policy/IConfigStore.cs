@@ -70,6 +70,10 @@ public interface IConfigStore
     /// <summary>The committed snapshot, or null when nothing was committed yet.</summary>
     Snapshot? ReadRunning();
 
+    /// <summary>The part of the committed snapshot that decides traffic from src to dst, as
+    /// <see cref="ReadPendingPair"/> gives it of the pending config (default: the whole snapshot).</summary>
+    Snapshot? ReadRunningPair(string? src, string dst) => ReadRunning();
+
     /// <summary>The snapshot now, then again each time it changes, until cancelled: what a
     /// resident agent follows.</summary>
     IAsyncEnumerable<RunningChange> WatchRunning(CancellationToken cancel);

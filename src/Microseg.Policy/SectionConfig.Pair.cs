@@ -28,9 +28,9 @@ public static partial class SectionConfig
     /// <summary>Where each section starts, the parent of each group and the src and dst of
     /// each rule; null when the structure is broken (an unknown section type, a header
     /// without an id, a property outside a section, a group defined twice).</summary>
-    private static PairScan? Scan(string text)
+    private static PairIndex? Scan(string text)
     {
-        var scan = new PairScan();
+        var scan = new PairIndex();
         ObjectType? type = null;
         string? id = null;
         int sectionStart = 0, sectionLine = 0;
@@ -86,39 +86,6 @@ public static partial class SectionConfig
         }
         Close();
         return ok ? scan : null;
-    }
-
-    private sealed class PairScan
-    {
-        public readonly Dictionary<string, (int Start, int Line, string? Parent)> Groups = new(StringComparer.Ordinal);
-        public readonly List<(int Start, int Line, string? Src, string? Dst)> Rules = [];
-
-        /// <summary>The sections to parse: both chains' groups, then the rules between them,
-        /// in file order.</summary>
-        public List<(int Start, int Line)> Select(string? src, string dst)
-        {
-            var dstChain = Chain(dst);
-            var srcChain = src is null ? null : Chain(src);
-            var sections = new List<(int Start, int Line)>();
-            foreach (var g in dstChain.Concat(srcChain ?? []).Distinct(StringComparer.Ordinal))
-                sections.Add((Groups[g].Start, Groups[g].Line));
-            foreach (var r in Rules)
-            {
-                if (r.Dst is null || !dstChain.Contains(r.Dst)) continue;
-                if (srcChain is null ? r.Src is null : r.Src is not null && srcChain.Contains(r.Src)) sections.Add((r.Start, r.Line));
-            }
-            sections.Sort();
-            return sections;
-        }
-
-        /// <summary>The group and its ancestors that the file defines (a cycle stops at its
-        /// first repeat: validation of the result names it).</summary>
-        private HashSet<string> Chain(string group)
-        {
-            var chain = new HashSet<string>(StringComparer.Ordinal);
-            for (string? g = group; g is not null && Groups.TryGetValue(g, out var entry) && chain.Add(g); g = entry.Parent) { }
-            return chain;
-        }
     }
 
     private sealed partial class Parser

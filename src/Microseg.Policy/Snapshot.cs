@@ -8,7 +8,7 @@ namespace Microseg.Policy;
 
 public sealed record Snapshot(long Version, PolicyConfig Config);
 
-public static class SnapshotFormat
+public static partial class SnapshotFormat
 {
     /// <summary>The key of a Proxmox SDN running-config that holds our snapshot.</summary>
     public const string SdnKey = "microseg";

@@ -47,6 +47,44 @@ public sealed class PairReadTests
         Assert.True(skipped > 50_000, $"only {skipped} rules left unread");
     }
 
+    [Fact]
+    public void The_pair_read_of_the_snapshot_explains_every_pair_as_the_whole_snapshot_does()
+    {
+        const int first = 20261128 + 5_000_000;
+        int candidates = 0;
+        for (int i = 0; i < 150; i++)
+        {
+            var rng = new Random(first + i);
+            var config = RandomPolicies.Forest(rng, maxGroups: 24, ties: false, services: true);
+            var json = SnapshotFormat.Write(new Snapshot(7, config));
+            var whole = new PolicyEngine(config);
+            foreach (var src in new string?[] { null }.Concat(config.Groups.Keys.Where(_ => rng.Next(2) == 0)))
+                foreach (var dst in config.Groups.Keys.Where(_ => rng.Next(3) == 0))
+                {
+                    var slice = SnapshotFormat.ReadPair(json, "rc.json", src, dst);
+                    Assert.Equal(7, slice.Version);
+                    Assert.True(slice.Config.Groups.Count <= 2 * RandomPolicies.MaxDepth + 2);
+                    var actual = new PolicyEngine(slice.Config).Explain(src, dst);
+                    Assert.Equal(Describe(whole.Explain(src, dst)), Describe(actual));
+                    candidates += actual.Candidates.Count;
+                }
+        }
+        Assert.True(candidates > 2000, $"only {candidates} candidates compared");
+    }
+
+    [Fact]
+    public void A_snapshot_of_another_shape_is_read_whole()
+    {
+        var config = SectionConfig.Parse(File, "t.cfg");
+        var inner = Encoding.UTF8.GetString(SnapshotFormat.Write(new Snapshot(3, config)));
+        var sdn = Encoding.UTF8.GetBytes($"{{\"zones\": {{}}, \"microseg\": {inner}}}");
+        Assert.Equal(4, SnapshotFormat.ReadPair(sdn, "rc.json", "web", "db").Config.Groups.Count);
+        var truncated = SnapshotFormat.Write(new Snapshot(3, config))[..200];
+        var whole = Assert.Throws<ConfigException>(() => SnapshotFormat.Read(truncated, "rc.json"));
+        var pair = Assert.Throws<ConfigException>(() => SnapshotFormat.ReadPair(truncated, "rc.json", "web", "db"));
+        Assert.Equal(whole.Message, pair.Message);
+    }
+
     private static string Describe(Explanation e) =>
         $"{e.Verdict} {e.Rule?.Id} {e.Reason} {e.DependsOnService} [{string.Join(", ", e.Candidates.Select(c => $"{c.Rule.Id}:{c.DstDistance}/{c.SrcDistance}"))}] " +
         $"[{string.Join(", ", e.PerService.Select(v => $"{v.Service} {v.Verdict} {v.Rule?.Id}"))}]";

@@ -87,4 +87,30 @@ internal static class RandomPolicies
         }
         return PolicyConfig.Create(groups, rules.Values);
     }
+
+    /// <summary>The same forest and rules with new distinct marks: some on the given
+    /// boundaries (word and space ends), some packed next to each other (several sources in
+    /// one word), the rest anywhere in 1..65535. Rule ids are kept.</summary>
+    public static PolicyConfig Remark(PolicyConfig config, Random rng, int[] boundaries)
+    {
+        const int markSpace = ushort.MaxValue + 1;
+        var used = new HashSet<int>();
+        int cluster = rng.Next(1, markSpace);
+        var groups = new List<Group>();
+        foreach (var g in config.Groups.Values)
+        {
+            int mark;
+            do
+            {
+                mark = rng.Next(3) switch
+                {
+                    0 => boundaries[rng.Next(boundaries.Length)],
+                    1 => Math.Clamp(cluster + rng.Next(-70, 71), 1, ushort.MaxValue),
+                    _ => rng.Next(1, markSpace),
+                };
+            } while (!used.Add(mark));
+            groups.Add(g with { Mark = mark });
+        }
+        return PolicyConfig.Create(groups, config.Rules.Values);
+    }
 }

@@ -75,27 +75,9 @@ public sealed class ServicePropertyTests(ITestOutputHelper output)
     /// and rule ids derived from the new marks.</summary>
     private static PolicyConfig Remark(PolicyConfig config, Random rng)
     {
-        int[] boundaries = [1, 63, 64, 65, 127, 128, 65472, 65534, 65535];
-        var used = new HashSet<int>();
-        int cluster = rng.Next(1, MarkSpace);
-        var groups = new List<Group>();
-        foreach (var g in config.Groups.Values)
-        {
-            int mark;
-            do
-            {
-                mark = rng.Next(3) switch
-                {
-                    0 => boundaries[rng.Next(boundaries.Length)],
-                    1 => Math.Clamp(cluster + rng.Next(-70, 71), 1, ushort.MaxValue),
-                    _ => rng.Next(1, MarkSpace),
-                };
-            } while (!used.Add(mark));
-            groups.Add(g with { Mark = mark });
-        }
-        var remarked = PolicyConfig.Create(groups);
-        var rules = config.Rules.Values.Select(r => r.Id.StartsWith("tie", StringComparison.Ordinal) ? r : r with { Id = remarked.DerivedRuleId(r.Key)! });
-        return PolicyConfig.Create(groups, rules);
+        var remarked = RandomPolicies.Remark(config, rng, [1, 63, 64, 65, 127, 128, 65472, 65534, 65535]);
+        var rules = remarked.Rules.Values.Select(r => r.Id.StartsWith("tie", StringComparison.Ordinal) ? r : r with { Id = remarked.DerivedRuleId(r.Key)! });
+        return PolicyConfig.Create(remarked.Groups.Values, rules);
     }
 
     private static Packet RandomPacket(Random rng, PolicyConfig config)

@@ -30,7 +30,7 @@ public sealed class VerdictMaskPropertyTests(ITestOutputHelper output)
         {
             int seed = first + i;
             var rng = new Random(seed);
-            var config = Remark(RandomPolicies.Forest(rng, maxGroups: rng.Next(2) == 0 ? 16 : 48, ties: i % 2 == 1), rng);
+            var config = RandomPolicies.Remark(RandomPolicies.Forest(rng, maxGroups: rng.Next(2) == 0 ? 16 : 48, ties: i % 2 == 1), rng, Boundaries);
             try
             {
                 CheckForest(config, rng, stats);
@@ -67,31 +67,6 @@ public sealed class VerdictMaskPropertyTests(ITestOutputHelper output)
     }
 
     private sealed class ForestFailure(string message, Exception inner) : XunitException(message, inner);
-
-    /// <summary>The same forest and rules with new distinct marks: some on word and space
-    /// boundaries, some packed next to each other (several sources in one word), the rest
-    /// anywhere in 1..65535.</summary>
-    private static PolicyConfig Remark(PolicyConfig config, Random rng)
-    {
-        var used = new HashSet<int>();
-        int cluster = rng.Next(1, MarkSpace);
-        var groups = new List<Group>();
-        foreach (var g in config.Groups.Values)
-        {
-            int mark;
-            do
-            {
-                mark = rng.Next(3) switch
-                {
-                    0 => Boundaries[rng.Next(Boundaries.Length)],
-                    1 => Math.Clamp(cluster + rng.Next(-70, 71), 1, ushort.MaxValue),
-                    _ => rng.Next(1, MarkSpace),
-                };
-            } while (!used.Add(mark));
-            groups.Add(g with { Mark = mark });
-        }
-        return PolicyConfig.Create(groups, config.Rules.Values);
-    }
 
     private static void CheckForest(PolicyConfig config, Random rng, Coverage stats)
     {

@@ -66,22 +66,33 @@ public sealed class ExplainCommand : Command
         });
     }
 
-    /// <summary>The engine over what decides SRC -> DST: from the pending config only the two
-    /// ancestor chains and the rules between them are read and checked (a large config is not
-    /// compiled whole to answer for one pair); the committed snapshot is read whole.</summary>
+    /// <summary>The engine over what decides SRC -> DST: of the pending config (or the
+    /// committed snapshot) only the two ancestor chains and the rules between them are read and
+    /// checked, so that a large config is not read whole to answer for one pair.</summary>
     private static PolicyEngine PairEngine(ParseResult parse, Option<bool> running, string src, string dst)
     {
-        if (parse.GetValue(running) || parse.GetValue(MicrosegRootCommand.RunningConfig) is not null) return PolicySource.Engine(parse, running);
         var store = MicrosegRootCommand.Store(parse);
-        var pending = store.ReadPendingPair(src == Names.Untagged ? null : src, dst);
-        if (!pending.Exists) throw new UserException(PendingEdit.MissingMessage(store));
+        var source = src == Names.Untagged ? null : src;
+        PolicyConfig read;
+        string where;
+        if (parse.GetValue(running) || parse.GetValue(MicrosegRootCommand.RunningConfig) is not null)
+        {
+            read = (store.ReadRunningPair(source, dst) ?? throw new UserException($"nothing committed yet: {store.RunningLocation} does not exist (run 'microseg commit')")).Config;
+            where = store.RunningLocation;
+        }
+        else
+        {
+            var pending = store.ReadPendingPair(source, dst);
+            if (!pending.Exists) throw new UserException(PendingEdit.MissingMessage(store));
+            (read, where) = (pending.Config, store.PendingLocation);
+        }
         // Checked before marks are filled in: a mark the file does not hold yet is commit's to
-        // choose, and it would be chosen among all groups, not these.
-        Validation.Ensure(pending.Config);
-        var (config, _) = Marks.AssignMissing(pending.Config);
+        // choose, among all groups, not these.
+        Validation.Ensure(read);
+        var (config, _) = Marks.AssignMissing(read);
         foreach (var (name, role) in new[] { (src, "source"), (dst, "destination") })
             if (!(role == "source" && name == Names.Untagged) && !config.Groups.ContainsKey(name))
-                throw new UserException($"unknown {role} group '{Text.Clip(name)}' (no such group in {store.PendingLocation}; see 'microseg group list')");
+                throw new UserException($"unknown {role} group '{Text.Clip(name)}' (no such group in {where}; see 'microseg group list')");
         return new PolicyEngine(config);
     }
 }
