@@ -137,6 +137,12 @@ async function loadLists() {
 }
 
 async function refresh() {
+  // The cluster card asks the store on its own and shows its own errors: an unreachable store
+  // is news there, and never keeps the other views from loading.
+  await Promise.all([renderCluster(), refreshConfig()]);
+}
+
+async function refreshConfig() {
   await loadLists();
   buildTree();
   renderGroups();
@@ -714,6 +720,41 @@ async function renderStatus() {
   showApply(s.last_apply, false);
 }
 
+// ---- cluster convergence ------------------------------------------------------------------
+
+const CLUSTER_POLL_MS = 5000; // while the Pending tab is open: agents converge after a commit
+
+/** The committed version against every node's report (GET .../nodes); a store that keeps no
+ * node records says so, and one that cannot be reached (503) says why. */
+async function renderCluster() {
+  const summary = $("#cluster-summary"), box = $("#cluster-error"), table = $("#cluster-nodes");
+  let c;
+  try {
+    c = (await api("GET", "/nodes")).data;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) throw e;
+    box.textContent = e instanceof ApiError && e.status === 503 ? `The config store is unreachable (503): ${e.message}`
+      : e instanceof ApiError ? `The cluster's state could not be read (${e.status}): ${e.message}`
+      : `The server could not be reached: ${e.message}`;
+    summary.textContent = "";
+    summary.className = "";
+    show(box, true);
+    show(table, false);
+    return;
+  }
+  show(box, false);
+  $("#cluster-store").textContent = c.store;
+  summary.textContent = c.summary;
+  summary.className = c.nodes.length ? (c.converged ? "converged" : "unsettled") : "";
+  table.querySelector("tbody").replaceChildren(...c.nodes.map((n) => el("tr", { class: n.lagging ? "lagging" : null, dataset: { node: n.node } },
+    el("td", { text: n.dry_run ? `${n.node} (dry run)` : n.node }),
+    el("td", { class: "version", text: n.version === 0 ? "none yet" : n.seen > n.version ? `${n.version} (told of ${n.seen})` : n.version }),
+    el("td", { class: "lagging", text: n.lagging ? "yes" : "no" }),
+    el("td", { class: n.error ? "node-error" : "hint", text: n.error ?? "none" }),
+    el("td", { class: "updated", text: new Date(n.updated).toLocaleString() }))));
+  show(table, c.nodes.length > 0);
+}
+
 function applyText(a) {
   if (!a) return "No apply since the server started.";
   const when = new Date(a.at).toLocaleString();
@@ -792,6 +833,7 @@ function onSubmit(selector, handler) {
 function selectTab(name) {
   for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === name);
   for (const s of document.querySelectorAll(".tab")) show(s, s.id === `tab-${name}`);
+  if (name === "pending") guarded(renderCluster);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -831,6 +873,10 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("#explain-any").addEventListener("click", () => state.selected && guarded(() => explain(state.selected.src, state.selected.dst)));
   onSubmit("#forwarder-form", submitForwarder);
+  $("#cluster-refresh").addEventListener("click", () => guarded(renderCluster));
+  setInterval(() => {
+    if (state.token && !$("#tab-pending").hidden && !document.hidden) guarded(renderCluster);
+  }, CLUSTER_POLL_MS);
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) login(saved);
 });
