@@ -1,7 +1,8 @@
 // Start-up and plug-path benchmarks of the native executable, each against a baseline timed in the
 // same run, interleaved round by round (so machine load shifts both alike):
 //   startup   `microseg --version` and a no-op plug (`apply IFACE` on a NIC already enforced) beside
-//             a .NET Native AOT hello world (out/bench/hello/hello)
+//             a .NET Native AOT hello world (out/bench/hello/hello); BENCH_BEFORE_BIN=path times
+//             another build's two in the same rounds
 //   plug-c    `microseg apply IFACE` for a new NIC vs out/bench/plug-baseline, a C program doing the
 //             same kernel work with libbpf on the same pins (nic_group update, two tcx links
 //             created and pinned), when the NIC's group already has its verdicts on the host and
@@ -32,14 +33,22 @@ public static class StartupBench
             Shell.Ip("-n", ns, "link", "add", nic, "type", "veth", "peer", "name", "p3000");
             var microseg = Microseg(lab, host);
             Check(ns, microseg("apply", nic));
+            // BENCH_BEFORE_BIN: another build (e.g. the ReadyToRun one) timed in the same rounds.
+            var before = Environment.GetEnvironmentVariable("BENCH_BEFORE_BIN") is { Length: > 0 } b ? Path.GetFullPath(b) : null;
+            Command beforeCommand = args => (before!, Microseg(lab, host)(args).Args);
             var hello = new List<double>();
             var version = new List<double>();
             var noop = new List<double>();
+            var beforeVersion = new List<double>();
+            var beforeNoop = new List<double>();
             for (int i = 0; i < Runs; i++)
             {
                 hello.Add(Time(ns, (Paths.Hello, [])));
                 version.Add(Time(ns, (Paths.Microseg, ["--version"])));
                 noop.Add(Time(ns, microseg("apply", nic)));
+                if (before is null) continue;
+                beforeVersion.Add(Time(ns, (before, ["--version"])));
+                beforeNoop.Add(Time(ns, beforeCommand("apply", nic)));
             }
             double h = Median(hello), v = Median(version), n = Median(noop);
             report.Line($"Start-up of the native executable ({Runs} runs each, interleaved, median; started inside the host's namespace).");
@@ -49,6 +58,12 @@ public static class StartupBench
             report.Line($"| AOT hello world (baseline) | {h:F1} | 1.00 |");
             report.Line($"| `microseg --version` | {v:F1} | {v / h:F2} |");
             report.Line($"| `microseg apply {nic}`, already enforced (no-op plug) | {n:F1} | {n / h:F2} |");
+            if (before is not null)
+            {
+                double bv = Median(beforeVersion), bn = Median(beforeNoop);
+                report.Line($"| before (`{before}`): `microseg --version` | {bv:F1} | {bv / h:F2} |");
+                report.Line($"| before: no-op plug | {bn:F1} | {bn / h:F2} |");
+            }
             report.Line();
             report.Line($"Executable: {new FileInfo(Paths.Microseg).Length / 1e6:F1} MB (`{Paths.Microseg}`), hello world {new FileInfo(Paths.Hello).Length / 1e6:F1} MB.");
         }
