@@ -35,7 +35,7 @@ public class PackageTests
         // Layout.
         // One native executable (Native AOT), no .NET runtime beside it.
         Assert.Null(new FileInfo("/usr/sbin/microseg").LinkTarget);
-        Assert.Equal("\x7fELF"u8.ToArray(), File.ReadAllBytes("/usr/sbin/microseg")[..4]);
+        Assert.Equal(new byte[] { 0x7f, (byte)'E', (byte)'L', (byte)'F' }, File.ReadAllBytes("/usr/sbin/microseg")[..4]);
         Assert.False(Directory.Exists("/usr/lib/microseg"), "nothing but the executable is installed for the program");
         Assert.Contains("apply", Sh.Ok("/usr/sbin/microseg", "--help"));
         foreach (var f in new[] { "/lib/systemd/system/microseg-apply.service", "/lib/systemd/system/microseg-agent.service",
