@@ -38,6 +38,7 @@ $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDR)
 	llvm-strip -g $@.tmp
 	mv $@.tmp $@
 
+# One native executable (Native AOT): out/microseg, with its debug symbols in out/microseg.dbg.
 build: bpf
 	$(DOTNET) publish src/Microseg.Cli/Microseg.Cli.csproj -c $(CONFIGURATION) -o $(OUT) --nologo -v quiet
 	@echo "built $(OUT)/microseg"
@@ -63,7 +64,18 @@ $(OUT)/bpf/bench/%.bpf.o: bench/bpf/%.bpf.c $(BPF_HDR)
 	@mkdir -p $(@D)
 	clang $(BPF_CFLAGS) -c $< -o $@
 
-bench: build $(BENCH_BPF_OBJ)
+# Native baselines: a C program doing the plug path's kernel work with libbpf, and an AOT hello
+# world (the start-up floor of a native .NET executable).
+BENCH_NATIVE := $(OUT)/bench/plug-baseline $(OUT)/bench/hello/hello
+
+$(OUT)/bench/plug-baseline: bench/native/plug-baseline.c
+	@mkdir -p $(@D)
+	clang -O2 -Wall -Werror -o $@ $< -lbpf
+
+$(OUT)/bench/hello/hello: bench/hello/Program.cs bench/hello/Hello.csproj
+	$(DOTNET) publish bench/hello/Hello.csproj -c $(CONFIGURATION) -o $(@D) --nologo -v quiet
+
+bench: build $(BENCH_BPF_OBJ) $(BENCH_NATIVE)
 	$(DOTNET) run --project bench/Microseg.Bench/Microseg.Bench.csproj -c $(CONFIGURATION) -- $(BENCH_ARGS)
 
 clean:

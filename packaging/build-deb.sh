@@ -15,20 +15,12 @@ root=$(mktemp -d "${TMPDIR:-/tmp}/microseg-deb.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 chmod 0755 "$root"
 
-# The one place that knows the program's layout. Today: the framework-dependent ReadyToRun app
-# under /usr/lib/microseg with /usr/sbin/microseg a symlink to its apphost (the apphost finds
-# its dlls through the resolved path). With Native AOT this becomes one file copied to
-# /usr/sbin/microseg.
+# The one place that knows the program's layout: `make build` publishes one native executable
+# (Native AOT: no .NET runtime on the host), installed as /usr/sbin/microseg. Its debug symbols
+# (microseg.dbg) stay in APP_DIR.
 install_program() {
-	install -d "$root/usr/lib/microseg" "$root/usr/sbin"
-	# Everything `dotnet publish` wrote, not what else lives in out/ (BPF objects, test results,
-	# packages, the variant build) nor the debug symbols.
-	(cd "$app" && find . -mindepth 1 -maxdepth 1 \
-		! -name bpf ! -name test-results ! -name deb ! -name variant ! -name '*.pdb' -print0 |
-		xargs -0 -I{} cp -a {} "$root/usr/lib/microseg/")
-	find "$root/usr/lib/microseg" -name '*.pdb' -delete
-	chmod 0755 "$root/usr/lib/microseg/microseg"
-	ln -s ../lib/microseg/microseg "$root/usr/sbin/microseg"
+	install -d "$root/usr/sbin"
+	install -m 0755 "$app/microseg" "$root/usr/sbin/microseg"
 }
 install_program
 
@@ -56,16 +48,15 @@ for script in postinst prerm postrm; do
 	chmod 0755 "$root/DEBIAN/$script"
 done
 printf '/etc/default/microseg\n/etc/microseg/microseg.cfg.example\n' > "$root/DEBIAN/conffiles"
-# Depends: libbpf1 (loaded by name). The framework-dependent build also needs the .NET 10
-# runtime (Microsoft.NETCore.App and Microsoft.AspNetCore.App), which no Debian 12 package
-# provides here: it is not declared; the Native AOT build removes the need.
+# Depends: the native executable links libc; it loads libbpf1 by name, and OpenSSL (libssl3)
+# for hashes and TLS, as .NET does on Linux.
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: microseg
 Version: $version
 Architecture: $arch
 Maintainer: microseg <root@localhost>
 Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)
-Depends: libbpf1, iproute2
+Depends: libc6, libssl3, libbpf1, iproute2
 Recommends: bpftool
 Section: net
 Priority: optional

@@ -4,7 +4,11 @@ namespace Microseg.Bench;
 public static class Paths
 {
     public static string Root { get; } = FindRoot();
-    public static string Microseg => Path.Combine(Root, "out", "microseg");
+    /// <summary>out/microseg, or MICROSEG_BIN (to time another build in the same suites).</summary>
+    public static string Microseg =>
+        Environment.GetEnvironmentVariable("MICROSEG_BIN") is { Length: > 0 } bin ? Path.GetFullPath(bin) : Path.Combine(Root, "out", "microseg");
+    public static string Hello => Path.Combine(Root, "out", "bench", "hello", "hello");
+    public static string PlugBaseline => Path.Combine(Root, "out", "bench", "plug-baseline");
     public static string BpfObject(string name) => Path.Combine(Root, "out", "bpf", name);
     public static string BenchObject(string name) => Path.Combine(Root, "out", "bpf", "bench", name);
 

@@ -1,5 +1,6 @@
 // A typed view of a BPF hash map. Key and value sizes are checked against the kernel's map
-// once, when the view is created; after that every call is one bpf() syscall.
+// once, when the view is created; after that every call is one bpf() syscall (reading the
+// whole map: one per batch of entries).
 namespace Microseg.Bpf;
 
 public sealed class BpfHashMap<TKey, TValue> : IDisposable
@@ -85,32 +86,80 @@ public sealed class BpfHashMap<TKey, TValue> : IDisposable
         return true;
     }
 
-    /// <summary>A snapshot of the keys (bpf_map_get_next_key), safe to delete from while walking it.</summary>
+    /// <summary>A snapshot of the keys, safe to delete from while walking it.</summary>
     public IReadOnlyList<TKey> Keys()
     {
         var keys = new List<TKey>();
-        Walk(keys.Add);
+        if (!ReadBatches((k, _) => keys.Add(k))) Walk(keys.Add);
         return keys;
     }
 
-    /// <summary>A snapshot of the entries; a key deleted between the walk and its lookup is left out.</summary>
+    /// <summary>A snapshot of the entries, read a chunk at a time (BPF_MAP_LOOKUP_BATCH: one
+    /// bpf() call per few thousand entries, where walking the keys costs two per entry).</summary>
     public IReadOnlyList<KeyValuePair<TKey, TValue>> Entries()
     {
         var entries = new List<KeyValuePair<TKey, TValue>>();
+        if (ReadBatches((k, v) => entries.Add(new(k, v)))) return entries;
+        // A kernel without batch lookups for this map: walk the keys, look each one up; a key
+        // deleted between the walk and its lookup is left out.
         foreach (var key in Keys())
             if (TryLookup(key, out var value))
                 entries.Add(new(key, value));
         return entries;
     }
 
-    /// <summary>The number of entries, counted by walking the keys (the kernel keeps no count for us).</summary>
+    /// <summary>The number of entries (the kernel keeps no count for us: they are read in batches).</summary>
     public int Count()
     {
         int count = 0;
-        Walk(_ => count++);
+        if (!ReadBatches((_, _) => count++)) Walk(_ => count++);
         return count;
     }
 
+    /// <summary>Entries at most this many per batch call: 4,096 (or the map's size, if smaller).</summary>
+    internal const int BatchEntries = 4096;
+
+    /// <summary>Every entry, read with BPF_MAP_LOOKUP_BATCH; false, having visited nothing, when
+    /// the kernel has no batch lookup for this map (before Linux 5.6).</summary>
+    private unsafe bool ReadBatches(Action<TKey, TValue> visit)
+    {
+        using var fd = Map.Handle.Use();
+        int chunk = (int)Math.Clamp(MaxEntries, 1u, (uint)BatchEntries);
+        var keys = new TKey[chunk];
+        var values = new TValue[chunk];
+        // The batch position is opaque: a bucket index for hash maps, at most a key in size.
+        int positionSize = Math.Max(sizeof(TKey), sizeof(ulong));
+        byte* inBatch = stackalloc byte[positionSize];
+        byte* outBatch = stackalloc byte[positionSize];
+        bool first = true;
+        for (long read = 0; ;)
+        {
+            uint count = (uint)keys.Length;
+            int result;
+            fixed (TKey* k = keys)
+            fixed (TValue* v = values)
+                result = Interop.Libbpf.bpf_map_lookup_batch(fd.Value, first ? null : inBatch, outBatch, k, v, &count, null);
+            if (result < 0 && result != -Errno.ENOENT)
+            {
+                if (first && result is -Errno.EINVAL or -Errno.ENOTSUPP or -Errno.EOPNOTSUPP) return false;
+                // One hash bucket holds more entries than the buffers: retry with larger ones.
+                if (result == -Errno.ENOSPC && count == 0 && keys.Length < MaxEntries)
+                {
+                    keys = new TKey[Math.Min(keys.Length * 2L, MaxEntries)];
+                    values = new TValue[keys.Length];
+                    continue;
+                }
+                throw BpfException.FromErrno(-result, $"read the entries of map {Name} in batches");
+            }
+            for (int i = 0; i < count; i++) visit(keys[i], values[i]);
+            read += count;
+            if (result == -Errno.ENOENT) return true;
+            if (read > MaxEntries)
+                throw new BpfException($"read the entries of map {Name}: more than {MaxEntries} entries; the map changed during the read");
+            Buffer.MemoryCopy(outBatch, inBatch, positionSize, positionSize);
+            first = false;
+        }
+    }
     public void Dispose() => Map.Dispose();
 
     public override string ToString() => $"hash map {Name}";

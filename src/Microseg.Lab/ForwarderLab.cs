@@ -73,13 +73,13 @@ public sealed class ForwarderLab
     private static string Namespace(string name, string member) => $"msf-{name}-{member}";
     private static string StatePath(string name) => Path.Combine(DirectoryOf(name), "lab.json");
 
-    private sealed record State(string Mode, int Outsides, List<string>? Physical);
+    internal sealed record State(string Mode, int Outsides, List<string>? Physical);
 
     /// <summary>A lab that `Up` made earlier, found by name.</summary>
     public static ForwarderLab Existing(string name, string microsegBinary, NativePeerAttach? nativePeer = null)
     {
         if (!File.Exists(StatePath(name))) throw new LabException($"no forwarder lab '{name}' is up (no {StatePath(name)}); run 'microseg forwarder lab up' first");
-        var state = JsonSerializer.Deserialize<State>(File.ReadAllText(StatePath(name)))!;
+        var state = JsonSerializer.Deserialize(File.ReadAllText(StatePath(name)), ForwarderLabJson.Default.State)!;
         return new ForwarderLab(name, microsegBinary, SectionConfig.TryParseMode(state.Mode, out var mode) ? mode : ForwarderMode.Skb, state.Outsides, nativePeer, state.Physical);
     }
 
@@ -100,7 +100,7 @@ public sealed class ForwarderLab
         try
         {
             System.IO.Directory.CreateDirectory(ConfigDirectory);
-            File.WriteAllText(StatePath(Name), JsonSerializer.Serialize(new State(Word(Mode), Outsides, physical?.ToList())));
+            File.WriteAllText(StatePath(Name), JsonSerializer.Serialize(new State(Word(Mode), Outsides, physical?.ToList()), ForwarderLabJson.Default.State));
             foreach (var ns in new[] { DriverNamespace, RouterNamespace }) LabNamespaces.Add(ns, ipv6: false);
             LabNamespaces.MountBpffs(BpffsMount);
             Shell.Ip("link", "add", Router, "netns", DriverNamespace, "type", "veth", "peer", "name", "eth0", "netns", RouterNamespace);

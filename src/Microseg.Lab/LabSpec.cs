@@ -66,14 +66,7 @@ public sealed record LabGuest(string Name, string Host, long Vmid, long Iface, s
 
 public sealed record LabSpec(string Name, string PolicyText, IReadOnlyList<LabHost> Hosts, IReadOnlyList<LabGuest> Guests, LabCarrier Carrier = LabCarrier.None)
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNameCaseInsensitive = true,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
-
-    private sealed record FileForm(string? Name, string? Policy, List<LabHost>? Hosts, List<LabGuest>? Guests, string? Carrier = null);
+    internal sealed record FileForm(string? Name, string? Policy, List<LabHost>? Hosts, List<LabGuest>? Guests, string? Carrier = null);
 
     /// <summary>Hosts joined by an underlay (several hosts, or a carrier).</summary>
     [JsonIgnore]
@@ -115,7 +108,7 @@ public sealed record LabSpec(string Name, string PolicyText, IReadOnlyList<LabHo
     public static LabSpec Load(string path)
     {
         FileForm form;
-        try { form = JsonSerializer.Deserialize<FileForm>(File.ReadAllText(path), Json) ?? throw new LabException($"{path}: empty lab file"); }
+        try { form = JsonSerializer.Deserialize(File.ReadAllText(path), LabJson.Default.FileForm) ?? throw new LabException($"{path}: empty lab file"); }
         catch (JsonException e) { throw new LabException($"{path}: {e.Message}"); }
         if (form.Policy is null) throw new LabException($"{path}: missing \"policy\" (a microseg.cfg path)");
         var policyPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, form.Policy);
@@ -131,7 +124,7 @@ public sealed record LabSpec(string Name, string PolicyText, IReadOnlyList<LabHo
     {
         if (!BuiltInNames.Contains(name)) throw new LabException($"no built-in lab '{name}' (have: {string.Join(", ", BuiltInNames)})");
         var file = name == "demo" ? "lab.json" : $"{name}.json";
-        var form = JsonSerializer.Deserialize<FileForm>(Resource(file), Json)!;
+        var form = JsonSerializer.Deserialize(Resource(file), LabJson.Default.FileForm)!;
         return Create(form, Resource(form.Policy ?? throw new LabException($"built-in lab {name} names no policy")), $"built-in lab {name}");
     }
 
@@ -141,11 +134,11 @@ public sealed record LabSpec(string Name, string PolicyText, IReadOnlyList<LabHo
         var policyPath = Path.ChangeExtension(path, ".cfg");
         File.WriteAllText(policyPath, PolicyText);
         var form = new FileForm(Name, Path.GetFileName(policyPath), [.. Hosts], [.. Guests], Carrier.Name());
-        File.WriteAllText(path, JsonSerializer.Serialize(form, new JsonSerializerOptions(Json) { WriteIndented = true }));
+        File.WriteAllText(path, JsonSerializer.Serialize(form, LabJson.Indented.FileForm));
     }
 
     public static LabSpec FromJson(string json, string policyText, string source) =>
-        Create(JsonSerializer.Deserialize<FileForm>(json, Json) ?? throw new LabException($"{source}: empty lab file"), policyText, source);
+        Create(JsonSerializer.Deserialize(json, LabJson.Default.FileForm) ?? throw new LabException($"{source}: empty lab file"), policyText, source);
 
     private static LabSpec Create(FileForm form, string policyText, string source)
     {

@@ -27,7 +27,7 @@ public static partial class SnapshotFormat
         if (sdn.ValueStart < 0)
         {
             // No "microseg" key yet: ,"microseg":{...} before the closing brace.
-            byte[] added = [.. ","u8, .. Encoding.UTF8.GetBytes(JsonSerializer.Serialize(SdnKey)), .. ":"u8, .. value];
+            byte[] added = [.. ","u8, .. Encoding.UTF8.GetBytes($"\"{JsonEncodedText.Encode(SdnKey)}\""), .. ":"u8, .. value];
             return [.. existing.AsSpan(0, sdn.ObjectEnd), .. added, .. existing.AsSpan(sdn.ObjectEnd)];
         }
         if (sdn.Duplicate) throw new ConfigException(file, $"the Proxmox SDN running-config has the key '{SdnKey}' twice: not written");

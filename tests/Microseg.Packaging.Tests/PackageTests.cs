@@ -33,9 +33,11 @@ public class PackageTests
         Assert.Equal(2, links.Count);
 
         // Layout.
-        Assert.Equal("../lib/microseg/microseg", new FileInfo("/usr/sbin/microseg").LinkTarget);
-        Assert.True(File.Exists("/usr/lib/microseg/microseg.dll"));
-        Assert.Contains("apply", Sh.Ok("/usr/sbin/microseg", "--help")); // the symlinked apphost finds its dlls
+        // One native executable (Native AOT), no .NET runtime beside it.
+        Assert.Null(new FileInfo("/usr/sbin/microseg").LinkTarget);
+        Assert.Equal(new byte[] { 0x7f, (byte)'E', (byte)'L', (byte)'F' }, File.ReadAllBytes("/usr/sbin/microseg")[..4]);
+        Assert.False(Directory.Exists("/usr/lib/microseg"), "nothing but the executable is installed for the program");
+        Assert.Contains("apply", Sh.Ok("/usr/sbin/microseg", "--help"));
         foreach (var f in new[] { "/lib/systemd/system/microseg-apply.service", "/lib/systemd/system/microseg-agent.service",
                      "/usr/share/man/man8/microseg.8.gz", "/usr/share/bash-completion/completions/microseg",
                      "/etc/microseg/microseg.cfg.example", "/usr/share/doc/microseg/copyright" })

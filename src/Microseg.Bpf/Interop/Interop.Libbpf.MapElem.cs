@@ -1,4 +1,4 @@
-// libbpf's map element wrappers (bpf.h): update, lookup, delete, iterate.
+// libbpf's map element wrappers (bpf.h): update, lookup, delete, iterate, batch lookup.
 using System.Runtime.InteropServices;
 
 internal static partial class Interop
@@ -19,5 +19,12 @@ internal static partial class Interop
         /// <summary>key NULL = first key; -ENOENT after the last.</summary>
         [LibraryImport(Libraries.Libbpf)]
         internal static unsafe partial int bpf_map_get_next_key(int fd, void* key, void* next_key);
+
+        /// <summary>BPF_MAP_LOOKUP_BATCH: up to *count entries into keys/values from where
+        /// in_batch left off (NULL: the start); out_batch receives where to go on; *count is set to
+        /// the number read; -ENOENT once the end is reached (entries may still have been read).
+        /// opts may be NULL.</summary>
+        [LibraryImport(Libraries.Libbpf)]
+        internal static unsafe partial int bpf_map_lookup_batch(int fd, void* in_batch, void* out_batch, void* keys, void* values, uint* count, void* opts);
     }
 }

@@ -132,6 +132,33 @@ public sealed class MapTests : IDisposable
     }
 
     [KernelFact]
+    public void Hash_map_view_reads_a_map_larger_than_one_batch_entry_for_entry()
+    {
+        using var policy = PolicyObject.Load(bpffs);
+        using var verdicts = PolicyObject.Verdicts(policy);
+        // 2.5 batches' worth: 10,240 distinct keys, each with a value of its own.
+        const int entries = BpfHashMap<VerdictKey, VerdictValue>.BatchEntries * 5 / 2;
+        var written = new Dictionary<VerdictKey, VerdictValue>();
+        for (int i = 0; i < entries; i++)
+        {
+            var key = new VerdictKey((ushort)(1 + i / 1024), (ushort)(i % 1024));
+            var value = new VerdictValue((ulong)i * 0x9E3779B97F4A7C15UL, (ulong)i);
+            verdicts.Update(key, value);
+            written.Add(key, value);
+        }
+
+        var read = verdicts.Entries();
+
+        Assert.Equal(entries, read.Count);
+        Assert.Equal(written, read.ToDictionary(e => e.Key, e => e.Value));
+        Assert.Equal(entries, verdicts.Count());
+        Assert.Equal(written.Keys.ToHashSet(), verdicts.Keys().ToHashSet());
+        Assert.Equal(entries, verdicts.Keys().Count);
+        foreach (var key in written.Keys.Where(k => k.SrcHi % 2 == 1)) Assert.True(verdicts.Delete(key));
+        Assert.Equal(written.Where(w => w.Key.SrcHi % 2 == 0).ToDictionary(), verdicts.Entries().ToDictionary(e => e.Key, e => e.Value));
+    }
+
+    [KernelFact]
     public void Hash_map_view_opens_from_a_pin()
     {
         using var policy = PolicyObject.Load(bpffs);
