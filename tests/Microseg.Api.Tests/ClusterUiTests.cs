@@ -11,6 +11,7 @@ using Microseg.Etcd;
 using Microseg.Lab;
 using Microseg.Policy;
 using Microseg.TestSupport;
+using OpenQA.Selenium;
 
 namespace Microseg.Api.Tests;
 
@@ -39,7 +40,18 @@ public sealed class ClusterUiTests
     }
 
     private static string Cell(HeadlessChromium b, string node, int column) =>
-        b.Find($"#cluster-nodes tr[data-node='{node}'] td:nth-child({column})").Text;
+        Fresh(() => b.Find($"#cluster-nodes tr[data-node='{node}'] td:nth-child({column})").Text);
+
+    // The card re-renders while it is open (it polls), so an element found a moment ago may be
+    // replaced before it is read: read it again from the current page.
+    private static T Fresh<T>(Func<T> read)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try { return read(); }
+            catch (StaleElementReferenceException) when (attempt < 50) { Thread.Sleep(20); }
+        }
+    }
 
     private static async Task WaitForNodes(EtcdConfigStore store, Func<IReadOnlyList<NodeStatus>, bool> done)
     {
@@ -81,15 +93,15 @@ public sealed class ClusterUiTests
         LogInAndOpenPending(b, server.Address, token);
 
         b.Until("the cluster summary", () => b.Find("#cluster-summary").Text == "1/2 nodes at version 2");
-        Assert.Equal(store.Description, b.Find("#cluster-store").Text);
-        Assert.Equal(["nodea", "nodeb"], b.FindAll("#cluster-nodes tbody tr").Select(r => r.GetAttribute("data-node")));
+        Assert.Equal(store.Description, Fresh(() => b.Find("#cluster-store").Text));
+        Assert.Equal(["nodea", "nodeb"], Fresh(() => b.FindAll("#cluster-nodes tbody tr").Select(r => r.GetAttribute("data-node")).ToList()));
         Assert.Equal("2", Cell(b, "nodea", 2));
         Assert.Equal("no", Cell(b, "nodea", 3));
         Assert.Equal("none", Cell(b, "nodea", 4));
         Assert.Equal("1 (told of 2)", Cell(b, "nodeb", 2));
         Assert.Equal("yes", Cell(b, "nodeb", 3));
         Assert.Equal("apply of version 2 failed: tc: interface tap100i0 is gone", Cell(b, "nodeb", 4));
-        Assert.Contains("lagging", b.Find("#cluster-nodes tr[data-node='nodeb']").GetAttribute("class"));
+        Assert.Contains("lagging", Fresh(() => b.Find("#cluster-nodes tr[data-node='nodeb']").GetAttribute("class")));
         Assert.NotEmpty(Cell(b, "nodeb", 5));
         b.Screenshot("cluster-lagging");
 
@@ -98,16 +110,16 @@ public sealed class ClusterUiTests
         b.Until("the cluster to converge", () => b.Find("#cluster-summary").Text == "2/2 nodes at version 2", 30);
         Assert.Equal("no", Cell(b, "nodeb", 3));
         Assert.Equal("none", Cell(b, "nodeb", 4));
-        Assert.Equal("converged", b.Find("#cluster-summary").GetAttribute("class"));
+        Assert.Equal("converged", Fresh(() => b.Find("#cluster-summary").GetAttribute("class")));
 
         // etcd gone: the card says the store is unreachable (503); the page stays usable.
         etcd.KillAll();
         b.Find("#cluster-refresh").Click();
         b.Until("the 503 in the card", () => b.Find("#cluster-error").Displayed);
-        Assert.StartsWith("The config store is unreachable (503):", b.Find("#cluster-error").Text);
-        Assert.Contains("etcd unreachable", b.Find("#cluster-error").Text);
-        Assert.False(b.Find("#cluster-nodes").Displayed);
-        Assert.Equal("", b.Find("#cluster-summary").Text);
+        Assert.StartsWith("The config store is unreachable (503):", Fresh(() => b.Find("#cluster-error").Text));
+        Assert.Contains("etcd unreachable", Fresh(() => b.Find("#cluster-error").Text));
+        Assert.False(Fresh(() => b.Find("#cluster-nodes").Displayed));
+        Assert.Equal("", Fresh(() => b.Find("#cluster-summary").Text));
         Assert.True(b.Find("#app").Displayed);
         Assert.True(b.Find("#tab-pending").Displayed);
         b.Screenshot("cluster-store-unreachable");
@@ -119,11 +131,11 @@ public sealed class ClusterUiTests
         await using var api = await ApiHost.StartAsync("group: web\n\tmark 10\n");
         using var b = new HeadlessChromium();
         LogInAndOpenPending(b, api.Address, api.Admin);
-        b.Until("the cluster summary", () => b.Find("#cluster-summary").Text.Length > 0);
-        Assert.Equal(ClusterNodes.NoNodeRecords, b.Find("#cluster-summary").Text);
-        Assert.Contains("needs a cluster store (--store etcd://HOST:PORT)", b.Find("#cluster-summary").Text);
-        Assert.Equal(api.ConfigDir, b.Find("#cluster-store").Text);
-        Assert.False(b.Find("#cluster-nodes").Displayed);
-        Assert.False(b.Find("#cluster-error").Displayed);
+        b.Until("the cluster summary", () => Fresh(() => b.Find("#cluster-summary").Text).Length > 0);
+        Assert.Equal(ClusterNodes.NoNodeRecords, Fresh(() => b.Find("#cluster-summary").Text));
+        Assert.Contains("needs a cluster store (--store etcd://HOST:PORT)", Fresh(() => b.Find("#cluster-summary").Text));
+        Assert.Equal(api.ConfigDir, Fresh(() => b.Find("#cluster-store").Text));
+        Assert.False(Fresh(() => b.Find("#cluster-nodes").Displayed));
+        Assert.False(Fresh(() => b.Find("#cluster-error").Displayed));
     }
 }
