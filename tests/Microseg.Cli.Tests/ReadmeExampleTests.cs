@@ -86,6 +86,8 @@ public sealed class ReadmeExampleTests
     {
         foreach (var e in block.Examples)
         {
+            if (e.Command.Contains("etcd://", StringComparison.Ordinal))
+                return "needs a running etcd; the etcd store's commands are run against real etcd members by Microseg.Etcd.Tests";
             var args = e.Args[1..];
             if (args.Length >= 2 && Excluded.TryGetValue($"{args[0]} {args[1]}", out var two)) return two;
             if (args.Length >= 1 && Excluded.TryGetValue(args[0], out var one)) return one;
