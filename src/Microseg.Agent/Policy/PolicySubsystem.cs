@@ -198,6 +198,9 @@ public sealed partial class PolicySubsystem : Subsystem
             Bpffs.Unpin(pin);
         foreach (var dir in new[] { Pins.LinkDirectory, Pins.ProgramDirectory, Pins.NextDirectory, Pins.Root })
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: false);
+        // The counters went with their map: their slot table goes too.
+        File.Delete(SlotsPath);
+        File.Delete(SlotsLockPath);
         return removed;
     }
 
