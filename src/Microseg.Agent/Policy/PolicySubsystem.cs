@@ -98,7 +98,7 @@ public sealed partial class PolicySubsystem : Subsystem
             if (nics.Deletes.Count > 0)
             {
                 var gone = nics.Deletes.ToHashSet();
-                fr = FlowTable.Delete(loaded.Flows, k => gone.Contains(k.IfIndex));
+                fr = FlowTable.Delete(loaded.Flows, loaded.FlowEpoch, k => gone.Contains(k.IfIndex));
             }
             LogSynced(Log, vw, vr, sw, sr, nw, nr, fr);
             return new PolicyApplyResult(outcome, enforced, failed, nw, nr, vw, vr, created, updated, removed)
@@ -148,7 +148,7 @@ public sealed partial class PolicySubsystem : Subsystem
                 case FlowScope.OfNic(var name):
                     var link = host.Link(name) ?? throw new AgentException($"flush-flows --nic {name}: no such interface on this host");
                     nics = [name];
-                    removed = FlowTable.Delete(loaded.Flows, k => k.IfIndex == (uint)link.IfIndex);
+                    removed = FlowTable.Delete(loaded.Flows, loaded.FlowEpoch, k => k.IfIndex == (uint)link.IfIndex);
                     break;
                 case FlowScope.OfGroup(var group):
                     if (!host.HasSnapshot)
@@ -159,11 +159,11 @@ public sealed partial class PolicySubsystem : Subsystem
                     var ifindexes = loaded.NicGroup.Entries().Where(e => marks.Contains(e.Value.Group)).Select(e => e.Key).ToHashSet();
                     var names = host.Links.ToDictionary(l => (uint)l.IfIndex, l => l.Name);
                     nics = [.. ifindexes.Order().Select(i => names.GetValueOrDefault(i) ?? $"ifindex {i}")];
-                    removed = ifindexes.Count == 0 ? 0 : FlowTable.Delete(loaded.Flows, k => ifindexes.Contains(k.IfIndex));
+                    removed = ifindexes.Count == 0 ? 0 : FlowTable.Delete(loaded.Flows, loaded.FlowEpoch, k => ifindexes.Contains(k.IfIndex));
                     break;
                 default:
                     nics = [];
-                    removed = FlowTable.Delete(loaded.Flows, _ => true);
+                    removed = FlowTable.Delete(loaded.Flows, loaded.FlowEpoch, _ => true);
                     break;
             }
             LogFlushed(Log, removed);
@@ -300,7 +300,7 @@ public sealed partial class PolicySubsystem : Subsystem
 
     /// <summary>Programs and maps in use, open by fd.</summary>
     internal sealed class Loaded(BpfProgram ingress, BpfProgram egress, BpfHashMap<uint, NicInfo> nicGroup, BpfHashMap<VerdictKey, VerdictValue> verdicts,
-        BpfHashMap<ServiceKey, ServiceValue> services, BpfHashMap<FlowKey, FlowValue> flows) : IDisposable
+        BpfHashMap<ServiceKey, ServiceValue> services, BpfHashMap<FlowKey, FlowValue> flows, BpfArrayMap<ulong> flowEpoch) : IDisposable
     {
         public BpfProgram Ingress { get; } = ingress;
         public BpfProgram Egress { get; } = egress;
@@ -308,18 +308,20 @@ public sealed partial class PolicySubsystem : Subsystem
         public BpfHashMap<VerdictKey, VerdictValue> Verdicts { get; } = verdicts;
         public BpfHashMap<ServiceKey, ServiceValue> Services { get; } = services;
         public BpfHashMap<FlowKey, FlowValue> Flows { get; } = flows;
+        public BpfArrayMap<ulong> FlowEpoch { get; } = flowEpoch;
         public BpfProgram Program(TcxDirection d) => d == TcxDirection.Ingress ? Ingress : Egress;
 
         public void Dispose()
         {
-            Ingress.Dispose(); Egress.Dispose(); NicGroup.Dispose(); Verdicts.Dispose(); Services.Dispose(); Flows.Dispose();
+            Ingress.Dispose(); Egress.Dispose(); NicGroup.Dispose(); Verdicts.Dispose(); Services.Dispose(); Flows.Dispose(); FlowEpoch.Dispose();
         }
     }
 
     internal Loaded OpenPinned() => new(
         BpfProgram.OpenPinned(Pins.IngressProgram), BpfProgram.OpenPinned(Pins.EgressProgram),
         BpfHashMap<uint, NicInfo>.OpenPinned(Pins.NicGroup), BpfHashMap<VerdictKey, VerdictValue>.OpenPinned(Pins.Verdicts),
-        BpfHashMap<ServiceKey, ServiceValue>.OpenPinned(Pins.Services), BpfHashMap<FlowKey, FlowValue>.OpenPinned(Pins.Flows));
+        BpfHashMap<ServiceKey, ServiceValue>.OpenPinned(Pins.Services), BpfHashMap<FlowKey, FlowValue>.OpenPinned(Pins.Flows),
+        BpfArrayMap<ulong>.OpenPinned(Pins.FlowEpoch));
 
     private (Loaded, LoadOutcome) EnsureLoaded(PolicyPlan plan)
     {
@@ -381,9 +383,9 @@ public sealed partial class PolicySubsystem : Subsystem
         foreach (var (k, v) in DesiredNics(plan)) loaded.NicGroup.Update(k, v);
         // Flows carried before the switch keep replies passing through it; those the old
         // programs record between this copy and the switch are copied after it.
-        var carried = FlowTable.Carry(Pins.Flows, loaded.Flows, onlyMissing: false);
+        var carried = FlowTable.Carry(Pins.Flows, loaded.Flows, loaded.FlowEpoch, onlyMissing: false);
         var switched = Links.SwitchAll(slot => loaded.Program(slot.Direction));
-        if (carried is { } before && FlowTable.Carry(Pins.Flows, loaded.Flows, onlyMissing: true) is { } after) carried = before + after;
+        if (carried is { } before && FlowTable.Carry(Pins.Flows, loaded.Flows, loaded.FlowEpoch, onlyMissing: true) is { } after) carried = before + after;
         if (carried is null) LogFlowsNotCarried(Log);
         foreach (var m in Pins.Maps)
         {
@@ -411,7 +413,8 @@ public sealed partial class PolicySubsystem : Subsystem
             new BpfHashMap<uint, NicInfo>(obj.Map(PolicyAbi.NicGroupMap)),
             new BpfHashMap<VerdictKey, VerdictValue>(obj.Map(PolicyAbi.VerdictsMap)),
             new BpfHashMap<ServiceKey, ServiceValue>(obj.Map(PolicyAbi.ServicesMap)),
-            new BpfHashMap<FlowKey, FlowValue>(obj.Map(PolicyAbi.FlowsMap)));
+            new BpfHashMap<FlowKey, FlowValue>(obj.Map(PolicyAbi.FlowsMap)),
+            new BpfArrayMap<ulong>(obj.Map(PolicyAbi.FlowEpochMap)));
     }
 
     /// <summary>A pinned flow table keeps its size (libbpf reuses a pin only when the sizes

@@ -29,6 +29,7 @@ internal sealed class PolicyRig : IDisposable
             Verdicts = PolicyObject.Verdicts(policy);
             Services = PolicyObject.Services(policy);
             Flows = PolicyObject.Flows(policy);
+            FlowEpochMap = PolicyObject.FlowEpoch(policy);
             SetFlags(flags);
         }
         catch
@@ -42,6 +43,23 @@ internal sealed class PolicyRig : IDisposable
     public BpfHashMap<VerdictKey, VerdictValue> Verdicts { get; } = null!;
     public BpfHashMap<ServiceKey, ServiceValue> Services { get; } = null!;
     public BpfHashMap<FlowKey, FlowValue> Flows { get; } = null!;
+    public BpfArrayMap<ulong> FlowEpochMap { get; } = null!;
+
+    /// <summary>Writes a flow entry from user space as the agent would: then voids the
+    /// programs' per-CPU cached flows (flow_epoch), which a changed entry may contradict.</summary>
+    public void WriteFlow(FlowKey key, FlowValue value)
+    {
+        Flows.Update(key, value);
+        FlowEpoch.Invalidate(FlowEpochMap);
+    }
+
+    /// <summary>Deletes a flow entry from user space as the agent would (then voids the caches).</summary>
+    public bool DeleteFlow(FlowKey key)
+    {
+        bool deleted = Flows.Delete(key);
+        FlowEpoch.Invalidate(FlowEpochMap);
+        return deleted;
+    }
 
     public void SetFlags(NicFlags flags) => Nics.Update(Nic, new NicInfo(Dst, (ushort)flags));
 
@@ -89,12 +107,13 @@ internal sealed class PolicyRig : IDisposable
         Assert.Equal(Tcx.Pass, Ingress(probe));
         Nics.Update(Nic, before);
         Assert.True(Flows.TryLookup(key, out var value), "the probe flow was not recorded");
-        Flows.Delete(key);
+        DeleteFlow(key);
         return value.LastSeen;
     }
 
     public void Dispose()
     {
+        FlowEpochMap?.Dispose();
         Flows?.Dispose();
         Services?.Dispose();
         Verdicts?.Dispose();
