@@ -70,7 +70,7 @@ struct {
 /* The last flow each CPU found live in flows, one slot for each program; not pinned (a new
  * program starts with empty slots). */
 struct flow_cache_entry {
-	struct flow_key key;
+	struct flow_key key; /* at offset 0 of an 8-byte aligned map value */
 	__u32 pad;
 	__u64 epoch;   /* flow_epoch when the entry was found */
 	__u64 jiffies; /* bpf_jiffies64() then */
@@ -477,13 +477,18 @@ static __always_inline void flows_changed(void)
 		__sync_fetch_and_add(epoch, 1);
 }
 
+/* Both keys 8-byte aligned (the cache's by the map value, the caller's declared so): five
+ * 8-byte words and the 4 bytes of ports. */
+#define FLOW_KEY_ALIGNED __attribute__((aligned(8)))
+
 static __always_inline int flow_key_equal(const struct flow_key *a, const struct flow_key *b)
 {
-	const __u32 *x = (const void *)a, *y = (const void *)b;
-	__u32 diff = 0;
+	const __u64 *x = (const void *)a, *y = (const void *)b;
+	__u64 diff = 0;
 #pragma unroll
-	for (int i = 0; i < (int)(sizeof(struct flow_key) / 4); i++)
+	for (int i = 0; i < (int)(sizeof(struct flow_key) / 8); i++)
 		diff |= x[i] ^ y[i];
+	diff |= *(const __u32 *)&a->sport ^ *(const __u32 *)&b->sport;
 	return diff == 0;
 }
 
@@ -567,7 +572,7 @@ static __always_inline int related_error(struct __sk_buff *skb, const struct pkt
  * noted, and with the guest's own FIN the entry gets the short closing timeout. */
 static __always_inline int is_reply(struct __sk_buff *skb, const struct pkt *p, __u32 ifindex)
 {
-	struct flow_key k = {};
+	struct flow_key k FLOW_KEY_ALIGNED = {};
 	if (!flow_key_of(p, ifindex, &k, 1))
 		return related_error(skb, p, ifindex, bpf_ktime_get_coarse_ns());
 	/* A TCP FIN or RST changes the entry, so it always goes to the table; any other reply of
@@ -600,27 +605,105 @@ static __always_inline int is_reply(struct __sk_buff *skb, const struct pkt *p, 
  * and refreshed by the replies it lets in: its other segments cost no lookup here, and a
  * connection whose entry is gone (flushed, expired, evicted) is not picked up again midway. A
  * RST from the guest ends the flow; a FIN is noted. */
-__noinline int record_flow(struct __sk_buff *skb, __u32 ifindex)
+/* The ingress side of parse_fast: the common packet from a guest read straight into its flow
+ * key. FAST_NONE: a TCP segment without SYN, FIN or RST (nothing to
+ * record); FAST_KEY: `k` and `tcp_flags` are set; FAST_SLOW: anything else, for the full parse. */
+enum { FAST_SLOW, FAST_NONE, FAST_KEY };
+
+static __always_inline int flow_key_fast(struct __sk_buff *skb, __u32 ifindex, struct flow_key *k, __u8 *tcp_flags)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = NULL;
+	struct ipv6hdr *ip6 = NULL;
+	__u8 *l4;
+	__u8 proto;
+	if ((void *)(eth + 1) > data_end)
+		return FAST_SLOW;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		ip = (void *)(eth + 1);
+		if ((void *)(ip + 1) > data_end)
+			return FAST_SLOW;
+		if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(0x1fff)))
+			return FAST_SLOW;
+		proto = ip->protocol;
+		l4 = (void *)(ip + 1);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		ip6 = (void *)(eth + 1);
+		if ((void *)(ip6 + 1) > data_end)
+			return FAST_SLOW;
+		proto = ip6->nexthdr;
+		l4 = (void *)(ip6 + 1);
+	} else {
+		return FAST_SLOW;
+	}
+	if (proto == IPPROTO_TCP) {
+		if ((void *)(l4 + 14) > data_end)
+			return FAST_SLOW;
+		__u8 flags = l4[13];
+		if (!(flags & (TCP_SYN | TCP_FIN | TCP_RST)))
+			return FAST_NONE;
+		*tcp_flags = flags;
+	} else if (proto == IPPROTO_UDP || proto == IPPROTO_SCTP) {
+		if ((void *)(l4 + 4) > data_end)
+			return FAST_SLOW;
+	} else {
+		return FAST_SLOW;
+	}
+	__builtin_memset(k, 0, sizeof(*k));
+	if (ip) {
+		k->family = FLOW_FAMILY_IPV4;
+		k->saddr[0] = ip->saddr;
+		k->daddr[0] = ip->daddr;
+	} else if (ip6) {
+		k->family = FLOW_FAMILY_IPV6;
+		__builtin_memcpy(k->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(k->daddr, &ip6->daddr, 16);
+	}
+	k->ifindex = ifindex;
+	k->proto = proto;
+	k->sport = *(__be16 *)l4;
+	k->dport = *(__be16 *)(l4 + 2);
+	return FAST_KEY;
+}
+
+/* The flow key of a packet from the guest by the full parse, with its TCP flags; 0 when it
+ * records nothing (not IP, opaque, a TCP segment without SYN, FIN or RST, no flow of ours). */
+static __always_inline int flow_key_slow(struct __sk_buff *skb, __u32 ifindex, struct flow_key *k, __u8 *tcp_flags)
 {
 	struct pkt p = {};
 	if (!parse(skb, &p) || p.family == 0 || p.opaque)
 		return 0;
 	if (p.proto == IPPROTO_TCP && !(p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)))
 		return 0;
-	struct flow_key k = {};
-	if (!flow_key_of(&p, ifindex, &k, 0))
-		return 0;
-	if (p.proto == IPPROTO_TCP) {
+	*tcp_flags = p.tcp_flags;
+	return flow_key_of(&p, ifindex, k, 0);
+}
+
+static __always_inline void record_flow(struct __sk_buff *skb, __u32 ifindex)
+{
+	struct flow_key k FLOW_KEY_ALIGNED;
+	__u8 tcp_flags = 0;
+	int fast = flow_key_fast(skb, ifindex, &k, &tcp_flags);
+	if (fast == FAST_NONE)
+		return;
+	if (fast == FAST_SLOW) {
+		__builtin_memset(&k, 0, sizeof(k));
+		if (!flow_key_slow(skb, ifindex, &k, &tcp_flags))
+			return;
+	}
+	if (k.proto == IPPROTO_TCP) {
 		__u64 now = bpf_ktime_get_coarse_ns();
-		if (p.tcp_flags & TCP_RST) {
+		if (tcp_flags & TCP_RST) {
 			bpf_map_delete_elem(&flows, &k);
 			flows_changed();
-		} else if ((p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+		} else if ((tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
 			/* A new connection, also on the tuple of an ended one. */
 			struct flow_value fresh = { .last_seen = now };
 			bpf_map_update_elem(&flows, &k, &fresh, BPF_ANY);
 			flows_changed();
-		} else if (p.tcp_flags & TCP_FIN) {
+		} else if (tcp_flags & TCP_FIN) {
 			struct flow_value *v = flow_live(&k, now);
 			if (v) {
 				if (!(v->flags & FLOW_F_FIN_OUT))
@@ -628,12 +711,12 @@ __noinline int record_flow(struct __sk_buff *skb, __u32 ifindex)
 				flow_touch(v, now);
 			}
 		}
-		return 0;
+		return;
 	}
 	/* The flow this CPU recorded or refreshed last, moments ago: nothing to do. */
 	struct flow_seen seen;
 	if (flow_cache_hit(FLOW_CACHE_INGRESS, &k, &seen))
-		return 0;
+		return;
 	__u64 now = bpf_ktime_get_coarse_ns();
 	struct flow_value *v = bpf_map_lookup_elem(&flows, &k);
 	if (v) {
@@ -642,13 +725,13 @@ __noinline int record_flow(struct __sk_buff *skb, __u32 ifindex)
 		else
 			flow_touch(v, now);
 		flow_cache_fill(&seen, &k);
-		return 0;
+		return;
 	}
 	/* Not cached: the next datagram finds it in the table and caches it. */
 	struct flow_value fresh = { .last_seen = now };
 	bpf_map_update_elem(&flows, &k, &fresh, BPF_ANY);
 	flows_changed();
-	return 0;
+	return;
 }
 
 /* ---- programs ---- */

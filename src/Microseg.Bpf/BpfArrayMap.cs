@@ -41,10 +41,12 @@ public sealed class BpfArrayMap<TValue> : IDisposable
         }
     }
 
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not below <see cref="Length"/>.</exception>
     public unsafe TValue this[uint index]
     {
         get
         {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Length);
             using var fd = Map.Handle.Use();
             TValue value;
             int result = Interop.Libbpf.bpf_map_lookup_elem(fd.Value, &index, &value);
@@ -53,6 +55,7 @@ public sealed class BpfArrayMap<TValue> : IDisposable
         }
         set
         {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Length);
             using var fd = Map.Handle.Use();
             int result = Interop.Libbpf.bpf_map_update_elem(fd.Value, &index, &value, Interop.Libbpf.BPF_ANY);
             if (result < 0) throw BpfException.FromErrno(-result, $"write slot {index} of map {Name}");
