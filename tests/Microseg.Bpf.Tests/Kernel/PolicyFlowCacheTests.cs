@@ -61,30 +61,49 @@ public sealed class PolicyFlowCacheTests : IDisposable
         }
     }
 
-    [KernelFact]
-    public void A_flow_evicted_from_a_full_table_stops_passing_at_once()
+    [KernelTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_flow_evicted_from_a_full_table_stops_counting_at_once(bool replies)
     {
+        // The flow is cached by one program (its replies at egress, or its datagrams at ingress);
+        // then new flows, each used twice by the other program (so the LRU sees them used and
+        // evicts the idle one), until the LRU evicted it. Its very next packet must see that.
         const uint size = 64;
         using var small = new PolicyRig(NicFlags.Stateful, flowsMaxEntries: size);
         small.SetWord(allow: false);
+        var key = new FlowKey(Nic, Guest, Peer, TestFrames.Udp, 40000, 53);
+        var request = TestFrames.UdpPacket(Guest, Peer, 40000, 53);
+        var reply = TestFrames.UdpPacket(Peer, Guest, 53, 40000);
         int next = 0;
         for (int i = 0; i < 20; i++)
         {
-            var reply = TestFrames.UdpPacket(Peer, Guest, 53, 40000);
-            var key = new FlowKey(Nic, Guest, Peer, TestFrames.Udp, 40000, 53);
-            small.Ingress(TestFrames.UdpPacket(Guest, Peer, 40000, 53));
+            small.Ingress(request);
             for (int r = 0; r < 3; r++)
-                Assert.Equal(Tcx.Pass, small.Egress(reply));
+            {
+                if (replies) Assert.Equal(Tcx.Pass, small.Egress(reply));
+                else small.Ingress(request);
+            }
 
-            // New flows of other ports until the LRU evicts this one.
             int added = 0;
             while (small.Flows.TryLookup(key, out _))
             {
-                Assert.True(++added < 100 * (int)size, "the LRU never evicted the flow");
-                small.Ingress(TestFrames.UdpPacket(Guest, Peer, (ushort)(10000 + next++ % 20000), 53));
+                Assert.True(++added < 100 * (int)size, $"round {i}: the LRU never evicted the flow");
+                ushort port = (ushort)(10000 + next++ % 20000);
+                small.Ingress(TestFrames.UdpPacket(Guest, Peer, port, 53));
+                if (replies) small.Ingress(TestFrames.UdpPacket(Guest, Peer, port, 53));
+                else small.Egress(TestFrames.UdpPacket(Peer, Guest, 53, port));
             }
 
-            Assert.Equal(Tcx.Drop, small.Egress(reply));
+            if (replies)
+            {
+                Assert.Equal(Tcx.Drop, small.Egress(reply));
+            }
+            else
+            {
+                small.Ingress(request);
+                Assert.True(small.Flows.TryLookup(key, out _), $"round {i}: the datagram after the eviction recorded its flow again");
+            }
         }
     }
 
