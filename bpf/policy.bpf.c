@@ -87,6 +87,33 @@ struct {
 	__type(key, __u32);
 	__type(value, struct monitor_config);
 } monitor_config SEC(".maps");
+/* Changes whenever an entry of flows is deleted or may have been evicted (abi.h). Pinned, so
+ * that the agent can change it after deleting flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FLOW_EPOCH_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u64);
+} flow_epoch SEC(".maps");
+
+/* The last flow each CPU found live in flows, one slot for each program; not pinned (a new
+ * program starts with empty slots). */
+struct flow_cache_entry {
+	struct flow_key key; /* at offset 0 of an 8-byte aligned map value */
+	__u32 pad;
+	__u64 epoch;   /* flow_epoch when the entry was found */
+	__u64 jiffies; /* bpf_jiffies64() then */
+};
+
+#define FLOW_CACHE_INGRESS 0
+#define FLOW_CACHE_EGRESS 1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct flow_cache_entry);
+} flow_cache SEC(".maps");
 
 #define NS_PER_SEC 1000000000ULL
 
@@ -473,12 +500,75 @@ static __always_inline void flow_touch(struct flow_value *v, __u64 now)
 		v->last_seen = now;
 }
 
+/* ---- the per-CPU last-flow cache ---- */
+
+/* An entry of flows was deleted or inserted (an insert into a full LRU map evicts another):
+ * every CPU's cached flow is void. */
+static __always_inline void flows_changed(void)
+{
+	__u32 zero = 0;
+	__u64 *epoch = bpf_map_lookup_elem(&flow_epoch, &zero);
+	if (epoch)
+		__sync_fetch_and_add(epoch, 1);
+}
+
+/* Both keys 8-byte aligned (the cache's by the map value, the caller's declared so): five
+ * 8-byte words and the 4 bytes of ports. */
+#define FLOW_KEY_ALIGNED __attribute__((aligned(8)))
+
+static __always_inline int flow_key_equal(const struct flow_key *a, const struct flow_key *b)
+{
+	const __u64 *x = (const void *)a, *y = (const void *)b;
+	__u64 diff = 0;
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(struct flow_key) / 8); i++)
+		diff |= x[i] ^ y[i];
+	diff |= *(const __u32 *)&a->sport ^ *(const __u32 *)&b->sport;
+	return diff == 0;
+}
+
+/* This CPU's slot, and the epoch and jiffy read before the table is consulted. */
+struct flow_seen {
+	struct flow_cache_entry *slot;
+	__u64 epoch;
+	__u64 jiffies;
+};
+
+/* Whether `k` is the flow this CPU last found live in `slot`, in the current epoch (nothing
+ * deleted or evicted since) and at most FLOW_CACHE_JIFFIES ago (so it was refreshed then). */
+static __always_inline int flow_cache_hit(__u32 slot, const struct flow_key *k, struct flow_seen *seen)
+{
+	__u32 zero = 0;
+	struct flow_cache_entry *c = bpf_map_lookup_elem(&flow_cache, &slot);
+	__u64 *epoch = bpf_map_lookup_elem(&flow_epoch, &zero);
+	seen->slot = NULL;
+	if (!c || !epoch)
+		return 0;
+	seen->slot = c;
+	/* Read before the table: a delete after this read changes the epoch after it. */
+	seen->epoch = *(volatile __u64 *)epoch;
+	seen->jiffies = bpf_jiffies64();
+	return c->epoch == seen->epoch && seen->jiffies - c->jiffies < FLOW_CACHE_JIFFIES && flow_key_equal(&c->key, k);
+}
+
+/* `k` was just found live in the table (and refreshed): remember it with what was read before. */
+static __always_inline void flow_cache_fill(const struct flow_seen *seen, const struct flow_key *k)
+{
+	struct flow_cache_entry *c = seen->slot;
+	if (!c)
+		return;
+	__builtin_memcpy(&c->key, k, sizeof(*k));
+	c->epoch = seen->epoch;
+	c->jiffies = seen->jiffies;
+}
+
 /* A live entry for `k`, or NULL; an expired one is deleted on the way. */
 static __always_inline struct flow_value *flow_live(const struct flow_key *k, __u64 now)
 {
 	struct flow_value *v = bpf_map_lookup_elem(&flows, k);
 	if (v && flow_expired(k, v, now)) {
 		bpf_map_delete_elem(&flows, k);
+		flows_changed();
 		return NULL;
 	}
 	return v;
@@ -517,22 +607,31 @@ static __always_inline int related_error(struct __sk_buff *skb, const struct pkt
  * noted, and with the guest's own FIN the entry gets the short closing timeout. */
 static __always_inline int is_reply(struct __sk_buff *skb, const struct pkt *p, __u32 ifindex)
 {
-	__u64 now = bpf_ktime_get_coarse_ns();
-	struct flow_key k = {};
+	struct flow_key k FLOW_KEY_ALIGNED = {};
 	if (!flow_key_of(p, ifindex, &k, 1))
-		return related_error(skb, p, ifindex, now);
+		return related_error(skb, p, ifindex, bpf_ktime_get_coarse_ns());
+	/* A TCP FIN or RST changes the entry, so it always goes to the table; any other reply of
+	 * the flow this CPU let through last, moments ago, passes without it. */
+	int plain = p->proto != IPPROTO_TCP || !(p->tcp_flags & (TCP_FIN | TCP_RST));
+	struct flow_seen seen;
+	if (plain && flow_cache_hit(FLOW_CACHE_EGRESS, &k, &seen))
+		return 1;
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct flow_value *v = flow_live(&k, now);
 	if (!v)
 		return 0;
 	if (p->proto == IPPROTO_TCP) {
 		if (p->tcp_flags & TCP_RST) {
 			bpf_map_delete_elem(&flows, &k);
+			flows_changed();
 			return 1;
 		}
 		if ((p->tcp_flags & TCP_FIN) && !(v->flags & FLOW_F_FIN_IN))
 			v->flags |= FLOW_F_FIN_IN;
 	}
 	flow_touch(v, now);
+	if (plain)
+		flow_cache_fill(&seen, &k);
 	return 1;
 }
 
@@ -541,25 +640,105 @@ static __always_inline int is_reply(struct __sk_buff *skb, const struct pkt *p, 
  * and refreshed by the replies it lets in: its other segments cost no lookup here, and a
  * connection whose entry is gone (flushed, expired, evicted) is not picked up again midway. A
  * RST from the guest ends the flow; a FIN is noted. */
-__noinline int record_flow(struct __sk_buff *skb, __u32 ifindex)
+/* The ingress side of parse_fast: the common packet from a guest read straight into its flow
+ * key. FAST_NONE: a TCP segment without SYN, FIN or RST (nothing to
+ * record); FAST_KEY: `k` and `tcp_flags` are set; FAST_SLOW: anything else, for the full parse. */
+enum { FAST_SLOW, FAST_NONE, FAST_KEY };
+
+static __always_inline int flow_key_fast(struct __sk_buff *skb, __u32 ifindex, struct flow_key *k, __u8 *tcp_flags)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = NULL;
+	struct ipv6hdr *ip6 = NULL;
+	__u8 *l4;
+	__u8 proto;
+	if ((void *)(eth + 1) > data_end)
+		return FAST_SLOW;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		ip = (void *)(eth + 1);
+		if ((void *)(ip + 1) > data_end)
+			return FAST_SLOW;
+		if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(0x1fff)))
+			return FAST_SLOW;
+		proto = ip->protocol;
+		l4 = (void *)(ip + 1);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		ip6 = (void *)(eth + 1);
+		if ((void *)(ip6 + 1) > data_end)
+			return FAST_SLOW;
+		proto = ip6->nexthdr;
+		l4 = (void *)(ip6 + 1);
+	} else {
+		return FAST_SLOW;
+	}
+	if (proto == IPPROTO_TCP) {
+		if ((void *)(l4 + 14) > data_end)
+			return FAST_SLOW;
+		__u8 flags = l4[13];
+		if (!(flags & (TCP_SYN | TCP_FIN | TCP_RST)))
+			return FAST_NONE;
+		*tcp_flags = flags;
+	} else if (proto == IPPROTO_UDP || proto == IPPROTO_SCTP) {
+		if ((void *)(l4 + 4) > data_end)
+			return FAST_SLOW;
+	} else {
+		return FAST_SLOW;
+	}
+	__builtin_memset(k, 0, sizeof(*k));
+	if (ip) {
+		k->family = FLOW_FAMILY_IPV4;
+		k->saddr[0] = ip->saddr;
+		k->daddr[0] = ip->daddr;
+	} else if (ip6) {
+		k->family = FLOW_FAMILY_IPV6;
+		__builtin_memcpy(k->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(k->daddr, &ip6->daddr, 16);
+	}
+	k->ifindex = ifindex;
+	k->proto = proto;
+	k->sport = *(__be16 *)l4;
+	k->dport = *(__be16 *)(l4 + 2);
+	return FAST_KEY;
+}
+
+/* The flow key of a packet from the guest by the full parse, with its TCP flags; 0 when it
+ * records nothing (not IP, opaque, a TCP segment without SYN, FIN or RST, no flow of ours). */
+static __always_inline int flow_key_slow(struct __sk_buff *skb, __u32 ifindex, struct flow_key *k, __u8 *tcp_flags)
 {
 	struct pkt p = {};
 	if (!parse(skb, &p) || p.family == 0 || p.opaque)
 		return 0;
 	if (p.proto == IPPROTO_TCP && !(p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)))
 		return 0;
-	struct flow_key k = {};
-	if (!flow_key_of(&p, ifindex, &k, 0))
-		return 0;
-	__u64 now = bpf_ktime_get_coarse_ns();
-	if (p.proto == IPPROTO_TCP) {
-		if (p.tcp_flags & TCP_RST) {
+	*tcp_flags = p.tcp_flags;
+	return flow_key_of(&p, ifindex, k, 0);
+}
+
+static __always_inline void record_flow(struct __sk_buff *skb, __u32 ifindex)
+{
+	struct flow_key k FLOW_KEY_ALIGNED;
+	__u8 tcp_flags = 0;
+	int fast = flow_key_fast(skb, ifindex, &k, &tcp_flags);
+	if (fast == FAST_NONE)
+		return;
+	if (fast == FAST_SLOW) {
+		__builtin_memset(&k, 0, sizeof(k));
+		if (!flow_key_slow(skb, ifindex, &k, &tcp_flags))
+			return;
+	}
+	if (k.proto == IPPROTO_TCP) {
+		__u64 now = bpf_ktime_get_coarse_ns();
+		if (tcp_flags & TCP_RST) {
 			bpf_map_delete_elem(&flows, &k);
-		} else if ((p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+			flows_changed();
+		} else if ((tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
 			/* A new connection, also on the tuple of an ended one. */
 			struct flow_value fresh = { .last_seen = now };
 			bpf_map_update_elem(&flows, &k, &fresh, BPF_ANY);
-		} else if (p.tcp_flags & TCP_FIN) {
+			flows_changed();
+		} else if (tcp_flags & TCP_FIN) {
 			struct flow_value *v = flow_live(&k, now);
 			if (v) {
 				if (!(v->flags & FLOW_F_FIN_OUT))
@@ -567,19 +746,27 @@ __noinline int record_flow(struct __sk_buff *skb, __u32 ifindex)
 				flow_touch(v, now);
 			}
 		}
-		return 0;
+		return;
 	}
+	/* The flow this CPU recorded or refreshed last, moments ago: nothing to do. */
+	struct flow_seen seen;
+	if (flow_cache_hit(FLOW_CACHE_INGRESS, &k, &seen))
+		return;
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct flow_value *v = bpf_map_lookup_elem(&flows, &k);
 	if (v) {
 		if (flow_expired(&k, v, now)) /* idle past its timeout: it starts afresh */
 			v->last_seen = now;
 		else
 			flow_touch(v, now);
-		return 0;
+		flow_cache_fill(&seen, &k);
+		return;
 	}
+	/* Not cached: the next datagram finds it in the table and caches it. */
 	struct flow_value fresh = { .last_seen = now };
 	bpf_map_update_elem(&flows, &k, &fresh, BPF_ANY);
-	return 0;
+	flows_changed();
+	return;
 }
 
 /* ---- programs ---- */

@@ -12,6 +12,11 @@ namespace Microseg.Bench;
 
 public static class AgentBench
 {
+    private static readonly int ThroughputRounds = EnvInt("BENCH_THROUGHPUT_ROUNDS", 9), IperfSeconds = EnvInt("BENCH_IPERF_SECONDS", 5);
+
+    private static int EnvInt(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), out int value) && value > 0 ? value : fallback;
+
     public static Task Throughput(Report report)
     {
         // Only a -> b is allowed: b's answers (its data and ACKs) reach a as replies of the flow
@@ -26,33 +31,41 @@ public static class AgentBench
             lab.Up(TextWriter.Null);
             var server = Process.Start("ip", ["netns", "exec", lab.Namespace("b"), "iperf3", "-s", "-B", "10.79.0.2", "--logfile", "/dev/null"]);
             Thread.Sleep(500);
-            var enforced = new List<double>();
-            var bothWays = new List<double>();
-            var bare = new List<double>();
             // The same guests with a rule each way: b's packets are allowed by rule (no flow
             // lookup), which tells the flow table's share of the cost from the programs'.
             var withReverse = policy + "\nrule: p2-1\n\tsrc b\n\tdst a\n\taction allow\n";
-            for (int round = 0; round < 5; round++)
+            var paths = new (string Name, Action Setup)[]
             {
-                lab.Commit(policy);
-                lab.Microseg(spec.Hosts[0], "apply");
-                enforced.Add(Iperf(lab));
-                lab.Commit(withReverse);
-                lab.Microseg(spec.Hosts[0], "apply");
-                bothWays.Add(Iperf(lab));
-                lab.Microseg(spec.Hosts[0], "clear");
-                bare.Add(Iperf(lab));
+                ("nothing attached (baseline)", () => lab.Microseg(spec.Hosts[0], "clear")),
+                ("enforced, state on (rule a -> b only; b's packets pass as replies of a's flow)", () => { lab.Commit(policy); lab.Microseg(spec.Hosts[0], "apply"); }),
+                ("enforced, a rule each way (b's packets allowed by rule, no flow lookup)", () => { lab.Commit(withReverse); lab.Microseg(spec.Hosts[0], "apply"); }),
+            };
+            var rates = paths.Select(_ => new List<double>()).ToArray();
+            var ratios = paths.Select(_ => new List<double>()).ToArray(); // each round's rate / the same round's baseline
+            // Rounds interleave the paths, the order rotating each round so that none always runs
+            // first or after the same neighbour; a slow spell of a loaded machine then hits all alike.
+            for (int round = 0; round < ThroughputRounds; round++)
+            {
+                var rate = new double[paths.Length];
+                for (int j = 0; j < paths.Length; j++)
+                {
+                    int p = (round + j) % paths.Length;
+                    paths[p].Setup();
+                    rate[p] = Iperf(lab);
+                    rates[p].Add(rate[p]);
+                }
+                for (int p = 0; p < paths.Length; p++) ratios[p].Add(rate[p] / rate[0]);
             }
             server.Kill();
             server.WaitForExit();
-            double e = Median(enforced), w = Median(bothWays), b = Median(bare);
-            report.Line("TCP throughput between two guests on one host bridge (iperf3, 3 s, 5 rounds each, alternating, median).");
+            report.Line($"TCP throughput between two guests on one host bridge: iperf3, {IperfSeconds} s per run after a 1 s warm-up that is not counted, " +
+                        $"{ThroughputRounds} rounds, each round runs every path once (order rotating); median and range over the rounds. " +
+                        "The ratio is the median of each round's rate over that round's baseline.");
             report.Line();
-            report.Line("| path | Gbit/s | × nothing attached |");
-            report.Line("|---|---:|---:|");
-            report.Line($"| nothing attached (baseline) | {b:F2} | 1.00 |");
-            report.Line($"| enforced, state on (rule a -> b only; b's packets pass as replies of a's flow) | {e:F2} | {e / b:F2} |");
-            report.Line($"| enforced, a rule each way (b's packets allowed by rule, no flow lookup) | {w:F2} | {w / b:F2} |");
+            report.Line("| path | Gbit/s median | min – max | × nothing attached (median of rounds) | min – max |");
+            report.Line("|---|---:|---:|---:|---:|");
+            for (int p = 0; p < paths.Length; p++)
+                report.Line($"| {paths[p].Name} | {Median(rates[p]):F2} | {rates[p].Min():F2} – {rates[p].Max():F2} | {Median(ratios[p]):F2} | {ratios[p].Min():F2} – {ratios[p].Max():F2} |");
         }
         finally
         {
@@ -63,7 +76,7 @@ public static class AgentBench
 
     private static double Iperf(LabRig lab)
     {
-        var r = Shell.Run("ip", "netns", "exec", lab.Namespace("a"), "iperf3", "-c", "10.79.0.2", "-t", "3", "-J");
+        var r = Shell.Run("ip", "netns", "exec", lab.Namespace("a"), "iperf3", "-c", "10.79.0.2", "-t", IperfSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "-O", "1", "-J");
         if (r.ExitCode != 0) throw new InvalidOperationException($"iperf3: {r.Stdout}{r.Stderr}");
         using var doc = JsonDocument.Parse(r.Stdout);
         return doc.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble() / 1e9;

@@ -215,6 +215,16 @@ struct monitor_state {
 	__u64 sent; /* events written to the ring */
 	__u64 lost; /* events refused by the bucket or by a full ring */
 };
+/* flow_epoch: one __u64 (an ARRAY map of FLOW_EPOCH_ENTRIES) that changes whenever an entry of
+ * flows is deleted or may have been evicted. The programs keep, per CPU, the last flow they
+ * found live (its key, the epoch and the jiffy they found it at) and let the next packet of
+ * that flow skip the table while the epoch is unchanged and at most FLOW_CACHE_JIFFIES jiffies
+ * went by (so an entry is still refreshed at least that often). The programs add 1 after each
+ * insert (an LRU insert may evict) and each delete; whoever deletes or writes entries from user
+ * space writes a new random value after doing so (never the value it read), which no cache can
+ * hold. */
+#define FLOW_EPOCH_ENTRIES 1
+#define FLOW_CACHE_JIFFIES 2
 
 /* ---- carrier (SRv6 tag) ---- */
 

@@ -55,6 +55,22 @@ public sealed class BpfArrayMap<TValue> : IDisposable
         }
     }
 
+    /// <summary>The value at <paramref name="index"/> of a plain array, read or written.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not below <see cref="MaxEntries"/>.</exception>
+    public TValue this[uint index]
+    {
+        get
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, MaxEntries);
+            return Lookup(index);
+        }
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, MaxEntries);
+            Update(index, value);
+        }
+    }
+
     /// <summary>The value at <paramref name="index"/> (of a plain array).</summary>
     public TValue Lookup(uint index)
     {

@@ -3,13 +3,17 @@
 // with a script of ours that sets the address and the default route with `ip`). Guests under a
 // policy get their address this way because DHCP is infrastructure traffic, which passes unless
 // the group turns it off (infra 0).
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microseg.Netlink;
 
 namespace Microseg.Lab;
 
-/// <summary>dnsmasq serving DHCPv4 on one interface of one namespace; stopped (by its own process
-/// id) on Dispose. DNS is off (port 0).</summary>
+/// <summary>dnsmasq serving DHCPv4 (and DHCPv6 if asked) on one interface of one namespace;
+/// stopped (by its own process id) on Dispose. DNS is off (port 0).</summary>
 public sealed class DhcpServer : IDisposable
 {
     private readonly Process process;
@@ -28,7 +32,9 @@ public sealed class DhcpServer : IDisposable
     /// <summary>Starts dnsmasq in <paramref name="ns"/> on <paramref name="iface"/>, leasing
     /// <paramref name="first"/>..<paramref name="last"/> with <paramref name="router"/> as the
     /// default gateway, and waits until it serves.</summary>
-    public static DhcpServer Start(string ns, string iface, string first, string last, string netmask, string router, string directory)
+    /// <param name="range6">Also serve DHCPv6 from this range ("FIRST,LAST" of a /64 the
+    /// interface has an address in), or null for DHCPv4 only.</param>
+    public static DhcpServer Start(string ns, string iface, string first, string last, string netmask, string router, string directory, string? range6 = null)
     {
         if (!File.Exists("/usr/sbin/dnsmasq"))
             throw new LabException("dnsmasq is not installed (Debian package dnsmasq-base; scripts/install-deps.sh installs it)");
@@ -46,6 +52,7 @@ public sealed class DhcpServer : IDisposable
             "--no-ping", "--user=root", "--group=root", $"--log-facility={log}", "--log-dhcp",
         })
             psi.ArgumentList.Add(a);
+        if (range6 is not null) psi.ArgumentList.Add($"--dhcp-range={range6},64,10m");
         var process = Process.Start(psi) ?? throw new LabException("cannot start dnsmasq");
         var server = new DhcpServer(process, directory);
         var clock = Stopwatch.StartNew();
@@ -112,5 +119,87 @@ public static class DhcpClient
         var parts = addr.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var i = Array.IndexOf(parts, "inet");
         return i >= 0 && i + 1 < parts.Length ? parts[i + 1] : null;
+    }
+}
+
+/// <summary>The first exchange of a DHCPv6 client (RFC 8415), sent from a guest: a Solicit from
+/// port 546 to All_DHCP_Relay_Agents_and_Servers (ff02::1:2) port 547 on the guest's NIC, and
+/// the Advertise a server sends back. Debian has no DHCPv6 client that runs without a system
+/// service around it, and the Solicit/Advertise pair is all that shows the traffic passing.</summary>
+public static class Dhcp6Client
+{
+    private const byte Solicit = 1, Advertise = 2;
+    private const ushort OptionClientId = 1, OptionIaNa = 3, OptionIaAddr = 5, OptionElapsedTime = 8;
+
+    /// <summary>The address offered in the Advertise (from its IA_NA; <see cref="IPAddress.IPv6None"/>
+    /// for an Advertise without one), or null when no Advertise for this Solicit arrived within
+    /// <paramref name="tries"/> tries a second apart.</summary>
+    public static IPAddress? Advertised(Lab lab, LabGuest guest, int tries = 5)
+    {
+        ArgumentNullException.ThrowIfNull(lab);
+        ArgumentNullException.ThrowIfNull(guest);
+        var ns = lab.Namespace(guest.Name);
+        // "5: eth0@if6: <...": the NIC's ifindex inside the guest, the scope of ff02::1:2.
+        var link = Shell.Ip("-n", ns, "-o", "link", "show", "dev", guest.GuestNic);
+        uint ifindex = uint.Parse(link[..link.IndexOf(':', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+        using var socket = NetworkNamespace.Run(ns, () =>
+        {
+            var s = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp);
+            s.Bind(new IPEndPoint(IPAddress.IPv6Any, 546));
+            s.ReceiveTimeout = 1000;
+            return s;
+        });
+        var mac = guest.Mac.Split(':').Select(b => byte.Parse(b, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
+        var servers = new IPEndPoint(new IPAddress(IPAddress.Parse("ff02::1:2").GetAddressBytes(), ifindex), 547);
+        var buffer = new byte[1500];
+        for (int attempt = 0; attempt < tries; attempt++)
+        {
+            var transaction = new byte[3];
+            Random.Shared.NextBytes(transaction);
+            socket.SendTo(SolicitMessage(transaction, mac), servers);
+            var until = DateTime.UtcNow.AddSeconds(1);
+            while (DateTime.UtcNow < until)
+            {
+                int n;
+                try { n = socket.Receive(buffer); }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut) { break; }
+                if (n >= 4 && buffer[0] == Advertise && buffer.AsSpan(1, 3).SequenceEqual(transaction))
+                    return OfferedAddress(buffer.AsSpan(4, n - 4)) ?? IPAddress.IPv6None;
+            }
+        }
+        return null;
+    }
+
+    private static byte[] SolicitMessage(byte[] transaction, byte[] mac)
+    {
+        var m = new List<byte> { Solicit };
+        m.AddRange(transaction);
+        void Option(ushort code, byte[] data)
+        {
+            m.Add((byte)(code >> 8)); m.Add((byte)code);
+            m.Add((byte)(data.Length >> 8)); m.Add((byte)data.Length);
+            m.AddRange(data);
+        }
+        Option(OptionClientId, [0, 3, 0, 1, .. mac]); // DUID-LL: type 3, hardware type 1 (Ethernet), the MAC
+        Option(OptionElapsedTime, [0, 0]);
+        Option(OptionIaNa, [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]); // IAID 1, T1 and T2 left to the server
+        return [.. m];
+    }
+
+    /// <summary>The first IA Address inside the first IA_NA of the options, if any.</summary>
+    private static IPAddress? OfferedAddress(ReadOnlySpan<byte> options)
+    {
+        while (options.Length >= 4)
+        {
+            ushort code = BinaryPrimitives.ReadUInt16BigEndian(options), length = BinaryPrimitives.ReadUInt16BigEndian(options[2..]);
+            if (options.Length < 4 + length) return null;
+            var data = options.Slice(4, length);
+            if (code == OptionIaNa && data.Length >= 12)
+                return OfferedAddress(data[12..]);
+            if (code == OptionIaAddr && data.Length >= 16)
+                return new IPAddress(data[..16]);
+            options = options[(4 + length)..];
+        }
+        return null;
     }
 }

@@ -86,6 +86,8 @@ public sealed class LayoutTests
             .Constant("FLOW_TIMEOUT_TCP_CLOSING_SEC", PolicyAbi.FlowTimeoutTcpClosingSeconds)
             .Constant("FLOW_TIMEOUT_OTHER_SEC", PolicyAbi.FlowTimeoutOtherSeconds)
             .Constant("FLOW_REFRESH_SEC", PolicyAbi.FlowRefreshSeconds)
+            .Constant("FLOW_EPOCH_ENTRIES", PolicyAbi.FlowEpochEntries)
+            .Constant("FLOW_CACHE_JIFFIES", PolicyAbi.FlowCacheJiffies)
             .Compile();
     }
 

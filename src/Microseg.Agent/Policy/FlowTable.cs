@@ -32,12 +32,15 @@ public sealed record FlowTableFill(int Entries, long MaxEntries, long? MemlockBy
 
 internal static class FlowTable
 {
-    /// <summary>Deletes the entries <paramref name="which"/> selects; returns how many went.</summary>
-    public static int Delete(BpfHashMap<FlowKey, FlowValue> flows, Func<FlowKey, bool> which)
+    /// <summary>Deletes the entries <paramref name="which"/> selects; returns how many went.
+    /// Then voids the programs' per-CPU cached flows, so that no packet of a deleted flow skips
+    /// the table after this returns.</summary>
+    public static int Delete(BpfHashMap<FlowKey, FlowValue> flows, BpfArrayMap<ulong> epoch, Func<FlowKey, bool> which)
     {
         int removed = 0;
         foreach (var key in flows.Keys())
             if (which(key) && flows.Delete(key)) removed++;
+        if (removed > 0) FlowEpoch.Invalidate(epoch);
         return removed;
     }
 
@@ -45,7 +48,7 @@ internal static class FlowTable
     /// <paramref name="into"/> (only those it lacks when <paramref name="onlyMissing"/>); returns
     /// how many were copied. Null when the old table cannot be read as today's layout (a schema
     /// that changed the flow key or value: its flows are not carried).</summary>
-    public static int? Carry(string oldPin, BpfHashMap<FlowKey, FlowValue> into, bool onlyMissing)
+    public static int? Carry(string oldPin, BpfHashMap<FlowKey, FlowValue> into, BpfArrayMap<ulong> epoch, bool onlyMissing)
     {
         if (!File.Exists(oldPin)) return 0;
         BpfHashMap<FlowKey, FlowValue> old;
@@ -60,6 +63,8 @@ internal static class FlowTable
                 into.Update(key, value);
                 copied++;
             }
+            // Each write into a full table evicts an entry a CPU may have cached.
+            if (copied > 0) FlowEpoch.Invalidate(epoch);
             return copied;
         }
     }

@@ -1,6 +1,6 @@
 // The pinned layout of the policy subsystem under <bpffs>/policy/:
 //   prog/ingress  prog/egress  nic_group  verdicts  services  flows  counters  events  monitor
-//   monitor_config  links/{ifindex}-{ingress|egress}
+//   monitor_config  flow_epoch  links/{ifindex}-{ingress|egress}
 // and, only while a schema migration runs, next/ with the new maps.
 using Microseg.Bpf;
 
@@ -20,6 +20,7 @@ public sealed class PolicyPins(string root)
     public string Events => Path.Combine(Root, "events");
     public string Monitor => Path.Combine(Root, "monitor");
     public string MonitorConfig => Path.Combine(Root, "monitor_config");
+    public string FlowEpoch => Path.Combine(Root, "flow_epoch");
     public string LinkDirectory => Path.Combine(Root, "links");
     public string NextDirectory => Path.Combine(Root, "next");
     public string NextNicGroup => Path.Combine(NextDirectory, "nic_group");
@@ -27,6 +28,7 @@ public sealed class PolicyPins(string root)
     public string NextServices => Path.Combine(NextDirectory, "services");
     public string NextFlows => Path.Combine(NextDirectory, "flows");
     public string NextCounters => Path.Combine(NextDirectory, "counters");
+    public string NextFlowEpoch => Path.Combine(NextDirectory, "flow_epoch");
 
     /// <summary>Every map's pin, as (map name, live pin, pin during a migration).</summary>
     public IReadOnlyList<(string Map, string Live, string Next)> Maps =>
@@ -35,6 +37,7 @@ public sealed class PolicyPins(string root)
         ("services", Services, NextServices), ("flows", Flows, NextFlows),
         ("counters", Counters, NextCounters), ("events", Events, Path.Combine(NextDirectory, "events")),
         ("monitor", Monitor, Path.Combine(NextDirectory, "monitor")), ("monitor_config", MonitorConfig, Path.Combine(NextDirectory, "monitor_config")),
+        ("flow_epoch", FlowEpoch, NextFlowEpoch),
     ];
 
     public string Program(TcxDirection direction) => direction == TcxDirection.Ingress ? IngressProgram : EgressProgram;

@@ -106,7 +106,7 @@ public sealed partial class PolicySubsystem : Subsystem
             if (nics.Deletes.Count > 0)
             {
                 var gone = nics.Deletes.ToHashSet();
-                fr = FlowTable.Delete(loaded.Flows, k => gone.Contains(k.IfIndex));
+                fr = FlowTable.Delete(loaded.Flows, loaded.FlowEpoch, k => gone.Contains(k.IfIndex));
             }
             LogSynced(Log, vw, vr, sw, sr, nw, nr, fr);
             return new PolicyApplyResult(outcome, enforced, failed, nw, nr, vw, vr, created, updated, removed)
@@ -158,7 +158,7 @@ public sealed partial class PolicySubsystem : Subsystem
                 case FlowScope.OfNic(var name):
                     var link = host.Link(name) ?? throw new AgentException($"flush-flows --nic {name}: no such interface on this host");
                     nics = [name];
-                    removed = FlowTable.Delete(loaded.Flows, k => k.IfIndex == (uint)link.IfIndex);
+                    removed = FlowTable.Delete(loaded.Flows, loaded.FlowEpoch, k => k.IfIndex == (uint)link.IfIndex);
                     break;
                 case FlowScope.OfGroup(var group):
                     if (!host.HasSnapshot)
@@ -169,11 +169,11 @@ public sealed partial class PolicySubsystem : Subsystem
                     var ifindexes = loaded.NicGroup.Entries().Where(e => marks.Contains(e.Value.Group)).Select(e => e.Key).ToHashSet();
                     var names = host.Links.ToDictionary(l => (uint)l.IfIndex, l => l.Name);
                     nics = [.. ifindexes.Order().Select(i => names.GetValueOrDefault(i) ?? $"ifindex {i}")];
-                    removed = ifindexes.Count == 0 ? 0 : FlowTable.Delete(loaded.Flows, k => ifindexes.Contains(k.IfIndex));
+                    removed = ifindexes.Count == 0 ? 0 : FlowTable.Delete(loaded.Flows, loaded.FlowEpoch, k => ifindexes.Contains(k.IfIndex));
                     break;
                 default:
                     nics = [];
-                    removed = FlowTable.Delete(loaded.Flows, _ => true);
+                    removed = FlowTable.Delete(loaded.Flows, loaded.FlowEpoch, _ => true);
                     break;
             }
             LogFlushed(Log, removed);
@@ -349,7 +349,7 @@ public sealed partial class PolicySubsystem : Subsystem
 
     /// <summary>Programs and maps in use, open by fd.</summary>
     internal sealed class Loaded(BpfProgram ingress, BpfProgram egress, BpfHashMap<uint, NicInfo> nicGroup, BpfHashMap<VerdictKey, VerdictValue> verdicts,
-        BpfHashMap<ServiceKey, ServiceValue> services, BpfHashMap<FlowKey, FlowValue> flows,
+        BpfHashMap<ServiceKey, ServiceValue> services, BpfHashMap<FlowKey, FlowValue> flows, BpfArrayMap<ulong> flowEpoch,
         BpfArrayMap<Counter> counters, BpfHashMap<uint, MonitorState> monitor, BpfArrayMap<MonitorConfig> monitorConfig) : IDisposable
     {
         public BpfArrayMap<Counter> Counters { get; } = counters;
@@ -361,11 +361,12 @@ public sealed partial class PolicySubsystem : Subsystem
         public BpfHashMap<VerdictKey, VerdictValue> Verdicts { get; } = verdicts;
         public BpfHashMap<ServiceKey, ServiceValue> Services { get; } = services;
         public BpfHashMap<FlowKey, FlowValue> Flows { get; } = flows;
+        public BpfArrayMap<ulong> FlowEpoch { get; } = flowEpoch;
         public BpfProgram Program(TcxDirection d) => d == TcxDirection.Ingress ? Ingress : Egress;
 
         public void Dispose()
         {
-            Ingress.Dispose(); Egress.Dispose(); NicGroup.Dispose(); Verdicts.Dispose(); Services.Dispose(); Flows.Dispose();
+            Ingress.Dispose(); Egress.Dispose(); NicGroup.Dispose(); Verdicts.Dispose(); Services.Dispose(); Flows.Dispose(); FlowEpoch.Dispose();
             Counters.Dispose(); Monitor.Dispose(); MonitorConfig.Dispose();
         }
     }
@@ -374,6 +375,7 @@ public sealed partial class PolicySubsystem : Subsystem
         BpfProgram.OpenPinned(Pins.IngressProgram), BpfProgram.OpenPinned(Pins.EgressProgram),
         BpfHashMap<uint, NicInfo>.OpenPinned(Pins.NicGroup), BpfHashMap<VerdictKey, VerdictValue>.OpenPinned(Pins.Verdicts),
         BpfHashMap<ServiceKey, ServiceValue>.OpenPinned(Pins.Services), BpfHashMap<FlowKey, FlowValue>.OpenPinned(Pins.Flows),
+        BpfArrayMap<ulong>.OpenPinned(Pins.FlowEpoch),
         BpfArrayMap<Counter>.OpenPinned(Pins.Counters), BpfHashMap<uint, MonitorState>.OpenPinned(Pins.Monitor),
         BpfArrayMap<MonitorConfig>.OpenPinned(Pins.MonitorConfig));
 
@@ -442,9 +444,9 @@ public sealed partial class PolicySubsystem : Subsystem
         foreach (var (k, v) in migratedNics) loaded.NicGroup.Update(k, v);
         // Flows carried before the switch keep replies passing through it; those the old
         // programs record between this copy and the switch are copied after it.
-        var carried = FlowTable.Carry(Pins.Flows, loaded.Flows, onlyMissing: false);
+        var carried = FlowTable.Carry(Pins.Flows, loaded.Flows, loaded.FlowEpoch, onlyMissing: false);
         var switched = Links.SwitchAll(slot => loaded.Program(slot.Direction));
-        if (carried is { } before && FlowTable.Carry(Pins.Flows, loaded.Flows, onlyMissing: true) is { } after) carried = before + after;
+        if (carried is { } before && FlowTable.Carry(Pins.Flows, loaded.Flows, loaded.FlowEpoch, onlyMissing: true) is { } after) carried = before + after;
         if (carried is null) LogFlowsNotCarried(Log);
         foreach (var m in Pins.Maps)
         {
@@ -473,6 +475,7 @@ public sealed partial class PolicySubsystem : Subsystem
             new BpfHashMap<VerdictKey, VerdictValue>(obj.Map(PolicyAbi.VerdictsMap)),
             new BpfHashMap<ServiceKey, ServiceValue>(obj.Map(PolicyAbi.ServicesMap)),
             new BpfHashMap<FlowKey, FlowValue>(obj.Map(PolicyAbi.FlowsMap)),
+            new BpfArrayMap<ulong>(obj.Map(PolicyAbi.FlowEpochMap)),
             new BpfArrayMap<Counter>(obj.Map(PolicyAbi.CountersMap)),
             new BpfHashMap<uint, MonitorState>(obj.Map(PolicyAbi.MonitorMap)),
             new BpfArrayMap<MonitorConfig>(obj.Map(PolicyAbi.MonitorConfigMap)));

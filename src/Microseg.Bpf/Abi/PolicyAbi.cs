@@ -40,6 +40,13 @@ public static class PolicyAbi
     public const int FlowTimeoutTcpClosingSeconds = 10;
     public const int FlowTimeoutOtherSeconds = 180;
     public const int FlowRefreshSeconds = 1;
+    /// <summary>FLOW_EPOCH_ENTRIES: flow_epoch holds one ulong that changes whenever a flow is
+    /// deleted or may have been evicted; each CPU's cached last flow is void once it changed.
+    /// The programs add 1; user space writes a new random value (<see cref="FlowEpoch"/>).</summary>
+    public const int FlowEpochEntries = 1;
+    /// <summary>FLOW_CACHE_JIFFIES: how long (in jiffies) a CPU's cached last flow lets packets
+    /// of that flow skip the table.</summary>
+    public const int FlowCacheJiffies = 2;
     public const byte FlowFamilyIpv4 = 2;
     public const byte FlowFamilyIpv6 = 10;
 
@@ -69,6 +76,7 @@ public static class PolicyAbi
     public const string EventsMap = "events";
     public const string MonitorMap = "monitor";
     public const string MonitorConfigMap = "monitor_config";
+    public const string FlowEpochMap = "flow_epoch";
     public const string IngressProgram = "policy_ingress";
     public const string EgressProgram = "policy_egress";
 }
@@ -432,4 +440,22 @@ public readonly struct MonitorEvent
 
     public override string ToString() =>
         $"MonitorEvent {{ if {IfIndex}, {Src} -> {Dst}, proto {Proto}, {Source}:{SourcePort} -> {Destination}:{DestinationPort}, verdict {Verdict}, reason {Reason}, slot {Slot}, len {Len} }}";
+}
+
+/// <summary>flow_epoch, seen from user space: whoever deletes or writes entries of the flows map
+/// calls <see cref="Invalidate"/> afterwards, so that no CPU keeps letting packets of a removed
+/// flow skip the table (the programs cache the last flow they found live, for as long as the
+/// epoch they found it in stays).</summary>
+public static class FlowEpoch
+{
+    /// <summary>Writes a random value other than the current one. Not read-modify-write (the
+    /// programs add to it concurrently): a fresh random value is one no cache holds.</summary>
+    public static void Invalidate(BpfArrayMap<ulong> epoch)
+    {
+        ArgumentNullException.ThrowIfNull(epoch);
+        ulong current = epoch[0], next;
+        do next = (ulong)Random.Shared.NextInt64() ^ ((ulong)Random.Shared.Next() << 63);
+        while (next == current);
+        epoch[0] = next;
+    }
 }

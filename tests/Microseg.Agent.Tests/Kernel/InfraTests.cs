@@ -1,6 +1,7 @@
 // Infrastructure traffic under a policy without any untagged rule: a guest gets its address from
-// a DHCP server on the host (dnsmasq, bound to the lab bridge only) and resolves its gateway with
-// ARP and neighbour discovery; with `infra 0` on its group it can do neither.
+// a DHCP server on the host (dnsmasq, bound to the lab bridge only), is offered one by DHCPv6
+// (its Solicit to ff02::1:2 port 547 answered by an Advertise to port 546) and resolves its
+// gateway with ARP and neighbour discovery; with `infra 0` on its group it can do none of it.
 using Microseg.Lab;
 using Microseg.TestSupport;
 
@@ -23,7 +24,7 @@ public class InfraTests
         Shell.Ip("-n", hostNs, "addr", "add", $"{Gateway6}/64", "dev", lab.Host.Bridge, "nodad");
         Shell.Ip("-n", guestNs, "addr", "add", "fd78::110/64", "dev", web.GuestNic, "nodad");
         using var dhcp = DhcpServer.Start(hostNs, lab.Host.Bridge, "10.78.1.10", "10.78.1.20", "255.255.0.0", Gateway,
-            Path.Combine(lab.Lab.Directory, "dhcp"));
+            Path.Combine(lab.Lab.Directory, "dhcp"), range6: "fd78::100,fd78::1ff");
 
         Shell.Ip("-n", guestNs, "-4", "addr", "flush", "dev", web.GuestNic);
         var lease = DhcpClient.Lease(lab.Lab, web);
@@ -31,6 +32,9 @@ public class InfraTests
             $"web's lease: {lease ?? "none"}; dnsmasq: {dhcp.Log}");
         Assert.True(Resolves(guestNs, web, Gateway), "web resolves its gateway by ARP");
         Assert.True(Resolves(guestNs, web, Gateway6), "web resolves its gateway by neighbour discovery");
+        var offer = Dhcp6Client.Advertised(lab.Lab, web);
+        Assert.True(offer is not null && offer.ToString().StartsWith("fd78::1", StringComparison.Ordinal) && offer.ToString().Length > "fd78::1".Length,
+            $"web's DHCPv6 offer: {offer?.ToString() ?? "no Advertise"}; dnsmasq: {dhcp.Log}");
 
         // infra 0 on web's group: no answer from DHCP, ARP or ND reaches web.
         lab.Lab.Commit(StatefulTests.WebToDb.Replace("group: web\n\tmark 10\n", "group: web\n\tmark 10\n\tinfra 0\n"));
@@ -39,6 +43,7 @@ public class InfraTests
         Shell.Ip("-n", guestNs, "-4", "addr", "flush", "dev", web.GuestNic);
         Shell.Ip("-n", guestNs, "neigh", "flush", "dev", web.GuestNic);
         Assert.Null(DhcpClient.Lease(lab.Lab, web, tries: 2));
+        Assert.Null(Dhcp6Client.Advertised(lab.Lab, web, tries: 2));
         Shell.Ip("-n", guestNs, "addr", "add", web.Address, "dev", web.GuestNic);
         Shell.Ip("-n", guestNs, "neigh", "flush", "dev", web.GuestNic);
         Assert.False(Resolves(guestNs, web, Gateway), "web resolved its gateway by ARP with infra 0");

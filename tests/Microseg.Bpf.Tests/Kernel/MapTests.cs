@@ -1,5 +1,5 @@
-// Maps of policy.bpf.o: pin reuse across loads (how a new run finds the running state) and the
-// typed hash map view.
+// Maps of policy.bpf.o: pin reuse across loads (how a new run finds the running state), the
+// typed hash map view and the array view (flow_epoch).
 using Microseg.Bpf.Abi;
 using Microseg.TestSupport;
 
@@ -10,6 +10,27 @@ public sealed class MapTests : IDisposable
     private readonly TempBpffs bpffs = new();
 
     public void Dispose() => bpffs.Dispose();
+
+    [KernelFact]
+    public void The_flow_epoch_array_reads_and_writes_and_invalidate_always_changes_it()
+    {
+        using var policy = PolicyObject.Load(bpffs);
+        using var epoch = PolicyObject.FlowEpoch(policy);
+        Assert.Equal((uint)PolicyAbi.FlowEpochEntries, epoch.MaxEntries);
+        Assert.Equal(0UL, epoch[0]);
+        epoch[0] = 0xfeed_f00d_1234_5678UL;
+        Assert.Equal(0xfeed_f00d_1234_5678UL, epoch[0]);
+        var seen = new HashSet<ulong> { epoch[0] };
+        for (int i = 0; i < 100; i++)
+        {
+            FlowEpoch.Invalidate(epoch);
+            Assert.True(seen.Add(epoch[0]), "Invalidate wrote a value the epoch held before");
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => epoch[1]);
+        // A hash map is no array, and the other way round.
+        using var verdicts = policy.Map(PolicyAbi.VerdictsMap);
+        Assert.Contains("not an array", Assert.Throws<BpfException>(() => new BpfArrayMap<ulong>(verdicts)).Message);
+    }
 
     [KernelFact]
     public void A_second_load_with_the_same_pin_path_reuses_the_first_loads_maps()

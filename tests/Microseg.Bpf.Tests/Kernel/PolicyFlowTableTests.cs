@@ -69,7 +69,7 @@ public sealed class PolicyFlowTableTests
         Assert.Equal(0, rig.Flows.Count()); // nothing recorded
 
         // A flow recorded while the group was stateful counts no more either.
-        rig.Flows.Update(new FlowKey(Nic, Guest, Peer, TestFrames.Udp, 40000, 53), new FlowValue(rig.Now()));
+        rig.WriteFlow(new FlowKey(Nic, Guest, Peer, TestFrames.Udp, 40000, 53), new FlowValue(rig.Now()));
         var denied = new[]
         {
             TestFrames.UdpPacket(Peer, Guest, 53, 40000), TestFrames.TcpPacket(Peer, Guest, 80, 40000, TcpFlags.Syn | TcpFlags.Ack),

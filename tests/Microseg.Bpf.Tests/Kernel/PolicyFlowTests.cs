@@ -75,7 +75,7 @@ public sealed class PolicyFlowTests : IDisposable
         Assert.Equal(Tcx.Pass, rig.Ingress(TestFrames.TcpPacket(Guest, Peer, 40000, 80, TcpFlags.Syn)));
         var key = new FlowKey(Nic, Guest, Peer, TestFrames.Tcp, 40000, 80);
         ulong old = rig.Now() - 5 * Second;
-        rig.Flows.Update(key, new FlowValue(old));
+        rig.WriteFlow(key, new FlowValue(old));
         rig.Ingress(TestFrames.TcpPacket(Guest, Peer, 40000, 80, TcpFlags.Ack | TcpFlags.Psh));
         Assert.True(rig.Flows.TryLookup(key, out var afterSegment));
         Assert.Equal(old, afterSegment.LastSeen);
@@ -189,11 +189,11 @@ public sealed class PolicyFlowTests : IDisposable
     public void A_flow_counts_on_the_nic_it_left_through_only()
     {
         ulong now = rig.Now();
-        rig.Flows.Update(new FlowKey(999, Guest, Peer, TestFrames.Udp, 40000, 53), new FlowValue(now));
+        rig.WriteFlow(new FlowKey(999, Guest, Peer, TestFrames.Udp, 40000, 53), new FlowValue(now));
 
         Assert.Equal(Tcx.Drop, rig.Egress(TestFrames.UdpPacket(Peer, Guest, 53, 40000)));
 
-        rig.Flows.Update(new FlowKey(Nic, Guest, Peer, TestFrames.Udp, 40000, 53), new FlowValue(now));
+        rig.WriteFlow(new FlowKey(Nic, Guest, Peer, TestFrames.Udp, 40000, 53), new FlowValue(now));
         Assert.Equal(Tcx.Pass, rig.Egress(TestFrames.UdpPacket(Peer, Guest, 53, 40000)));
     }
 
@@ -233,7 +233,7 @@ public sealed class PolicyFlowTests : IDisposable
 
         // One FIN: an entry idle for longer than the closing timeout still lives.
         ulong closing = (ulong)PolicyAbi.FlowTimeoutTcpClosingSeconds * Second;
-        rig.Flows.Update(key, new FlowValue(rig.Now() - closing - 2 * Second, FlowFlags.FinOut));
+        rig.WriteFlow(key, new FlowValue(rig.Now() - closing - 2 * Second, FlowFlags.FinOut));
         Assert.Equal(Tcx.Pass, rig.Egress(TestFrames.TcpPacket(Peer, Guest, 80, 40000, TcpFlags.Fin | TcpFlags.Ack)));
         Assert.True(rig.Flows.TryLookup(key, out var afterBoth));
         Assert.Equal(FlowFlags.FinOut | FlowFlags.FinIn, afterBoth.Flags);
@@ -241,7 +241,7 @@ public sealed class PolicyFlowTests : IDisposable
         // Both FINs: the last ACK passes while the entry is fresh ...
         Assert.Equal(Tcx.Pass, rig.Egress(lastAck));
         // ... and not once it was idle for the closing timeout.
-        rig.Flows.Update(key, new FlowValue(rig.Now() - closing - 2 * Second, FlowFlags.FinOut | FlowFlags.FinIn));
+        rig.WriteFlow(key, new FlowValue(rig.Now() - closing - 2 * Second, FlowFlags.FinOut | FlowFlags.FinIn));
         Assert.Equal(Tcx.Drop, rig.Egress(lastAck));
         Assert.False(rig.Flows.TryLookup(key, out _));
     }
@@ -250,7 +250,7 @@ public sealed class PolicyFlowTests : IDisposable
     public void A_new_syn_on_the_tuple_of_a_closing_flow_starts_it_afresh()
     {
         var key = new FlowKey(Nic, Guest, Peer, TestFrames.Tcp, 40000, 80);
-        rig.Flows.Update(key, new FlowValue(rig.Now(), FlowFlags.FinOut | FlowFlags.FinIn));
+        rig.WriteFlow(key, new FlowValue(rig.Now(), FlowFlags.FinOut | FlowFlags.FinIn));
 
         rig.Ingress(TestFrames.TcpPacket(Guest, Peer, 40000, 80, TcpFlags.Syn));
 
@@ -268,22 +268,22 @@ public sealed class PolicyFlowTests : IDisposable
         ulong other = (ulong)PolicyAbi.FlowTimeoutOtherSeconds * Second;
         ulong now = rig.Now();
 
-        rig.Flows.Update(udp, new FlowValue(now - other + 10 * Second));
+        rig.WriteFlow(udp, new FlowValue(now - other + 10 * Second));
         Assert.Equal(Tcx.Pass, rig.Egress(udpReply));
         Assert.True(rig.Flows.TryLookup(udp, out var refreshed));
         Assert.True(refreshed.LastSeen >= now, "a reply refreshes an entry idle for more than a second");
 
-        rig.Flows.Update(udp, new FlowValue(now - other - 2 * Second));
+        rig.WriteFlow(udp, new FlowValue(now - other - 2 * Second));
         Assert.Equal(Tcx.Drop, rig.Egress(udpReply));
         Assert.False(rig.Flows.TryLookup(udp, out _));
 
         // TCP lives longer than the other protocols.
-        rig.Flows.Update(tcp, new FlowValue(now - other - 2 * Second));
+        rig.WriteFlow(tcp, new FlowValue(now - other - 2 * Second));
         Assert.Equal(Tcx.Pass, rig.Egress(tcpReply));
         ulong tcpTimeout = (ulong)PolicyAbi.FlowTimeoutTcpSeconds * Second;
         if (now > tcpTimeout + 2 * Second) // the clock starts at boot: only a host up for longer can hold an entry that old
         {
-            rig.Flows.Update(tcp, new FlowValue(now - tcpTimeout - 2 * Second));
+            rig.WriteFlow(tcp, new FlowValue(now - tcpTimeout - 2 * Second));
             Assert.Equal(Tcx.Drop, rig.Egress(tcpReply));
             Assert.False(rig.Flows.TryLookup(tcp, out _));
         }
@@ -294,7 +294,7 @@ public sealed class PolicyFlowTests : IDisposable
     {
         var key = new FlowKey(Nic, Guest, Peer, TestFrames.Udp, 40000, 53);
         ulong now = rig.Now();
-        rig.Flows.Update(key, new FlowValue(now - (ulong)PolicyAbi.FlowTimeoutOtherSeconds * Second - 2 * Second));
+        rig.WriteFlow(key, new FlowValue(now - (ulong)PolicyAbi.FlowTimeoutOtherSeconds * Second - 2 * Second));
 
         rig.Ingress(TestFrames.UdpPacket(Guest, Peer, 40000, 53));
 
@@ -310,7 +310,7 @@ public sealed class PolicyFlowTests : IDisposable
         var request = TestFrames.UdpPacket(Guest, Peer, 40000, 53);
         var reply = TestFrames.UdpPacket(Peer, Guest, 53, 40000);
         ulong recent = rig.Now() - Second / 2;
-        rig.Flows.Update(key, new FlowValue(recent));
+        rig.WriteFlow(key, new FlowValue(recent));
 
         rig.Ingress(request);
         Assert.Equal(Tcx.Pass, rig.Egress(reply));
@@ -319,7 +319,7 @@ public sealed class PolicyFlowTests : IDisposable
         Assert.Equal(recent, untouched.LastSeen);
 
         ulong older = rig.Now() - 2 * Second;
-        rig.Flows.Update(key, new FlowValue(older));
+        rig.WriteFlow(key, new FlowValue(older));
         rig.Ingress(request);
         Assert.True(rig.Flows.TryLookup(key, out var refreshed));
         Assert.True(refreshed.LastSeen > older + Second);
@@ -330,7 +330,7 @@ public sealed class PolicyFlowTests : IDisposable
     {
         var key = new FlowKey(Nic, Guest, Peer, TestFrames.Tcp, 40000, 80);
         ulong old = rig.Now() - 5 * Second;
-        rig.Flows.Update(key, new FlowValue(old));
+        rig.WriteFlow(key, new FlowValue(old));
         rig.SetWord(allow: true);
 
         Assert.Equal(Tcx.Pass, rig.Egress(TestFrames.TcpPacket(Peer, Guest, 80, 40000, TcpFlags.Rst)));

@@ -38,6 +38,8 @@ internal static class PolicyObject
 
     public static BpfHashMap<FlowKey, FlowValue> Flows(BpfObject obj) => new(obj.Map(PolicyAbi.FlowsMap));
 
+    public static BpfArrayMap<ulong> FlowEpoch(BpfObject obj) => new(obj.Map(PolicyAbi.FlowEpochMap));
+
     /// <summary>The verdict word that holds source mark src for destination group dst.</summary>
     public static VerdictKey WordOf(ushort src, ushort dst) => new(dst, (ushort)(src >> PolicyAbi.VerdictWordShift));
 

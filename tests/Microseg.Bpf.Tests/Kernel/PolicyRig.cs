@@ -33,6 +33,7 @@ internal sealed class PolicyRig : IDisposable
             MonitorConfig = new BpfArrayMap<MonitorConfig>(policy.Map(PolicyAbi.MonitorConfigMap));
             Monitor = new BpfHashMap<uint, MonitorState>(policy.Map(PolicyAbi.MonitorMap));
             Events = policy.Map(PolicyAbi.EventsMap);
+            FlowEpochMap = PolicyObject.FlowEpoch(policy);
             SetFlags(flags);
         }
         catch
@@ -57,6 +58,22 @@ internal sealed class PolicyRig : IDisposable
         var perCpu = new Counter[Counters.Cpus];
         Counters.LookupPerCpu(slot, perCpu);
         return new Counter((ulong)perCpu.Sum(c => (long)c.Packets), (ulong)perCpu.Sum(c => (long)c.Bytes));
+    public BpfArrayMap<ulong> FlowEpochMap { get; } = null!;
+
+    /// <summary>Writes a flow entry from user space as the agent would: then voids the
+    /// programs' per-CPU cached flows (flow_epoch), which a changed entry may contradict.</summary>
+    public void WriteFlow(FlowKey key, FlowValue value)
+    {
+        Flows.Update(key, value);
+        FlowEpoch.Invalidate(FlowEpochMap);
+    }
+
+    /// <summary>Deletes a flow entry from user space as the agent would (then voids the caches).</summary>
+    public bool DeleteFlow(FlowKey key)
+    {
+        bool deleted = Flows.Delete(key);
+        FlowEpoch.Invalidate(FlowEpochMap);
+        return deleted;
     }
 
     public void SetFlags(NicFlags flags) => Nics.Update(Nic, new NicInfo(Dst, (ushort)flags));
@@ -105,12 +122,13 @@ internal sealed class PolicyRig : IDisposable
         Assert.Equal(Tcx.Pass, Ingress(probe));
         Nics.Update(Nic, before);
         Assert.True(Flows.TryLookup(key, out var value), "the probe flow was not recorded");
-        Flows.Delete(key);
+        DeleteFlow(key);
         return value.LastSeen;
     }
 
     public void Dispose()
     {
+        FlowEpochMap?.Dispose();
         Flows?.Dispose();
         Counters?.Dispose();
         MonitorConfig?.Dispose();
