@@ -58,6 +58,8 @@ internal sealed class PolicyRig : IDisposable
         var perCpu = new Counter[Counters.Cpus];
         Counters.LookupPerCpu(slot, perCpu);
         return new Counter((ulong)perCpu.Sum(c => (long)c.Packets), (ulong)perCpu.Sum(c => (long)c.Bytes));
+    }
+
     public BpfArrayMap<ulong> FlowEpochMap { get; } = null!;
 
     /// <summary>Writes a flow entry from user space as the agent would: then voids the
