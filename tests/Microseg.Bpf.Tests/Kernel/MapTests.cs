@@ -116,11 +116,16 @@ public sealed class MapTests : IDisposable
         var nicInfo = nics.Map.Info();
         var verdictInfo = verdicts.Map.Info();
 
-        Assert.Equal((PolicyAbi.NicGroupMap, 4u, 4u, (uint)PolicyAbi.NicGroupMaxEntries),
+        Assert.Equal((PolicyAbi.NicGroupMap, 4u, 12u, (uint)PolicyAbi.NicGroupMaxEntries),
             (nicInfo.Name, nicInfo.KeySize, nicInfo.ValueSize, nicInfo.MaxEntries));
-        Assert.Equal((PolicyAbi.VerdictsMap, 4u, 16u, (uint)PolicyAbi.VerdictsMaxEntries),
+        Assert.Equal((PolicyAbi.VerdictsMap, 4u, 144u, (uint)PolicyAbi.VerdictsMaxEntries),
             (verdictInfo.Name, verdictInfo.KeySize, verdictInfo.ValueSize, verdictInfo.MaxEntries));
         Assert.Equal(1u, verdictInfo.Type); // BPF_MAP_TYPE_HASH
+        using var counters = policy.Map(PolicyAbi.CountersMap);
+        var counterInfo = counters.Info();
+        Assert.Equal((6u, 4u, 16u, (uint)PolicyAbi.CountersMaxEntries), (counterInfo.Type, counterInfo.KeySize, counterInfo.ValueSize, counterInfo.MaxEntries)); // BPF_MAP_TYPE_PERCPU_ARRAY
+        using var events = policy.Map(PolicyAbi.EventsMap);
+        Assert.Equal((27u, (uint)PolicyAbi.EventsRingBytes), (events.Info().Type, events.Info().MaxEntries)); // BPF_MAP_TYPE_RINGBUF
     }
 
     [KernelFact]
@@ -201,7 +206,7 @@ public sealed class MapTests : IDisposable
 
         var e = Assert.Throws<BpfException>(() => new BpfHashMap<ulong, NicInfo>(map));
 
-        Assert.Equal("open map nic_group as hash map UInt64 (8 bytes) → NicInfo (4 bytes): the kernel's map has 4-byte keys and 4-byte values; the pinned map is from another schema version", e.Message);
+        Assert.Equal("open map nic_group as hash map UInt64 (8 bytes) → NicInfo (12 bytes): the kernel's map has 4-byte keys and 12-byte values; the pinned map is from another schema version", e.Message);
     }
 
     [KernelFact]
