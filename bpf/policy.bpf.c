@@ -635,14 +635,9 @@ static __always_inline int is_reply(struct __sk_buff *skb, const struct pkt *p, 
 	return 1;
 }
 
-/* A packet from the guest: record the flow it opens, or refresh it (at most once a second, so
- * that a busy flow costs a lookup and no write). A TCP flow is opened by the guest's SYN only
- * and refreshed by the replies it lets in: its other segments cost no lookup here, and a
- * connection whose entry is gone (flushed, expired, evicted) is not picked up again midway. A
- * RST from the guest ends the flow; a FIN is noted. */
 /* The ingress side of parse_fast: the common packet from a guest read straight into its flow
- * key. FAST_NONE: a TCP segment without SYN, FIN or RST (nothing to
- * record); FAST_KEY: `k` and `tcp_flags` are set; FAST_SLOW: anything else, for the full parse. */
+ * key. FAST_NONE: a TCP segment without SYN, FIN or RST (nothing to record); FAST_KEY: `k` and
+ * `tcp_flags` are set; FAST_SLOW: anything else, for the full parse. */
 enum { FAST_SLOW, FAST_NONE, FAST_KEY };
 
 static __always_inline int flow_key_fast(struct __sk_buff *skb, __u32 ifindex, struct flow_key *k, __u8 *tcp_flags)
@@ -716,6 +711,12 @@ static __always_inline int flow_key_slow(struct __sk_buff *skb, __u32 ifindex, s
 	return flow_key_of(&p, ifindex, k, 0);
 }
 
+/* A packet from the guest: record the flow it opens, or refresh it (at most once a second, so
+ * that a busy flow costs a lookup and no write; a datagram of the flow this CPU found live
+ * moments ago costs neither: the per-CPU last-flow cache). A TCP flow is opened by the guest's
+ * SYN only and refreshed by the replies it lets in: its other segments cost no lookup here, and
+ * a connection whose entry is gone (flushed, expired, evicted) is not picked up again midway. A
+ * RST from the guest ends the flow; a FIN is noted. */
 static __always_inline void record_flow(struct __sk_buff *skb, __u32 ifindex)
 {
 	struct flow_key k FLOW_KEY_ALIGNED;
