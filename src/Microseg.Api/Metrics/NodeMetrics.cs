@@ -62,6 +62,7 @@ public sealed partial class NodeMetrics : IApplyObserver
             new HistogramConfiguration { LabelNames = ["kind"], Buckets = Histogram.ExponentialBuckets(0.001, 2, 16) });
         applyFailures = f.CreateCounter("microseg_apply_failures_total", "Applies that did not enforce everything (an invalid snapshot, a subsystem or NIC that failed)",
             new CounterConfiguration { LabelNames = ["kind"] });
+        foreach (var g in KernelGauges) g.Unpublish();
         foreach (var kind in new[] { "full", "plug" })
         {
             // Both series exist from the start: a rate() over a failure counter needs its zero.
@@ -88,7 +89,12 @@ public sealed partial class NodeMetrics : IApplyObserver
         {
             string? problem = null;
             try { ReadStatus(); }
-            catch (Exception e) when (AgentErrors.IsOperationFailure(e)) { problem = e.Message; loaded.Set(0); }
+            catch (Exception e) when (AgentErrors.IsOperationFailure(e))
+            {
+                problem = e.Message;
+                loaded.Set(0);
+                Unpublish();
+            }
             try { ReadCounters(); }
             catch (Exception e) when (AgentErrors.IsOperationFailure(e)) { problem ??= e.Message; ClearCounters(); }
             try { ReadLost(); }
@@ -103,7 +109,11 @@ public sealed partial class NodeMetrics : IApplyObserver
     {
         var status = new MicrosegAgent(options, interfaces, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).Status(null).Policy;
         loaded.Set(status.Loaded ? 1 : 0);
-        if (!status.Loaded) return;
+        if (!status.Loaded)
+        {
+            Unpublish();
+            return;
+        }
         if (status.FlowTable is { } flows)
         {
             flowEntries.Set(flows.Entries);
@@ -118,6 +128,14 @@ public sealed partial class NodeMetrics : IApplyObserver
         serviceCapacity.Set(PolicyCapacity.FromEnvironment().MaxServices);
         nics.Set(status.Nics.Count(n => n.Ingress && n.Egress));
     }
+
+    /// <summary>No fill or size where nothing is loaded: a 0 would read as an empty map.</summary>
+    private void Unpublish()
+    {
+        foreach (var g in KernelGauges) g.Unpublish();
+    }
+
+    private Gauge[] KernelGauges => [flowEntries, flowCapacity, verdictEntries, verdictCapacity, serviceEntries, serviceCapacity, nics];
 
     private void ReadCounters()
     {
