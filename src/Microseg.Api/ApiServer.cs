@@ -125,9 +125,10 @@ public sealed partial class ApiServer : IAsyncDisposable
         var store = options.Store ?? new DirectoryConfigStore(options.ConfigDirectory, options.RunningConfigPath);
         var tokens = new TokenStore(store);
         var metrics = new NodeMetrics(options.Agent, logs);
-        var drops = new DropFeed(options.Agent, logs);
+        var cache = new ConfigCache(store);
+        var drops = new DropFeed(options.Agent, () => cache.ReadRunning()?.Config, logs);
         var agent = new LocalAgent(options.Agent, logs, new AppliedThen(metrics, drops.Reopen));
-        var endpoints = new ApiEndpoints(new PendingEditor(store), new ConfigCache(store), tokens, agent, new ObserveEndpoints(agent, drops));
+        var endpoints = new ApiEndpoints(new PendingEditor(store), cache, tokens, agent, new ObserveEndpoints(agent, drops));
 
         app.Use(Unexpected(logs.CreateLogger("microseg.api")));
         app.UseRouting();

@@ -28,26 +28,7 @@ internal sealed class ObserveEndpoints(LocalAgent agent, DropFeed drops)
             throw new ApiException(StatusCodes.Status500InternalServerError, $"counters of {agent.Options.Node}: {e.Message}");
         }
         var rows = stats.Rows.Where(r => (groups is null || groups.Contains(r.Group)) && (rules is null || r.Rule is { } id && rules.Contains(id)));
-        await ApiJson.WriteAsync(ctx, w => WriteStats(w, stats.Node, rows));
-    }
-
-    public static void WriteStats(Utf8JsonWriter w, string node, IEnumerable<CounterRow> rows)
-    {
-        w.WriteStartObject();
-        w.WriteString("node", node);
-        w.WriteStartArray("rows");
-        foreach (var r in rows)
-        {
-            w.WriteStartObject();
-            w.WriteString("kind", r.Kind);
-            if (r.Rule is null) w.WriteNull("rule"); else w.WriteString("rule", r.Rule);
-            w.WriteString("group", r.Group);
-            w.WriteNumber("packets", r.Packets);
-            w.WriteNumber("bytes", r.Bytes);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
+        await ApiJson.WriteAsync(ctx, w => PolicyStatsJson.Write(w, stats.Node, rows));
     }
 
     /// <summary>`limit` (1 to the ring's size, default 50). Beside "data": "monitor", whether the
@@ -74,5 +55,28 @@ internal sealed class ObserveEndpoints(LocalAgent agent, DropFeed drops)
             w.WriteNumber("lost", drops.Lost);
             w.WriteEndObject();
         });
+    }
+}
+
+/// <summary>The counters as JSON: `microseg stats --json` and GET .../stats alike.</summary>
+public static class PolicyStatsJson
+{
+    public static void Write(Utf8JsonWriter w, string node, IEnumerable<CounterRow> rows)
+    {
+        w.WriteStartObject();
+        w.WriteString("node", node);
+        w.WriteStartArray("rows");
+        foreach (var r in rows)
+        {
+            w.WriteStartObject();
+            w.WriteString("kind", r.Kind);
+            if (r.Rule is null) w.WriteNull("rule"); else w.WriteString("rule", r.Rule);
+            w.WriteString("group", r.Group);
+            w.WriteNumber("packets", r.Packets);
+            w.WriteNumber("bytes", r.Bytes);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 }

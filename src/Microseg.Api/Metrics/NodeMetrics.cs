@@ -176,7 +176,7 @@ public sealed partial class NodeMetrics : IApplyObserver
     /// takes its count with it, which shows here as a counter reset.</summary>
     private void ReadLost()
     {
-        var pin = Path.Combine(options.BpffsFor(PolicySubsystem.SubsystemName), "monitor"/*TEMP PolicyAbi.MonitorMap*/);
+        var pin = Path.Combine(options.BpffsFor(PolicySubsystem.SubsystemName), PolicyAbi.MonitorMap);
         if (!File.Exists(pin)) return;
         using var map = BpfHashMap<uint, MonitorState>.OpenPinned(pin);
         var names = interfaces.Links().ToDictionary(l => l.IfIndex, l => l.Name);

@@ -7,6 +7,7 @@
 // says why in Problem and tries again every few seconds.
 using Microseg.Agent;
 using Microseg.Agent.Observe;
+using Microseg.Policy;
 using Microsoft.Extensions.Logging;
 
 namespace Microseg.Api.Observe;
@@ -27,9 +28,14 @@ public sealed partial class DropFeed : IAsyncDisposable
     private long total;
     private Task? run;
 
-    public DropFeed(AgentOptions options, ILoggerFactory logs)
+    private readonly Func<PolicyConfig?> committed;
+
+    /// <param name="committed">The committed policy (null: none), read when the monitor opens:
+    /// it names the groups of the events' marks.</param>
+    public DropFeed(AgentOptions options, Func<PolicyConfig?> committed, ILoggerFactory logs)
     {
         this.options = options;
+        this.committed = committed;
         log = logs.CreateLogger("microseg.api");
     }
 
@@ -91,7 +97,7 @@ public sealed partial class DropFeed : IAsyncDisposable
             using var both = CancellationTokenSource.CreateLinkedTokenSource(cancel, again.Token);
             try
             {
-                await using var m = VerdictMonitor.Open(options, flows: false);
+                await using var m = VerdictMonitor.Open(options, flows: false, new VerdictNames(options, Committed()));
                 monitor = m;
                 Problem = null;
                 logged = null;
@@ -112,6 +118,13 @@ public sealed partial class DropFeed : IAsyncDisposable
                 catch (OperationCanceledException) { }
             }
         }
+    }
+
+    /// <summary>The committed policy, or none when it cannot be read (groups then show as marks).</summary>
+    private PolicyConfig? Committed()
+    {
+        try { return committed(); }
+        catch (ConfigException) { return null; }
     }
 
     public async ValueTask DisposeAsync()
