@@ -12,7 +12,10 @@
  *      of the pair (no entry for the protocol: the allow bit decides);
  *   4. denied: infrastructure traffic (ARP, neighbour discovery, DHCP) passes if the group
  *      lets it; a reply to a flow the guest opened, or an ICMP error about one, passes if the
- *      group is stateful; anything else is dropped. */
+ *      group is stateful; anything else is dropped, or passes as audit when the group audits.
+ * Every outcome is counted on a slot of the counters map (the deciding rule's, or the group's
+ * default deny, reply or infrastructure slot); drops and audit passes are reported on the
+ * events ring, rate-limited per NIC. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -57,6 +60,33 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct flow_value);
 } flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTERS_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct counter);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EVENTS_RING_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NIC_GROUP_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct monitor_state);
+} monitor SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct monitor_config);
+} monitor_config SEC(".maps");
 
 #define NS_PER_SEC 1000000000ULL
 
@@ -317,11 +347,14 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 
 /* The pair's verdict for this packet from its services entry for the packet's protocol: a
  * binary search for the last range starting at or below the port (the ranges are sorted and
- * disjoint), which holds the port or no range does. Five halvings cover 16 ranges. */
-static __always_inline int service_allows(const struct service_value *svc, const struct pkt *p)
+ * disjoint), which holds the port or no range does. Five halvings cover 16 ranges. The
+ * deciding rule's counter slot goes to *slot. */
+static __always_inline int service_allows(const struct service_value *svc, const struct pkt *p, __u32 *slot)
 {
-	if (!p->ports)
+	if (!p->ports) {
+		*slot = svc->otherwise_slot;
 		return svc->otherwise == SERVICE_ALLOW;
+	}
 	__u16 port = bpf_ntohs(p->dport);
 	__u32 lo = 0, hi = svc->count; /* ranges [lo, hi) are still in question */
 	if (hi > SERVICE_MAX_PORTS)
@@ -337,8 +370,11 @@ static __always_inline int service_allows(const struct service_value *svc, const
 	}
 	/* lo ranges start at or below the port; the last of them is the candidate. */
 	__u32 at = (lo - 1) & (SERVICE_MAX_PORTS - 1);
-	if (lo > 0 && port <= svc->ports[at].hi)
+	if (lo > 0 && port <= svc->ports[at].hi) {
+		*slot = svc->slots[at];
 		return svc->actions[at] == SERVICE_ALLOW;
+	}
+	*slot = svc->otherwise_slot;
 	return svc->otherwise == SERVICE_ALLOW;
 }
 
@@ -562,18 +598,140 @@ int policy_ingress(struct __sk_buff *skb)
 	return TCX_PASS;
 }
 
+/* ---- counters and events ---- */
+
+/* One packet more on a counter slot: an inlined per-CPU array access and two adds (no atomics:
+ * the slot is this CPU's). */
+static __always_inline void count(__u32 slot, __u32 len)
+{
+	struct counter *c = bpf_map_lookup_elem(&counters, &slot);
+	if (c) {
+		c->packets++;
+		c->bytes += len;
+	}
+}
+
+static __always_inline struct monitor_config *monitor_settings(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&monitor_config, &zero);
+}
+
+/* The token bucket of the NIC (created on its first event): 1 when an event may go now. A
+ * refused event is counted as lost. */
+static __always_inline struct monitor_state *monitor_admit(__u32 ifindex, const struct monitor_config *cfg, int *admitted)
+{
+	*admitted = 0;
+	struct monitor_state *st = bpf_map_lookup_elem(&monitor, &ifindex);
+	if (!st) {
+		struct monitor_state fresh = {};
+		bpf_map_update_elem(&monitor, &ifindex, &fresh, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&monitor, &ifindex);
+		if (!st)
+			return NULL; /* the map is full: nothing to count on */
+	}
+	__u64 now = bpf_ktime_get_ns();
+	__u64 interval = NS_PER_SEC / cfg->rate;
+	__u64 burst = cfg->burst ? cfg->burst : 1;
+	__u64 tat = st->tat > now ? st->tat : now;
+	if (tat - now > interval * (burst - 1)) {
+		__sync_fetch_and_add(&st->lost, 1);
+		return st;
+	}
+	st->tat = tat + interval;
+	*admitted = 1;
+	return st;
+}
+
+#define EV_WHO(src, dst) (((src) & 0xffff) | ((__u32)(dst) << 16))
+#define EV_HOW(verdict, reason) ((verdict) | ((reason) << 8))
+
+/* Reports a verdict on the events ring, if the NIC's bucket lets it. `who` packs the source
+ * (low 16 bits) and destination marks, `how` the MON_VERDICT_* (low 8 bits) and MON_REASON_*.
+ * A global function: verified once, not at every call site. */
+__noinline int emit_event(struct __sk_buff *skb, const struct pkt *p, __u32 who, __u32 how, __u32 slot)
+{
+	if (!skb || !p)
+		return 0;
+	struct monitor_config *cfg = monitor_settings();
+	if (!cfg || cfg->rate == 0)
+		return 0;
+	int admitted;
+	struct monitor_state *st = monitor_admit(skb->ifindex, cfg, &admitted);
+	if (!admitted)
+		return 0;
+	struct monitor_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		if (st)
+			__sync_fetch_and_add(&st->lost, 1);
+		return 0;
+	}
+	ev->time_ns = bpf_ktime_get_ns();
+	ev->ifindex = skb->ifindex;
+	ev->len = skb->len;
+	ev->src = who & 0xffff;
+	ev->dst = who >> 16;
+	ev->family = p->family;
+	ev->proto = p->family ? p->proto : 0;
+	/* Ports of tcp/udp/sctp, the id of an ICMP echo; nothing else has ports. */
+	if (p->ports || (p->icmp && (is_echo_request(p) || is_echo_reply(p)))) {
+		ev->sport = p->sport;
+		ev->dport = p->dport;
+	} else {
+		ev->sport = 0;
+		ev->dport = 0;
+	}
+	ev->verdict = how & 0xff;
+	ev->reason = (how >> 8) & 0xff;
+	ev->slot = ev->reason == MON_REASON_RULE ? slot : 0;
+	__builtin_memcpy(ev->saddr, p->saddr, 16);
+	__builtin_memcpy(ev->daddr, p->daddr, 16);
+	bpf_ringbuf_submit(ev, 0);
+	if (st)
+		__sync_fetch_and_add(&st->sent, 1);
+	return 0;
+}
+
+/* An allowed packet when a monitor asked for new flows: a TCP SYN without ACK or an ICMP echo
+ * request is reported (UDP and other protocols have no mark of a new flow and are not). Off
+ * the common path: only called when the monitor_config flag is set. */
+__noinline int report_new_flow(struct __sk_buff *skb, __u32 who, __u32 slot)
+{
+	if (!skb)
+		return 0;
+	struct pkt p = {};
+	if (!parse(skb, &p) || !p.family || p.opaque)
+		return 0;
+	if (p.proto == IPPROTO_TCP ? (p.tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN : !is_echo_request(&p))
+		return 0;
+	return emit_event(skb, &p, who, EV_HOW(MON_VERDICT_ALLOW, MON_REASON_RULE), slot);
+}
+
 /* The egress decision past the verdict word: services, then what a denied packet may still
- * be. Inlined (a call costs more than it saves); the common path returns before it. */
+ * be; every outcome is counted, every drop (or audit pass) reported. Inlined (a call costs
+ * more than it saves); the common path returns before it. */
 #define WORD_ALLOW 1
 #define WORD_SERVICE 2
 
-static __always_inline int egress_slow(struct __sk_buff *skb, __u32 dst, __u32 src, __u32 flags, __u32 word)
+static __always_inline int egress_slow(struct __sk_buff *skb, const struct nic_info *nic, __u32 src, __u32 word, __u32 slot)
 {
 	__u32 ifindex = skb->ifindex;
+	__u32 dst = nic->group, flags = nic->flags;
 	__u32 allowed = word & WORD_ALLOW, service = word & WORD_SERVICE;
+	__u32 who = EV_WHO(src, dst);
+	__u32 reason;
 	struct pkt p = {};
-	if (!parse(skb, &p))
-		return TCX_DROP; /* unreadable: fail closed */
+	if (!parse(skb, &p)) {
+		/* unreadable: fail closed */
+		count(nic->deny_slot, skb->len);
+		__builtin_memset(&p, 0, sizeof(p));
+		if (flags & NIC_F_AUDIT) {
+			emit_event(skb, &p, who, EV_HOW(MON_VERDICT_AUDIT, MON_REASON_UNREADABLE), 0);
+			return TCX_PASS;
+		}
+		emit_event(skb, &p, who, EV_HOW(MON_VERDICT_DROP, MON_REASON_UNREADABLE), 0);
+		return TCX_DROP;
+	}
 
 	if (service) {
 		if (p.opaque) {
@@ -582,15 +740,31 @@ static __always_inline int egress_slow(struct __sk_buff *skb, __u32 dst, __u32 s
 			struct service_key sk = { .dst = dst, .src = src, .proto = p.proto };
 			struct service_value *svc = bpf_map_lookup_elem(&services, &sk);
 			if (svc)
-				allowed = service_allows(svc, &p);
+				allowed = service_allows(svc, &p, &slot);
 		}
-		if (allowed)
+		if (allowed) {
+			count(slot, skb->len);
+			struct monitor_config *cfg = monitor_settings();
+			if (cfg && (cfg->flags & MON_F_FLOWS))
+				report_new_flow(skb, who, slot);
 			return TCX_PASS;
+		}
 	}
-	if ((flags & NIC_F_INFRA) && is_infra(&p))
+	if ((flags & NIC_F_INFRA) && is_infra(&p)) {
+		count(nic->infra_slot, skb->len);
 		return TCX_PASS;
-	if ((flags & NIC_F_STATEFUL) && p.family && !p.opaque && is_reply(skb, &p, ifindex))
+	}
+	if ((flags & NIC_F_STATEFUL) && p.family && !p.opaque && is_reply(skb, &p, ifindex)) {
+		count(nic->reply_slot, skb->len);
 		return TCX_PASS;
+	}
+	count(slot, skb->len);
+	reason = slot == nic->deny_slot ? MON_REASON_DEFAULT_DENY : MON_REASON_RULE;
+	if (flags & NIC_F_AUDIT) {
+		emit_event(skb, &p, who, EV_HOW(MON_VERDICT_AUDIT, reason), slot);
+		return TCX_PASS;
+	}
+	emit_event(skb, &p, who, EV_HOW(MON_VERDICT_DROP, reason), slot);
 	return TCX_DROP;
 }
 
@@ -608,17 +782,22 @@ int policy_egress(struct __sk_buff *skb)
 		.src_hi = src >> VERDICT_WORD_SHIFT,
 	};
 	struct verdict_value *verdict = bpf_map_lookup_elem(&verdicts, &key);
-	__u32 allowed = 0, service = 0;
-	if (verdict) { /* no word: none of its 64 sources is allowed, none has service rules */
-		allowed = (verdict->allow >> (src & VERDICT_WORD_MASK)) & 1;
-		service = (verdict->service >> (src & VERDICT_WORD_MASK)) & 1;
-		if (allowed && !service)
+	__u32 allowed = 0, service = 0, slot = nic->deny_slot;
+	if (verdict) { /* no word: none of its 64 sources is allowed or denied by a rule */
+		__u32 bit = src & VERDICT_WORD_MASK;
+		allowed = (verdict->allow >> bit) & 1;
+		service = (verdict->service >> bit) & 1;
+		slot = verdict->slots[bit];
+		if (allowed && !service) {
+			count(slot, skb->len);
+			/* New flows are looked for only while a monitor asks (an inlined array read). */
+			struct monitor_config *cfg = monitor_settings();
+			if (cfg && (cfg->flags & MON_F_FLOWS))
+				report_new_flow(skb, EV_WHO(src, nic->group), slot);
 			return TCX_PASS;
+		}
 	}
-	__u32 flags = nic->flags;
-	if (!service && !(flags & (NIC_F_INFRA | NIC_F_STATEFUL)))
-		return TCX_DROP; /* stateless, no infrastructure exception: the verdict is all */
-	return egress_slow(skb, nic->group, src, flags, allowed | (service ? WORD_SERVICE : 0));
+	return egress_slow(skb, nic, src, allowed | (service ? WORD_SERVICE : 0), slot);
 }
 
 char LICENSE[] SEC("license") = "GPL";

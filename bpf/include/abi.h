@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#define MICROSEG_SCHEMA_VERSION 3
+#define MICROSEG_SCHEMA_VERSION 4
 
 #define NIC_GROUP_MAX_ENTRIES 65536
 
@@ -39,18 +39,27 @@ struct verdict_value {
 	 * verdict for packets of a protocol that map has no entry for. A pair whose bit is clear
 	 * costs this one lookup and nothing more. */
 	__u64 service;
+	/* Counter slot (an index into `counters`) of each source's deciding rule, by bit: the rule
+	 * whose verdict the allow bit is (or the destination's default-deny slot when no rule
+	 * decides). A word exists when one of its sources is allowed, has service rules or is
+	 * denied by a rule; an absent word is default deny for all 64 (nic_info.deny_slot). */
+	__u16 slots[64];
 };
 
 /* nic_group value, keyed by the __u32 ifindex of the host-side guest NIC. */
 struct nic_info {
 	__u16 group;
-	__u16 flags; /* NIC_F_* of the NIC's group */
+	__u16 flags;      /* NIC_F_* of the NIC's group */
+	__u16 deny_slot;  /* counter slot of the group's default deny (an audit slot when it audits) */
+	__u16 reply_slot; /* counter slot of the replies let in to the group */
+	__u16 infra_slot; /* counter slot of the infrastructure traffic let in to the group */
+	__u16 pad;        /* 0 */
 };
 
 /* nic_info.flags: the group's switches. */
 #define NIC_F_STATEFUL 1 /* replies to flows the guest opened pass (the flows map) */
 #define NIC_F_INFRA 2    /* ARP, neighbour discovery and DHCP pass to the guest */
-#define NIC_F_AUDIT 4    /* reserved (written from the group's switch, not read yet) */
+#define NIC_F_AUDIT 4    /* what would be dropped passes, is counted and reported as audit */
 
 /* ---- services (L4 rules) ---- */
 
@@ -84,6 +93,9 @@ struct service_value {
 	__u8 actions[SERVICE_MAX_PORTS]; /* action of ports[i] */
 	__u16 pad;      /* 0 */
 	struct service_port ports[SERVICE_MAX_PORTS];
+	__u16 slots[SERVICE_MAX_PORTS]; /* counter slot of the rule deciding ports[i] */
+	__u16 otherwise_slot;           /* counter slot of the rule deciding `otherwise` */
+	__u16 pad2;                     /* 0 */
 };
 
 /* ---- flows (stateful replies) ---- */
@@ -132,6 +144,77 @@ struct flow_value {
 /* last_seen is rewritten at most this often per entry, so that a busy flow costs a lookup per
  * packet and not a write. */
 #define FLOW_REFRESH_SEC 1
+
+/* ---- counters and events (observability) ---- */
+
+/* counters: PERCPU_ARRAY of struct counter, indexed by a slot that the agent assigns per
+ * (deciding rule, local destination group) and per local destination group for its default
+ * deny, replies and infrastructure passes; a group that audits gets audit slots instead of
+ * deny ones. The verdict word, the services entry and nic_info carry the slots, so counting
+ * costs one inlined per-CPU array access and two adds. Slot 0 counts what has no slot yet
+ * (never shown). Preallocated: COUNTERS_MAX_ENTRIES x 16 bytes per possible CPU. */
+#define COUNTERS_MAX_ENTRIES 65536
+
+struct counter {
+	__u64 packets;
+	__u64 bytes; /* skb->len: the frame from its Ethernet header */
+};
+
+/* events: RINGBUF of struct monitor_event, one per drop and per audit pass, and per new
+ * allowed flow (a TCP SYN without ACK, an ICMP/ICMPv6 echo request) when monitor_config says
+ * so. Rate-limited per NIC by a token bucket (monitor); events the bucket refuses or the full
+ * ring cannot take are counted in the NIC's monitor_state.lost. */
+#define EVENTS_RING_BYTES (256 * 1024)
+
+#define MON_VERDICT_DROP 0
+#define MON_VERDICT_ALLOW 1
+#define MON_VERDICT_AUDIT 2
+
+#define MON_REASON_RULE 0
+#define MON_REASON_DEFAULT_DENY 1
+#define MON_REASON_REPLY 2
+#define MON_REASON_INFRA 3
+#define MON_REASON_UNREADABLE 4
+
+struct monitor_event {
+	__u64 time_ns;  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 ifindex;  /* the guest NIC (host side) the packet was going to */
+	__u32 len;      /* skb->len */
+	__u16 src;      /* source mark (0 = untagged) */
+	__u16 dst;      /* the NIC's group mark */
+	__u16 sport;    /* network byte order; ICMP echo: the id; else 0 */
+	__u16 dport;
+	__u8 family;    /* FLOW_FAMILY_* or 0 (not IP: e.g. ARP) */
+	__u8 proto;     /* IP protocol */
+	__u8 verdict;   /* MON_VERDICT_* */
+	__u8 reason;    /* MON_REASON_* */
+	__u32 slot;     /* counter slot of the deciding rule when reason = MON_REASON_RULE, else 0 */
+	__u32 saddr[4]; /* IPv4 in saddr[0], rest 0; network byte order */
+	__u32 daddr[4];
+};
+
+/* monitor_config: ARRAY of one entry, written by the agent (rate and burst, on every apply)
+ * and by a monitor (flags). rate 0: no events at all. */
+#define MON_F_FLOWS 1 /* also report new allowed flows */
+#define MON_DEFAULT_RATE 100  /* events per second per NIC */
+#define MON_DEFAULT_BURST 200
+
+struct monitor_config {
+	__u32 rate;  /* events per second per NIC */
+	__u32 burst; /* events a NIC may send at once after a quiet spell */
+	__u32 flags; /* MON_F_* */
+	__u32 pad;   /* 0 */
+};
+
+/* monitor: HASH of the __u32 ifindex of a guest NIC -> its token bucket and what it lost,
+ * created by the programs on a NIC's first event. The bucket is a GCRA: an event is let
+ * through when tat - now <= (burst - 1) / rate seconds, and then moves tat on by 1 / rate.
+ * Updated without a lock: CPUs racing on one NIC may let a few more through. */
+struct monitor_state {
+	__u64 tat;  /* theoretical arrival time, bpf_ktime_get_ns() */
+	__u64 sent; /* events written to the ring */
+	__u64 lost; /* events refused by the bucket or by a full ring */
+};
 
 /* ---- carrier (SRv6 tag) ---- */
 

@@ -232,6 +232,21 @@ public sealed class PolicyEngine
         return (masks.Words, masks.Entries!);
     }
 
+    /// <summary>Both compiled forms, with the counter slot of each source's deciding rule in
+    /// every word (<see cref="VerdictWord.Slots"/>): <paramref name="slots"/> names a slot per
+    /// (rule, destination) and per destination for its default deny. Words exist also where
+    /// a rule denies one of their sources, so that the deny rule's slot is known.</summary>
+    public (IReadOnlyList<VerdictWord> Words, IReadOnlyList<ServiceEntry> Services) CompileAll(IEnumerable<string> localDestinations, IDecisionSlots slots)
+    {
+        var masks = new MaskSink
+        {
+            Words = [], Scratch = new ulong[VerdictWord.WordsPerDestination], ServiceScratch = new ulong[VerdictWord.WordsPerDestination], Entries = [],
+            Slots = slots, DecidedScratch = new ulong[VerdictWord.WordsPerDestination], SlotScratch = new ushort[ushort.MaxValue + 1],
+        };
+        CompileCore(localDestinations, ref masks);
+        return (masks.Words, masks.Entries!);
+    }
+
     /// <summary>Receives the outcome of the one compile pass: each destination in mark order,
     /// each source mark it allows (untagged first, then in source-forest order), and, when the
     /// sink wants them, the service entries of each source whose verdict depends on the service.</summary>
@@ -242,6 +257,9 @@ public sealed class PolicyEngine
         void Allow(ushort srcMark);
         void Services(ushort srcMark, List<ServiceEntry> entries);
         void EndDestination();
+        /// <summary>A rule decides the source's packets that no service rule matches (allow or deny).</summary>
+        bool WantsDeciders => false;
+        void Decided(ushort srcMark, Rule rule) { }
     }
 
     private struct PairSink : IAllowedSources
@@ -265,8 +283,18 @@ public sealed class PolicyEngine
         public List<VerdictWord> Words;
         public ulong[] Scratch, ServiceScratch; // one destination's words, all 0 between destinations
         public List<ServiceEntry>? Entries;      // also collect the entries (CompileAll)
+        public IDecisionSlots? Slots;            // also fill each word's counter slots
+        public ulong[]? DecidedScratch;          // sources a rule decides, by word
+        public ushort[]? SlotScratch;            // their slots, by source mark
         private ServiceSink entries;
         private ushort dst;
+
+        public readonly bool WantsDeciders => Slots is not null;
+        public readonly void Decided(ushort srcMark, Rule rule)
+        {
+            DecidedScratch![VerdictWord.WordOf(srcMark)] |= VerdictWord.BitOf(srcMark);
+            SlotScratch![srcMark] = Slots!.RuleSlot(rule, dst);
+        }
 
         public readonly bool WantsServices => true;
         public void BeginDestination(ushort dstMark)
@@ -282,10 +310,20 @@ public sealed class PolicyEngine
         }
         public readonly void EndDestination()
         {
+            ushort defaultSlot = Slots?.DefaultSlot(dst) ?? 0;
             for (int w = 0; w < Scratch.Length; w++)
             {
-                if ((Scratch[w] | ServiceScratch[w]) == 0) continue;
-                Words.Add(new VerdictWord(dst, (ushort)w, Scratch[w], ServiceScratch[w]));
+                ulong decided = DecidedScratch?[w] ?? 0;
+                if ((Scratch[w] | ServiceScratch[w] | decided) == 0) continue;
+                ushort[]? slots = null;
+                if (Slots is not null)
+                {
+                    slots = new ushort[VerdictWord.SourcesPerWord];
+                    for (int b = 0; b < slots.Length; b++)
+                        slots[b] = (decided & (1UL << b)) != 0 ? SlotScratch![w * VerdictWord.SourcesPerWord + b] : defaultSlot;
+                    DecidedScratch![w] = 0;
+                }
+                Words.Add(new VerdictWord(dst, (ushort)w, Scratch[w], ServiceScratch[w]) { Slots = slots });
                 Scratch[w] = 0;
                 ServiceScratch[w] = 0;
             }
@@ -321,6 +359,9 @@ public sealed class PolicyEngine
         Array.Sort(dsts, (x, y) => marks[x].CompareTo(marks[y]));
         var own = new long[names.Length];
         var best = new long[names.Length];
+        bool deciders = sink.WantsDeciders;
+        var ownRule = deciders ? new Rule?[names.Length] : null; // the rule behind own[] and best[]
+        var bestRule = deciders ? new Rule?[names.Length] : null;
         var touched = new List<int>();
         var namesService = new bool[names.Length]; // a service rule to D names this group as src
         var belowService = new bool[names.Length]; // the group or an ancestor is such a src
@@ -332,6 +373,7 @@ public sealed class PolicyEngine
             // Scores order candidates exactly as §4 does: (dst_dist, src_dist), and on a tie
             // the allow bit loses to deny, so Min() is the verdict rule.
             long untagged = None;
+            Rule? untaggedRule = null;
             bool untaggedService = false;
             int dd = 0;
             for (int a = d; a >= 0; a = parent[a], dd++)
@@ -339,10 +381,14 @@ public sealed class PolicyEngine
                 foreach (var r in rulesToDst[a])
                 {
                     var score = Score(dd, 0, r.Action);
-                    if (r.Src is null) { untagged = Math.Min(untagged, score); continue; }
+                    if (r.Src is null)
+                    {
+                        if (score < untagged) { untagged = score; untaggedRule = r; }
+                        continue;
+                    }
                     int s = index[r.Src];
-                    if (own[s] == 0) { touched.Add(s); own[s] = score; }
-                    else own[s] = Math.Min(own[s], score);
+                    if (own[s] == 0) { touched.Add(s); own[s] = score; if (deciders) ownRule![s] = r; }
+                    else if (score < own[s]) { own[s] = score; if (deciders) ownRule![s] = r; }
                 }
                 if (!sink.WantsServices) continue;
                 foreach (var r in serviceRulesToDst[a])
@@ -353,11 +399,20 @@ public sealed class PolicyEngine
                 }
             }
             if (IsAllow(untagged)) sink.Allow(0);
+            if (deciders && untaggedRule is not null) sink.Decided(0, untaggedRule);
             if (untaggedService) ServicesOf(-1, d, IsAllow(untagged), entries, ref sink);
             foreach (var s in topoOrder)
             {
                 long score = own[s] == 0 ? None : own[s];
                 int p = parent[s];
+                if (deciders)
+                {
+                    // The same order as below, keeping the rule that scored.
+                    var rule = own[s] == 0 ? null : ownRule![s];
+                    if (p >= 0 && best[p] != None && best[p] + SrcStep < score) rule = bestRule![p];
+                    bestRule![s] = rule;
+                    if (rule is not null) sink.Decided(marks[s], rule);
+                }
                 if (p >= 0 && best[p] != None) score = Math.Min(score, best[p] + SrcStep);
                 best[s] = score;
                 if (IsAllow(score)) sink.Allow(marks[s]);
@@ -366,7 +421,7 @@ public sealed class PolicyEngine
                 belowService[s] = below;
                 if (below) ServicesOf(s, d, IsAllow(score), entries, ref sink);
             }
-            foreach (var s in touched) own[s] = 0;
+            foreach (var s in touched) { own[s] = 0; if (deciders) ownRule![s] = null; }
             touched.Clear();
             foreach (var s in serviceTouched) namesService[s] = false;
             serviceTouched.Clear();

@@ -14,6 +14,10 @@ public readonly record struct VerdictWord(ushort Dst, ushort SrcHi, ulong Allow,
     public const int SourcesPerWord = 1 << Shift;
     public const int WordsPerDestination = (ushort.MaxValue + 1) / SourcesPerWord;
 
+    /// <summary>The counter slot of each source's deciding rule (or of the destination's default
+    /// deny), by bit; null when compiled without slots.</summary>
+    public ushort[]? Slots { get; init; }
+
     public static ushort WordOf(ushort srcMark) => (ushort)(srcMark >> Shift);
 
     public static ulong BitOf(ushort srcMark) => 1UL << (srcMark & (SourcesPerWord - 1));
@@ -37,4 +41,13 @@ public readonly record struct VerdictWord(ushort Dst, ushort SrcHi, ulong Allow,
         }
         return [.. words.OrderBy(w => w.Key).Select(w => new VerdictWord(w.Key.Dst, w.Key.SrcHi, w.Value))];
     }
+}
+
+/// <summary>Counter slots for the compiler: one per (deciding rule, destination group mark) and
+/// one per destination for the sources no rule decides.</summary>
+public interface IDecisionSlots
+{
+    ushort RuleSlot(Rule rule, ushort dstMark);
+
+    ushort DefaultSlot(ushort dstMark);
 }

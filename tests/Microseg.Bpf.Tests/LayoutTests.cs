@@ -17,10 +17,15 @@ public sealed class LayoutTests
             .Size<VerdictValue>("struct verdict_value")
             .Offset<VerdictValue>("Allow", "struct verdict_value", "allow")
             .Offset<VerdictValue>("Service", "struct verdict_value", "service")
+            .Offset<VerdictValue>("slots", "struct verdict_value", "slots")
+            .Constant("sizeof(((struct verdict_value *)0)->slots) / sizeof(__u16)", PolicyAbi.VerdictWordMask + 1)
             .Assert("_Alignof(struct verdict_value) == 8", "struct verdict_value is not 8-byte aligned")
             .Size<NicInfo>("struct nic_info")
             .Offset<NicInfo>("Group", "struct nic_info", "group")
             .Offset<NicInfo>("Flags", "struct nic_info", "flags")
+            .Offset<NicInfo>("DenySlot", "struct nic_info", "deny_slot")
+            .Offset<NicInfo>("ReplySlot", "struct nic_info", "reply_slot")
+            .Offset<NicInfo>("InfraSlot", "struct nic_info", "infra_slot")
             .Constant("MICROSEG_SCHEMA_VERSION", PolicyAbi.SchemaVersion)
             .Constant("NIC_GROUP_MAX_ENTRIES", PolicyAbi.NicGroupMaxEntries)
             .Constant("VERDICTS_MAX_ENTRIES", PolicyAbi.VerdictsMaxEntries)
@@ -54,6 +59,8 @@ public sealed class LayoutTests
             .Offset<ServiceValue>("Otherwise", "struct service_value", "otherwise")
             .Offset<ServiceValue>("actions", "struct service_value", "actions")
             .Offset<ServiceValue>("ports", "struct service_value", "ports")
+            .Offset<ServiceValue>("slots", "struct service_value", "slots")
+            .Offset<ServiceValue>("OtherwiseSlot", "struct service_value", "otherwise_slot")
             .Constant("SERVICE_MAX_PORTS", PolicyAbi.ServiceMaxPorts)
             .Constant("SERVICES_MAX_ENTRIES", PolicyAbi.ServicesMaxEntries)
             .Constant("SERVICE_ALLOW", PolicyAbi.ServiceAllow)
@@ -80,6 +87,76 @@ public sealed class LayoutTests
             .Constant("FLOW_TIMEOUT_OTHER_SEC", PolicyAbi.FlowTimeoutOtherSeconds)
             .Constant("FLOW_REFRESH_SEC", PolicyAbi.FlowRefreshSeconds)
             .Compile();
+    }
+
+    [Fact]
+    public void Counter_and_monitor_structs_and_constants_match_abi_h()
+    {
+        new CLayout("\"abi.h\"")
+            .Size<Counter>("struct counter")
+            .Offset<Counter>("Packets", "struct counter", "packets")
+            .Offset<Counter>("Bytes", "struct counter", "bytes")
+            .Size<MonitorConfig>("struct monitor_config")
+            .Offset<MonitorConfig>("Rate", "struct monitor_config", "rate")
+            .Offset<MonitorConfig>("Burst", "struct monitor_config", "burst")
+            .Offset<MonitorConfig>("Flags", "struct monitor_config", "flags")
+            .Size<MonitorState>("struct monitor_state")
+            .Offset<MonitorState>("Tat", "struct monitor_state", "tat")
+            .Offset<MonitorState>("Sent", "struct monitor_state", "sent")
+            .Offset<MonitorState>("Lost", "struct monitor_state", "lost")
+            .Size<MonitorEvent>("struct monitor_event")
+            .Constant("sizeof(struct monitor_event)", 64)
+            .Offset<MonitorEvent>("TimeNs", "struct monitor_event", "time_ns")
+            .Offset<MonitorEvent>("IfIndex", "struct monitor_event", "ifindex")
+            .Offset<MonitorEvent>("Len", "struct monitor_event", "len")
+            .Offset<MonitorEvent>("Src", "struct monitor_event", "src")
+            .Offset<MonitorEvent>("Dst", "struct monitor_event", "dst")
+            .Offset<MonitorEvent>("SportNetwork", "struct monitor_event", "sport")
+            .Offset<MonitorEvent>("DportNetwork", "struct monitor_event", "dport")
+            .Offset<MonitorEvent>("Family", "struct monitor_event", "family")
+            .Offset<MonitorEvent>("Proto", "struct monitor_event", "proto")
+            .Offset<MonitorEvent>("Verdict", "struct monitor_event", "verdict")
+            .Offset<MonitorEvent>("Reason", "struct monitor_event", "reason")
+            .Offset<MonitorEvent>("Slot", "struct monitor_event", "slot")
+            .Offset<MonitorEvent>("Saddr", "struct monitor_event", "saddr")
+            .Offset<MonitorEvent>("Daddr", "struct monitor_event", "daddr")
+            .Constant("COUNTERS_MAX_ENTRIES", PolicyAbi.CountersMaxEntries)
+            .Constant("EVENTS_RING_BYTES", PolicyAbi.EventsRingBytes)
+            .Constant("MON_VERDICT_DROP", PolicyAbi.MonVerdictDrop)
+            .Constant("MON_VERDICT_ALLOW", PolicyAbi.MonVerdictAllow)
+            .Constant("MON_VERDICT_AUDIT", PolicyAbi.MonVerdictAudit)
+            .Constant("MON_REASON_RULE", PolicyAbi.MonReasonRule)
+            .Constant("MON_REASON_DEFAULT_DENY", PolicyAbi.MonReasonDefaultDeny)
+            .Constant("MON_REASON_REPLY", PolicyAbi.MonReasonReply)
+            .Constant("MON_REASON_INFRA", PolicyAbi.MonReasonInfra)
+            .Constant("MON_REASON_UNREADABLE", PolicyAbi.MonReasonUnreadable)
+            .Constant("MON_F_FLOWS", PolicyAbi.MonFlagFlows)
+            .Constant("MON_DEFAULT_RATE", PolicyAbi.MonDefaultRate)
+            .Constant("MON_DEFAULT_BURST", PolicyAbi.MonDefaultBurst)
+            // A slot is a __u16 in every value that carries one: the map's indexes fit exactly.
+            .Constant("COUNTERS_MAX_ENTRIES - 1", ushort.MaxValue)
+            .Compile();
+    }
+
+    [Fact]
+    public void Monitor_event_reads_a_record_as_the_kernel_writes_it()
+    {
+        var bytes = new byte[64];
+        BitConverter.TryWriteBytes(bytes.AsSpan(0), 123456789UL);
+        BitConverter.TryWriteBytes(bytes.AsSpan(8), 7u);
+        BitConverter.TryWriteBytes(bytes.AsSpan(12), 74u);
+        BitConverter.TryWriteBytes(bytes.AsSpan(16), (ushort)11);
+        BitConverter.TryWriteBytes(bytes.AsSpan(18), (ushort)20);
+        bytes[20] = 0x9c; bytes[21] = 0x40; bytes[22] = 0; bytes[23] = 22; // 40000 -> 22
+        bytes[24] = PolicyAbi.FlowFamilyIpv4; bytes[25] = 6; bytes[26] = PolicyAbi.MonVerdictDrop; bytes[27] = PolicyAbi.MonReasonRule;
+        BitConverter.TryWriteBytes(bytes.AsSpan(28), 5u);
+        bytes[32] = 10; bytes[35] = 1; bytes[48] = 10; bytes[51] = 2;
+        var e = MonitorEvent.Read(bytes);
+        Assert.Equal((123456789UL, 7u, 74u, (ushort)11, (ushort)20), (e.TimeNs, e.IfIndex, e.Len, e.Src, e.Dst));
+        Assert.Equal((40000, 22), ((int)e.SourcePort, (int)e.DestinationPort));
+        Assert.Equal(("10.0.0.1", "10.0.0.2"), (e.Source!.ToString(), e.Destination!.ToString()));
+        Assert.Equal((6, PolicyAbi.MonVerdictDrop, PolicyAbi.MonReasonRule, 5u), (e.Proto, e.Verdict, e.Reason, e.Slot));
+        Assert.Throws<ArgumentException>(() => MonitorEvent.Read(bytes.AsSpan(0, 63)));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 // The desired kernel state of the policy subsystem on one host: which local NICs are enforced
 // with which group and switches, and the verdict words and service entries their groups need.
 // Pure: computed from the snapshot and the host's interface list.
+using Microseg.Agent.Observe;
 using Microseg.Bpf.Abi;
 using Microseg.Policy;
 
@@ -21,13 +22,35 @@ public sealed class PolicyPlan
     private readonly PolicyConfig config;
     private readonly Lazy<(IReadOnlyList<VerdictWord> Words, IReadOnlyList<ServiceEntry> Services)> compiled;
 
-    private PolicyPlan(PolicyConfig config, PolicyEngine engine, IReadOnlyList<EnforcedNic> nics)
+    private PolicyPlan(PolicyConfig config, PolicyEngine engine, IReadOnlyList<EnforcedNic> nics, CounterSlotTable? slots, bool keepAllSlots)
     {
         this.config = config;
         this.engine = engine;
         Nics = nics;
         Destinations = nics.Select(n => n.Group).Distinct(StringComparer.Ordinal).Count();
-        compiled = new(() => engine.CompileAll(Nics.Select(n => n.Group)));
+        if (slots is not null) Slots = new CounterSlotAssigner(slots, config, g => engine.SwitchesOf(g).Audit, keepAllSlots);
+        compiled = new(() => Slots is null ? engine.CompileAll(Nics.Select(n => n.Group)) : engine.CompileAll(Nics.Select(n => n.Group), Slots));
+    }
+
+    /// <summary>The counter slots of this plan (null when planned without them: status).
+    /// Complete once <see cref="Words"/>, <see cref="ServiceSlots"/> and <see cref="NicSlots"/>
+    /// have been asked for.</summary>
+    public CounterSlotAssigner? Slots { get; }
+
+    /// <summary>The counter slots of a NIC's group: default deny (or audit), replies, infrastructure.</summary>
+    public (ushort Deny, ushort Reply, ushort Infra) NicSlots(EnforcedNic nic) => Slots is null ? default
+        : (Slots.DefaultSlot(nic.Mark), Slots.ReplySlot(nic.Group), Slots.InfraSlot(nic.Group));
+
+    /// <summary>The counter slot of the rule deciding each port range of a services entry and
+    /// of its other packets: the rule that decides the range's first port (a range merged from
+    /// neighbours with the same verdict counts on that rule).</summary>
+    public (ushort[] Ranges, ushort Otherwise) ServiceSlots(ServiceEntry e)
+    {
+        if (Slots is null) return (new ushort[e.Ports.Count], 0);
+        string? src = e.Src == 0 ? null : GroupOf(e.Src);
+        var dst = GroupOf(e.Dst);
+        var ranges = e.Ports.Select(p => Slots.DecisionSlot(engine.Explain(src, dst, new Packet(e.Proto, p.Lo)).Rule, e.Dst)).ToArray();
+        return (ranges, Slots.DecisionSlot(engine.Explain(src, dst, new Packet(e.Proto)).Rule, e.Dst));
     }
 
     /// <summary>Enforced NICs, ordered by name.</summary>
@@ -55,21 +78,23 @@ public sealed class PolicyPlan
     public IReadOnlyList<VerdictEntry> Verdicts => engine.Compile(Nics.Select(n => n.Group));
 
     /// <summary>The whole host: every local guest NIC that has an assignment.</summary>
-    public static PolicyPlan ForHost(PolicyConfig config, IEnumerable<LocalInterface> interfaces)
+    /// <param name="slots">The counter slot table of the last apply, to assign this plan's
+    /// slots from (null: no slots, for status).</param>
+    public static PolicyPlan ForHost(PolicyConfig config, IEnumerable<LocalInterface> interfaces, CounterSlotTable? slots = null)
     {
         var engine = new PolicyEngine(config);
         var nics = new List<EnforcedNic>();
         foreach (var itf in interfaces.OrderBy(i => i.Name, StringComparer.Ordinal))
             if (Enforced(config, engine, itf) is { } nic) nics.Add(nic);
-        return new PolicyPlan(config, engine, nics);
+        return new PolicyPlan(config, engine, nics, slots, keepAllSlots: false);
     }
 
     /// <summary>The plug path: one NIC and the verdict words of its group only; null when the
     /// interface is not a guest NIC or has no assignment.</summary>
-    public static PolicyPlan? ForInterface(PolicyConfig config, LocalInterface itf)
+    public static PolicyPlan? ForInterface(PolicyConfig config, LocalInterface itf, CounterSlotTable? slots = null)
     {
         var engine = new PolicyEngine(config);
-        return Enforced(config, engine, itf) is { } nic ? new PolicyPlan(config, engine, [nic]) : null;
+        return Enforced(config, engine, itf) is { } nic ? new PolicyPlan(config, engine, [nic], slots, keepAllSlots: true) : null;
     }
 
     private static EnforcedNic? Enforced(PolicyConfig config, PolicyEngine engine, LocalInterface itf)

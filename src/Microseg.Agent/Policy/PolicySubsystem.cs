@@ -3,6 +3,7 @@
 // entries; the flow table is the programs' own), and its programs on both hooks of every
 // enforced NIC (tcx links or tc filters: HookAttachments). It runs first: the NICs it enforces
 // are what the carrier checks.
+using Microseg.Agent.Observe;
 using Microseg.Agent.Subsystems;
 using Microseg.Bpf;
 using Microseg.Bpf.Abi;
@@ -35,7 +36,7 @@ public sealed partial class PolicySubsystem : Subsystem
     public override SubsystemReport Apply(HostState host)
     {
         using (SubsystemLock.Exclusive(State.LockPath))
-            return new PolicyReport(Apply(PolicyPlan.ForHost(host.Config, Local(host))));
+            return new PolicyReport(Apply(PolicyPlan.ForHost(host.Config, Local(host), LoadSlots())));
     }
 
     /// <summary>Only this NIC: an unassigned NIC or a non-guest name is no business of the
@@ -48,10 +49,15 @@ public sealed partial class PolicySubsystem : Subsystem
             return SubsystemReport.Skip(Name, $"no assignment {guest.AssignmentId}: not enforced");
         if (host.Link(name) is not { } link)
             throw new AgentException($"apply {name}: no such interface on this host; it is assigned ({guest.AssignmentId}) and cannot be enforced");
-        var plan = PolicyPlan.ForInterface(host.Config, new LocalInterface(link.Name, link.IfIndex))!;
         using (SubsystemLock.Shared(State.LockPath))
         {
-            if (IsCurrent) return new PolicyReport(Plug(plan));
+            if (IsCurrent)
+            {
+                // Plugs run side by side: the slot table is read, extended and saved by one at a time.
+                using var slots = SubsystemLock.Exclusive(SlotsLockPath);
+                var plan = PolicyPlan.ForInterface(host.Config, new LocalInterface(link.Name, link.IfIndex), LoadSlots())!;
+                return new PolicyReport(Plug(plan));
+            }
         }
         // Programs missing or from another build: a full pass (exclusive) covers this NIC too.
         return Apply(host);
@@ -73,6 +79,7 @@ public sealed partial class PolicySubsystem : Subsystem
             var currentNics = loaded.NicGroup.Entries();
             var currentServices = loaded.Services.Entries();
             var (desiredVerdicts, desiredNics, desiredServices) = (DesiredVerdicts(plan), DesiredNics(plan), DesiredServices(plan));
+            PrepareSlots(loaded, plan);
             var verdicts = MapSync.Diff(desiredVerdicts, currentVerdicts);
             var nics = MapSync.Diff(desiredNics, currentNics);
             var services = MapSync.Diff(desiredServices, currentServices);
@@ -90,7 +97,7 @@ public sealed partial class PolicySubsystem : Subsystem
             var keep = plan.Nics.Select(n => n.IfIndex).ToHashSet();
             var removed = Links.DetachStale(slot => keep.Contains(slot.IfIndex));
 
-            foreach (var k in nics.Deletes) if (loaded.NicGroup.Delete(k)) nr++;
+            foreach (var k in nics.Deletes) { if (loaded.NicGroup.Delete(k)) nr++; loaded.Monitor.Delete(k); }
             foreach (var k in verdicts.Deletes) if (loaded.Verdicts.Delete(k)) vr++;
             foreach (var k in services.Deletes) if (loaded.Services.Delete(k)) sr++;
             // A NIC that left takes its flows along: its ifindex may be another NIC's tomorrow.
@@ -125,6 +132,7 @@ public sealed partial class PolicySubsystem : Subsystem
         CheckPlug(loaded, plan, verdictsPresent.Count, verdicts.Count);
         Capacity.CheckPlugServices(plan.Nics[0].Name, plan);
         Capacity.CheckTransition("services", loaded.Services.Count(), services.Count - servicesPresent.Count, Capacity.MaxServices);
+        PrepareSlots(loaded, plan);
         foreach (var (k, v) in serviceWrites.Writes) { loaded.Services.Update(k, v); sw++; }
         foreach (var (k, v) in verdictWrites.Writes) { loaded.Verdicts.Update(k, v); vw++; }
         foreach (var (k, v) in nicWrites.Writes) { loaded.NicGroup.Update(k, v); nw++; }
@@ -197,7 +205,7 @@ public sealed partial class PolicySubsystem : Subsystem
     private static Dictionary<VerdictKey, VerdictValue> DesiredVerdicts(PolicyPlan plan)
     {
         var desired = new Dictionary<VerdictKey, VerdictValue>(plan.Words.Count);
-        foreach (var w in plan.Words) desired.Add(new VerdictKey(w.Dst, w.SrcHi), new VerdictValue(w.Allow, w.Service));
+        foreach (var w in plan.Words) desired.Add(new VerdictKey(w.Dst, w.SrcHi), new VerdictValue(w.Allow, w.Service, w.Slots));
         return desired;
     }
 
@@ -210,7 +218,8 @@ public sealed partial class PolicySubsystem : Subsystem
         foreach (var e in plan.Services)
         {
             var ranges = e.Ports.Select(p => (new ServicePort(p.Lo, p.Hi), Action(p.Action))).ToArray();
-            desired.Add(new ServiceKey(e.Dst, e.Src, e.Proto), new ServiceValue(Action(e.Otherwise), ranges));
+            var (slots, otherwise) = plan.ServiceSlots(e);
+            desired.Add(new ServiceKey(e.Dst, e.Src, e.Proto), new ServiceValue(Action(e.Otherwise), ranges, slots, otherwise));
         }
         return desired;
     }
@@ -240,7 +249,42 @@ public sealed partial class PolicySubsystem : Subsystem
     }
 
     private static Dictionary<uint, NicInfo> DesiredNics(PolicyPlan plan) =>
-        plan.Nics.ToDictionary(n => (uint)n.IfIndex, n => new NicInfo(n.Mark, (ushort)n.Flags));
+        plan.Nics.ToDictionary(n => (uint)n.IfIndex, n => plan.NicSlots(n) is var (deny, reply, infra)
+            ? new NicInfo(n.Mark, (ushort)n.Flags, deny, reply, infra) : default);
+
+    // ---- counters and events ------------------------------------------------------------------
+
+    /// <summary>Where the counter slot table is kept (read by stats and the monitor too).</summary>
+    public string SlotsPath => CounterSlotTable.PathIn(State.Directory);
+
+    private string SlotsLockPath => Path.Combine(State.Directory, "counter-slots.lock");
+
+    /// <summary>The slot table of the last apply; a damaged one is started afresh (its counters
+    /// restart from zero, the apply goes on).</summary>
+    private CounterSlotTable LoadSlots()
+    {
+        try { return CounterSlotTable.Load(SlotsPath); }
+        catch (AgentException e)
+        {
+            LogSlotsDamaged(Log, e.Message);
+            return CounterSlotTable.Empty;
+        }
+    }
+
+    /// <summary>Once the plan's slots are all assigned (its desired map values computed): the
+    /// new slots zeroed, the table saved, the event settings written; all before the maps
+    /// point at a new slot.</summary>
+    private void PrepareSlots(Loaded loaded, PolicyPlan plan)
+    {
+        if (plan.Slots is not { } slots) return;
+        var zero = new Counter[loaded.Counters.Cpus];
+        foreach (var slot in slots.TakeFresh()) loaded.Counters.UpdatePerCpu(slot, zero);
+        slots.Table.Save(SlotsPath);
+        var settings = MonitorSettings.FromEnvironment();
+        var current = loaded.MonitorConfig.Lookup(0);
+        if (current.Rate != settings.Rate || current.Burst != settings.Burst)
+            loaded.MonitorConfig.Update(0, new MonitorConfig(settings.Rate, settings.Burst, current.Flags));
+    }
 
     private static IEnumerable<KeyValuePair<TKey, TValue>> Lookup<TKey, TValue>(BpfHashMap<TKey, TValue> map, IEnumerable<TKey> keys)
         where TKey : unmanaged where TValue : unmanaged
@@ -300,8 +344,12 @@ public sealed partial class PolicySubsystem : Subsystem
 
     /// <summary>Programs and maps in use, open by fd.</summary>
     internal sealed class Loaded(BpfProgram ingress, BpfProgram egress, BpfHashMap<uint, NicInfo> nicGroup, BpfHashMap<VerdictKey, VerdictValue> verdicts,
-        BpfHashMap<ServiceKey, ServiceValue> services, BpfHashMap<FlowKey, FlowValue> flows) : IDisposable
+        BpfHashMap<ServiceKey, ServiceValue> services, BpfHashMap<FlowKey, FlowValue> flows,
+        BpfArrayMap<Counter> counters, BpfHashMap<uint, MonitorState> monitor, BpfArrayMap<MonitorConfig> monitorConfig) : IDisposable
     {
+        public BpfArrayMap<Counter> Counters { get; } = counters;
+        public BpfHashMap<uint, MonitorState> Monitor { get; } = monitor;
+        public BpfArrayMap<MonitorConfig> MonitorConfig { get; } = monitorConfig;
         public BpfProgram Ingress { get; } = ingress;
         public BpfProgram Egress { get; } = egress;
         public BpfHashMap<uint, NicInfo> NicGroup { get; } = nicGroup;
@@ -313,13 +361,16 @@ public sealed partial class PolicySubsystem : Subsystem
         public void Dispose()
         {
             Ingress.Dispose(); Egress.Dispose(); NicGroup.Dispose(); Verdicts.Dispose(); Services.Dispose(); Flows.Dispose();
+            Counters.Dispose(); Monitor.Dispose(); MonitorConfig.Dispose();
         }
     }
 
     internal Loaded OpenPinned() => new(
         BpfProgram.OpenPinned(Pins.IngressProgram), BpfProgram.OpenPinned(Pins.EgressProgram),
         BpfHashMap<uint, NicInfo>.OpenPinned(Pins.NicGroup), BpfHashMap<VerdictKey, VerdictValue>.OpenPinned(Pins.Verdicts),
-        BpfHashMap<ServiceKey, ServiceValue>.OpenPinned(Pins.Services), BpfHashMap<FlowKey, FlowValue>.OpenPinned(Pins.Flows));
+        BpfHashMap<ServiceKey, ServiceValue>.OpenPinned(Pins.Services), BpfHashMap<FlowKey, FlowValue>.OpenPinned(Pins.Flows),
+        BpfArrayMap<Counter>.OpenPinned(Pins.Counters), BpfHashMap<uint, MonitorState>.OpenPinned(Pins.Monitor),
+        BpfArrayMap<MonitorConfig>.OpenPinned(Pins.MonitorConfig));
 
     private (Loaded, LoadOutcome) EnsureLoaded(PolicyPlan plan)
     {
@@ -372,13 +423,18 @@ public sealed partial class PolicySubsystem : Subsystem
             foreach (var m in Pins.Maps) Bpffs.Unpin(m.Next);
             throw;
         }
-        foreach (var (k, v) in DesiredServices(plan)) loaded.Services.Update(k, v);
-        foreach (var (k, v) in DesiredVerdicts(plan)) loaded.Verdicts.Update(k, v);
+        var (migratedServices, migratedVerdicts, migratedNics) = (DesiredServices(plan), DesiredVerdicts(plan), DesiredNics(plan));
+        // The counters of a schema with the same counter layout come along, slot by slot (the
+        // table is the same); an older schema had none, and every slot starts at zero.
+        CountersCarried(loaded);
+        PrepareSlots(loaded, plan);
+        foreach (var (k, v) in migratedServices) loaded.Services.Update(k, v);
+        foreach (var (k, v) in migratedVerdicts) loaded.Verdicts.Update(k, v);
         // NICs that are linked now keep their group until the full sync that follows; enforced
         // NICs get theirs (and their switches) from the plan.
         using (var oldNics = BpfHashMap<uint, NicInfo>.OpenPinned(Pins.NicGroup))
             foreach (var (k, v) in oldNics.Entries()) loaded.NicGroup.Update(k, v);
-        foreach (var (k, v) in DesiredNics(plan)) loaded.NicGroup.Update(k, v);
+        foreach (var (k, v) in migratedNics) loaded.NicGroup.Update(k, v);
         // Flows carried before the switch keep replies passing through it; those the old
         // programs record between this copy and the switch are copied after it.
         var carried = FlowTable.Carry(Pins.Flows, loaded.Flows, onlyMissing: false);
@@ -411,7 +467,30 @@ public sealed partial class PolicySubsystem : Subsystem
             new BpfHashMap<uint, NicInfo>(obj.Map(PolicyAbi.NicGroupMap)),
             new BpfHashMap<VerdictKey, VerdictValue>(obj.Map(PolicyAbi.VerdictsMap)),
             new BpfHashMap<ServiceKey, ServiceValue>(obj.Map(PolicyAbi.ServicesMap)),
-            new BpfHashMap<FlowKey, FlowValue>(obj.Map(PolicyAbi.FlowsMap)));
+            new BpfHashMap<FlowKey, FlowValue>(obj.Map(PolicyAbi.FlowsMap)),
+            new BpfArrayMap<Counter>(obj.Map(PolicyAbi.CountersMap)),
+            new BpfHashMap<uint, MonitorState>(obj.Map(PolicyAbi.MonitorMap)),
+            new BpfArrayMap<MonitorConfig>(obj.Map(PolicyAbi.MonitorConfigMap)));
+    }
+
+    /// <summary>Copies the old counters (same layout only) into the new map of a migration.</summary>
+    private void CountersCarried(Loaded loaded)
+    {
+        if (!File.Exists(Pins.Counters)) return;
+        BpfArrayMap<Counter> old;
+        try { old = BpfArrayMap<Counter>.OpenPinned(Pins.Counters); }
+        catch (BpfException) { return; }
+        using (old)
+        {
+            if (old.Cpus != loaded.Counters.Cpus) return;
+            var values = new Counter[old.Cpus];
+            foreach (var slot in CounterSlotTable.Load(SlotsPath).Slots.Keys)
+            {
+                if (slot >= old.MaxEntries || slot >= loaded.Counters.MaxEntries) continue;
+                old.LookupPerCpu(slot, values);
+                loaded.Counters.UpdatePerCpu(slot, values);
+            }
+        }
     }
 
     /// <summary>A pinned flow table keeps its size (libbpf reuses a pin only when the sizes
@@ -459,6 +538,9 @@ public sealed partial class PolicySubsystem : Subsystem
 
     [LoggerMessage(Level = LogLevel.Information, Message = "maps synced: verdicts +{VerdictsWritten} -{VerdictsRemoved}, services +{ServicesWritten} -{ServicesRemoved}, nic_group +{NicsWritten} -{NicsRemoved}, flows of departed NICs -{FlowsRemoved}")]
     private static partial void LogSynced(ILogger log, int verdictsWritten, int verdictsRemoved, int servicesWritten, int servicesRemoved, int nicsWritten, int nicsRemoved, int flowsRemoved);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the counter slot table is damaged ({Error}): counters start afresh")]
+    private static partial void LogSlotsDamaged(ILogger log, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "flush-flows: {Removed} flows removed")]
     private static partial void LogFlushed(ILogger log, int removed);

@@ -11,7 +11,7 @@ namespace Microseg.Bpf.Abi;
 public static class PolicyAbi
 {
     /// <summary>MICROSEG_SCHEMA_VERSION: the layout of the pinned maps.</summary>
-    public const int SchemaVersion = 3;
+    public const int SchemaVersion = 4;
 
     public const int NicGroupMaxEntries = 65536;
 
@@ -43,11 +43,32 @@ public static class PolicyAbi
     public const byte FlowFamilyIpv4 = 2;
     public const byte FlowFamilyIpv6 = 10;
 
+    /// <summary>COUNTERS_MAX_ENTRIES: counter slots (a per-CPU array; slot 0 counts what has no slot).</summary>
+    public const int CountersMaxEntries = 65536;
+    /// <summary>EVENTS_RING_BYTES: the size of the events ring buffer.</summary>
+    public const int EventsRingBytes = 256 * 1024;
+    public const byte MonVerdictDrop = 0;
+    public const byte MonVerdictAllow = 1;
+    public const byte MonVerdictAudit = 2;
+    public const byte MonReasonRule = 0;
+    public const byte MonReasonDefaultDeny = 1;
+    public const byte MonReasonReply = 2;
+    public const byte MonReasonInfra = 3;
+    public const byte MonReasonUnreadable = 4;
+    /// <summary>MON_F_FLOWS: monitor_config.flags bit: new allowed flows are reported too.</summary>
+    public const uint MonFlagFlows = 1;
+    public const uint MonDefaultRate = 100;
+    public const uint MonDefaultBurst = 200;
+
     public const string ObjectFile = "policy.bpf.o";
     public const string NicGroupMap = "nic_group";
     public const string VerdictsMap = "verdicts";
     public const string ServicesMap = "services";
     public const string FlowsMap = "flows";
+    public const string CountersMap = "counters";
+    public const string EventsMap = "events";
+    public const string MonitorMap = "monitor";
+    public const string MonitorConfigMap = "monitor_config";
     public const string IngressProgram = "policy_ingress";
     public const string EgressProgram = "policy_egress";
 }
@@ -63,20 +84,60 @@ public readonly record struct VerdictKey(ushort Dst, ushort SrcHi)
 
 /// <summary>struct verdict_value: bit (source mark &amp; 63) of Allow set = allowed. Bit of
 /// Service set = the pair has service rules: the egress program consults the services map for
-/// the packet's protocol, and Allow is the verdict for protocols that map has no entry for.</summary>
+/// the packet's protocol, and Allow is the verdict for protocols that map has no entry for.
+/// Slots[bit]: the counter slot of that source's deciding rule (or of the destination's
+/// default deny).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct VerdictValue(ulong Allow, ulong Service = 0)
+public readonly struct VerdictValue : IEquatable<VerdictValue>
 {
-    public readonly ulong Allow = Allow;
-    public readonly ulong Service = Service;
+    public readonly ulong Allow;
+    public readonly ulong Service;
+    private readonly WordSlots slots;
+
+    public VerdictValue(ulong allow, ulong service = 0, ReadOnlySpan<ushort> slots = default)
+    {
+        if (slots.Length > PolicyAbi.VerdictWordMask + 1)
+            throw new ArgumentException($"a verdict word has {PolicyAbi.VerdictWordMask + 1} slots, not {slots.Length}", nameof(slots));
+        Allow = allow;
+        Service = service;
+        slots.CopyTo(this.slots);
+    }
+
+    /// <summary>The 64 counter slots, by source bit.</summary>
+    public ReadOnlySpan<ushort> Slots => MemoryMarshal.CreateReadOnlySpan(ref Unsafe.AsRef(in slots[0]), PolicyAbi.VerdictWordMask + 1);
+
+    public bool Equals(VerdictValue other) =>
+        MemoryMarshal.AsBytes(new ReadOnlySpan<VerdictValue>(in this)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<VerdictValue>(in other)));
+
+    public override bool Equals(object? obj) => obj is VerdictValue other && Equals(other);
+
+    public override int GetHashCode() => HashCode.Combine(Allow, Service, slots[0], slots[63]);
+
+    public static bool operator ==(VerdictValue left, VerdictValue right) => left.Equals(right);
+
+    public static bool operator !=(VerdictValue left, VerdictValue right) => !left.Equals(right);
+
+    public override string ToString() => $"VerdictValue {{ Allow = {Allow:x16}, Service = {Service:x16} }}";
+
+    [InlineArray(64)]
+    private struct WordSlots
+    {
+        private ushort element;
+    }
 }
 
-/// <summary>struct nic_info, the value of nic_group (keyed by the uint ifindex).</summary>
+/// <summary>struct nic_info, the value of nic_group (keyed by the uint ifindex): the NIC's
+/// group, its switches and the counter slots of its group's default deny (or audit), replies
+/// and infrastructure passes.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly record struct NicInfo(ushort Group, ushort Flags = 0)
+public readonly record struct NicInfo(ushort Group, ushort Flags = 0, ushort DenySlot = 0, ushort ReplySlot = 0, ushort InfraSlot = 0)
 {
     public readonly ushort Group = Group;
     public readonly ushort Flags = Flags;
+    public readonly ushort DenySlot = DenySlot;
+    public readonly ushort ReplySlot = ReplySlot;
+    public readonly ushort InfraSlot = InfraSlot;
+    private readonly ushort pad;
 }
 
 /// <summary>nic_info.flags (NIC_F_*): the switches of the NIC's group.</summary>
@@ -88,7 +149,7 @@ public enum NicFlags : ushort
     Stateful = 1,
     /// <summary>NIC_F_INFRA: ARP, neighbour discovery and DHCP pass to the guest.</summary>
     Infra = 2,
-    /// <summary>NIC_F_AUDIT: reserved.</summary>
+    /// <summary>NIC_F_AUDIT: what would be dropped passes, counted and reported as audit.</summary>
     Audit = 4,
 }
 
@@ -125,11 +186,24 @@ public readonly struct ServiceValue : IEquatable<ServiceValue>
     private readonly ServiceActions actions;
     private readonly ushort pad;
     private readonly ServicePorts ports;
+    private readonly ServiceSlots slots;
+    public readonly ushort OtherwiseSlot;
+    private readonly ushort pad2;
 
     /// <exception cref="ArgumentException">More than <see cref="PolicyAbi.ServiceMaxPorts"/> ranges,
     /// a range with Lo &gt; Hi, or ranges not sorted and disjoint.</exception>
     public ServiceValue(byte otherwise, ReadOnlySpan<(ServicePort Range, byte Action)> ranges)
+        : this(otherwise, ranges, default, 0)
     {
+    }
+
+    /// <param name="slots">The counter slot of each range's deciding rule (as many as ranges,
+    /// or none).</param>
+    /// <param name="otherwiseSlot">The counter slot of the rule deciding Otherwise.</param>
+    public ServiceValue(byte otherwise, ReadOnlySpan<(ServicePort Range, byte Action)> ranges, ReadOnlySpan<ushort> slots, ushort otherwiseSlot)
+    {
+        if (slots.Length != 0 && slots.Length != ranges.Length)
+            throw new ArgumentException($"{slots.Length} counter slots for {ranges.Length} port ranges", nameof(slots));
         if (ranges.Length > PolicyAbi.ServiceMaxPorts)
             throw new ArgumentException($"a services entry holds at most {PolicyAbi.ServiceMaxPorts} port ranges, not {ranges.Length}", nameof(ranges));
         Otherwise = otherwise;
@@ -143,8 +217,12 @@ public readonly struct ServiceValue : IEquatable<ServiceValue>
                 throw new ArgumentException($"port range {range.Lo}-{range.Hi} overlaps or precedes {ranges[i - 1].Range.Lo}-{ranges[i - 1].Range.Hi}: ranges must be sorted and disjoint", nameof(ranges));
             actions[i] = action;
             ports[i] = range;
+            if (slots.Length != 0) this.slots[i] = slots[i];
         }
+        OtherwiseSlot = otherwiseSlot;
     }
+
+    public ReadOnlySpan<ushort> Slots => MemoryMarshal.CreateReadOnlySpan(ref Unsafe.AsRef(in slots[0]), Count);
 
     public ReadOnlySpan<byte> Actions => MemoryMarshal.CreateReadOnlySpan(ref Unsafe.AsRef(in actions[0]), Count);
 
@@ -184,6 +262,12 @@ public readonly struct ServiceValue : IEquatable<ServiceValue>
     private struct ServicePorts
     {
         private ServicePort element;
+    }
+
+    [InlineArray(PolicyAbi.ServiceMaxPorts)]
+    private struct ServiceSlots
+    {
+        private ushort element;
     }
 }
 
@@ -278,4 +362,74 @@ public enum FlowFlags : uint
     FinOut = 1,
     /// <summary>FLOW_F_FIN_IN: the peer sent a FIN.</summary>
     FinIn = 2,
+}
+
+/// <summary>struct counter: one slot's packets and bytes on one CPU (the per-CPU array gives one
+/// per possible CPU; the reader sums them).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct Counter(ulong Packets, ulong Bytes)
+{
+    public readonly ulong Packets = Packets;
+    public readonly ulong Bytes = Bytes;
+}
+
+/// <summary>struct monitor_config, the one entry of monitor_config: events per second and burst
+/// per NIC (Rate 0: no events) and MON_F_* flags.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct MonitorConfig(uint Rate, uint Burst, uint Flags = 0)
+{
+    public readonly uint Rate = Rate;
+    public readonly uint Burst = Burst;
+    public readonly uint Flags = Flags;
+    private readonly uint pad;
+}
+
+/// <summary>struct monitor_state, the value of monitor (keyed by the uint ifindex of a guest
+/// NIC): its token bucket (GCRA: the theoretical arrival time, ns) and its events sent and lost.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct MonitorState(ulong Tat, ulong Sent, ulong Lost)
+{
+    public readonly ulong Tat = Tat;
+    public readonly ulong Sent = Sent;
+    public readonly ulong Lost = Lost;
+}
+
+/// <summary>struct monitor_event, one record of the events ring (64 bytes). Ports and
+/// addresses in network byte order, as the packet carried them.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly struct MonitorEvent
+{
+    public readonly ulong TimeNs;
+    public readonly uint IfIndex;
+    public readonly uint Len;
+    public readonly ushort Src;
+    public readonly ushort Dst;
+    public readonly ushort SportNetwork;
+    public readonly ushort DportNetwork;
+    public readonly byte Family;
+    public readonly byte Proto;
+    public readonly byte Verdict;
+    public readonly byte Reason;
+    public readonly uint Slot;
+    public readonly FlowAddress Saddr;
+    public readonly FlowAddress Daddr;
+
+    /// <summary>Reads one record as the ring holds it.</summary>
+    /// <exception cref="ArgumentException">Fewer bytes than a record.</exception>
+    public static MonitorEvent Read(ReadOnlySpan<byte> record)
+    {
+        if (record.Length < Unsafe.SizeOf<MonitorEvent>())
+            throw new ArgumentException($"a monitor event is {Unsafe.SizeOf<MonitorEvent>()} bytes, not {record.Length}", nameof(record));
+        return MemoryMarshal.Read<MonitorEvent>(record);
+    }
+
+    public ushort SourcePort => BinaryPrimitives.ReverseEndianness(SportNetwork);
+    public ushort DestinationPort => BinaryPrimitives.ReverseEndianness(DportNetwork);
+
+    /// <summary>The addresses, or null for a packet that is not IP.</summary>
+    public IPAddress? Source => Family == 0 ? null : Saddr.ToIPAddress(Family);
+    public IPAddress? Destination => Family == 0 ? null : Daddr.ToIPAddress(Family);
+
+    public override string ToString() =>
+        $"MonitorEvent {{ if {IfIndex}, {Src} -> {Dst}, proto {Proto}, {Source}:{SourcePort} -> {Destination}:{DestinationPort}, verdict {Verdict}, reason {Reason}, slot {Slot}, len {Len} }}";
 }
