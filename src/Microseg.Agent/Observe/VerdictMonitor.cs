@@ -4,6 +4,11 @@
 // monitor_config) and counts what it could not deliver (refused by the bucket or by a full ring)
 // per NIC in `monitor`; Lost is the growth of those counts since Open.
 //
+// The ring has one consumer position, so a host has one monitor at a time: each holds an
+// exclusive flock on <run-dir>/policy/monitor.lock, and a second one is refused with a clear
+// error instead of silently sharing (and splitting) the stream. Records already in the ring when
+// a monitor opens (left from before, when nobody read) are skipped: the stream is live.
+//
 // One thread per reader polls the ring (100 ms at a time, so that cancellation is prompt) and
 // hands decoded events to the async reader through a bounded channel; when the reader falls
 // behind, the poller waits and the ring fills, and what the ring cannot take is counted as lost
@@ -28,14 +33,17 @@ public sealed class VerdictMonitor : IAsyncDisposable
     private readonly KernelClock.MonotonicToWall clock = new();
     private readonly LostCount lost = new();
     private readonly MonitorFlowsSwitch? flowsSwitch;
+    private readonly FileLock reader;
+    private readonly ulong openedAt = KernelClock.MonotonicNanoseconds();
     private readonly bool flows;
     private readonly CancellationTokenSource closing = new();
     private readonly object gate = new();
     private Thread? poller;
     private int disposed;
 
-    private VerdictMonitor(BpfMap events, BpfHashMap<uint, MonitorState> state, IVerdictNames names, MonitorFlowsSwitch? flowsSwitch, bool flows)
+    private VerdictMonitor(BpfMap events, BpfHashMap<uint, MonitorState> state, IVerdictNames names, FileLock reader, MonitorFlowsSwitch? flowsSwitch, bool flows)
     {
+        this.reader = reader;
         this.events = events;
         this.state = state;
         this.names = names;
@@ -66,20 +74,28 @@ public sealed class VerdictMonitor : IAsyncDisposable
         BpfMap? events = null;
         BpfHashMap<uint, MonitorState>? state = null;
         MonitorFlowsSwitch? flowsSwitch = null;
+        FileLock? reader = null;
         try
         {
             events = OpenPin(pins.Events, pins, map => map);
             state = OpenPin(pins.Monitor, pins, map => new BpfHashMap<uint, MonitorState>(map));
+            var readerLock = Path.Combine(options.RunFor(PolicySubsystem.SubsystemName), "monitor.lock");
+            try { reader = FileLock.Exclusive(readerLock, TimeSpan.Zero); }
+            catch (TimeoutException)
+            {
+                throw new AgentException($"another monitor is reading this host's verdict events (it holds {readerLock}); one monitor at a time, as the kernel's ring has one reader");
+            }
             if (flows)
             {
                 if (!File.Exists(pins.MonitorConfig)) throw NotLoaded(pins, pins.MonitorConfig);
                 flowsSwitch = MonitorFlowsSwitch.TurnOn(options);
             }
-            return new VerdictMonitor(events, state, names, flowsSwitch, flows);
+            return new VerdictMonitor(events, state, names, reader, flowsSwitch, flows);
         }
         catch
         {
             flowsSwitch?.Dispose();
+            reader?.Dispose();
             state?.Dispose();
             events?.Dispose();
             throw;
@@ -146,6 +162,7 @@ public sealed class VerdictMonitor : IAsyncDisposable
         flowsSwitch?.Dispose();
         state.Dispose();
         events.Dispose();
+        reader.Dispose();
         closing.Dispose();
         return ValueTask.CompletedTask;
     }
@@ -158,6 +175,7 @@ public sealed class VerdictMonitor : IAsyncDisposable
             using var ring = BpfRingBuffer.Open(events, record =>
             {
                 var e = MonitorEvent.Read(record);
+                if (e.TimeNs < openedAt) return; // left in the ring from before this monitor
                 // Allowed flows are in the ring while any monitor of this host asked for them.
                 if (e.Verdict == PolicyAbi.MonVerdictAllow && !flows) return;
                 pending.Add(VerdictEvent.From(e, names, clock));

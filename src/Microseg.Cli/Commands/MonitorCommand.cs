@@ -47,7 +47,11 @@ public sealed class MonitorCommand : Command
                 throw new UserException($"--nic {nicName}: no such interface on this host");
             var filter = new MonitorFilter(groupName, nicName, verdictName);
             bool wantFlows = parse.GetValue(flows) || verdictName == VerdictEvent.Allow;
-            var monitor = VerdictMonitor.Open(AgentOptionSet.Options(parse), wantFlows, config);
+            var options = AgentOptionSet.Options(parse);
+            var monitor = VerdictMonitor.Open(options, wantFlows, config);
+            // On stderr, so that stdout stays the events alone; a caller can wait for this line.
+            io.Err.WriteLine($"microseg: monitoring the verdicts of {options.Node}{(wantFlows ? " and its new allowed flows" : "")} (Ctrl-C ends)");
+            io.Err.Flush();
             return Run(monitor, filter, parse.GetValue(json) ? new JsonLines(io.Out) : new TextLines(io.Out)).GetAwaiter().GetResult();
         });
     }
