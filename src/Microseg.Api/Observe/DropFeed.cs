@@ -97,7 +97,7 @@ public sealed partial class DropFeed : IAsyncDisposable
             using var both = CancellationTokenSource.CreateLinkedTokenSource(cancel, again.Token);
             try
             {
-                await using var m = VerdictMonitor.Open(options, flows: false, new VerdictNames(options, Committed()));
+                await using var m = VerdictMonitor.Open(options, flows: false, Committed());
                 monitor = m;
                 Problem = null;
                 logged = null;
