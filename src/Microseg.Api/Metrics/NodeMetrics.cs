@@ -12,6 +12,7 @@ using Microseg.Bpf;
 using Microseg.Bpf.Abi;
 using Microsoft.Extensions.Logging;
 using Prometheus;
+using Counter = Prometheus.Counter;
 
 namespace Microseg.Api.Metrics;
 
