@@ -56,7 +56,7 @@ public class MonitorTests
 
     private static string? Text(JsonElement e, string name) => MonitorProcess.Text(e, name);
 
-    private static Func<JsonElement, bool> Udp(int sport, int dport) =>
+    private static Predicate<JsonElement> Udp(int sport, int dport) =>
         e => Text(e, "proto") == "udp" && Text(e, "sport") == sport.ToString() && Text(e, "dport") == dport.ToString();
 
     [KernelFact]
@@ -142,7 +142,7 @@ public class MonitorTests
 
             Assert.Equal(0, monitor.Interrupt());
             var events = monitor.Events;
-            var udp = events.Where(e => Text(e, "proto") == "udp");
+            var udp = events.Where(e => Text(e, "proto") == "udp").ToList();
             Assert.Equal([(7609, 7610), (7611, 7612)], udp.Select(e => (e.GetProperty("sport").GetInt32(), e.GetProperty("dport").GetInt32())).Order());
             Assert.All(events, e => Assert.True(Text(e, "src_group") == "app" || Text(e, "dst_group") == "app", e.ToString()));
             Assert.All(events, e => Assert.Equal("drop", Text(e, "verdict")));
@@ -243,7 +243,7 @@ public class MonitorTests
         Thread.Sleep(1500);
         Assert.Equal(0, monitor.Interrupt());
 
-        var events = monitor.Events.Count(Udp(7801, 7802));
+        var events = monitor.Events.Count(e => Udp(7801, 7802)(e));
         ulong lost = monitor.Lost;
         // ≥ 100k packets/s left app (the sender's count); every one that reached db's NIC is an event or lost.
         Assert.True(sent.PacketsPerSecond >= 100_000, $"the flood reached only {sent.PacketsPerSecond:N0} packets/s");
