@@ -36,6 +36,7 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new ClearCommand(io));
         Subcommands.Add(new StatusCommand(io));
         Subcommands.Add(new FlushFlowsCommand(io));
+        Subcommands.Add(new StatsCommand(io));
         Subcommands.Add(new MonitorCommand(io));
         Subcommands.Add(new AgentCommand(io));
         Subcommands.Add(new LabCommand(io));

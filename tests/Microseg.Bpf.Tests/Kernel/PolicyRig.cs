@@ -29,6 +29,10 @@ internal sealed class PolicyRig : IDisposable
             Verdicts = PolicyObject.Verdicts(policy);
             Services = PolicyObject.Services(policy);
             Flows = PolicyObject.Flows(policy);
+            Counters = new BpfArrayMap<Counter>(policy.Map(PolicyAbi.CountersMap));
+            MonitorConfig = new BpfArrayMap<MonitorConfig>(policy.Map(PolicyAbi.MonitorConfigMap));
+            Monitor = new BpfHashMap<uint, MonitorState>(policy.Map(PolicyAbi.MonitorMap));
+            Events = policy.Map(PolicyAbi.EventsMap);
             SetFlags(flags);
         }
         catch
@@ -42,6 +46,18 @@ internal sealed class PolicyRig : IDisposable
     public BpfHashMap<VerdictKey, VerdictValue> Verdicts { get; } = null!;
     public BpfHashMap<ServiceKey, ServiceValue> Services { get; } = null!;
     public BpfHashMap<FlowKey, FlowValue> Flows { get; } = null!;
+    public BpfArrayMap<Counter> Counters { get; } = null!;
+    public BpfArrayMap<MonitorConfig> MonitorConfig { get; } = null!;
+    public BpfHashMap<uint, MonitorState> Monitor { get; } = null!;
+    public BpfMap Events { get; } = null!;
+
+    /// <summary>A counter slot summed over the CPUs.</summary>
+    public Counter Count(uint slot)
+    {
+        var perCpu = new Counter[Counters.Cpus];
+        Counters.LookupPerCpu(slot, perCpu);
+        return new Counter((ulong)perCpu.Sum(c => (long)c.Packets), (ulong)perCpu.Sum(c => (long)c.Bytes));
+    }
 
     public void SetFlags(NicFlags flags) => Nics.Update(Nic, new NicInfo(Dst, (ushort)flags));
 
@@ -96,6 +112,10 @@ internal sealed class PolicyRig : IDisposable
     public void Dispose()
     {
         Flows?.Dispose();
+        Counters?.Dispose();
+        MonitorConfig?.Dispose();
+        Monitor?.Dispose();
+        Events?.Dispose();
         Services?.Dispose();
         Verdicts?.Dispose();
         Nics?.Dispose();
