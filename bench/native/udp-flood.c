@@ -43,6 +43,8 @@ int main(int argc, char **argv)
 	double pps = argc > 5 ? atof(argv[5]) : 0;
 	if (argc > 4 && atoi(argv[4]) != 0) {
 		struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[4])) };
+		int one = 1; /* several senders may share the source port */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
 			perror("udp-flood: bind");
 			return 1;

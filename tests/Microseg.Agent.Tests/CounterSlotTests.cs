@@ -82,6 +82,18 @@ public class CounterSlotTests
     }
 
     [Fact]
+    public void A_host_that_needs_more_slots_than_the_map_holds_is_refused()
+    {
+        var assigner = new CounterSlotAssigner(CounterSlotTable.Empty, Example(), _ => false, maxSlots: 4);
+        assigner.ReplySlot("db");
+        assigner.InfraSlot("db");
+        assigner.ReplySlot("web");
+        var e = Assert.Throws<AgentException>(() => assigner.InfraSlot("web"));
+        Assert.Equal("this host needs more than 3 counter slots (one per deciding rule and local destination group, three per group); " +
+            "the counters map holds no more: nothing changed, the last applied policy stays enforced", e.Message);
+    }
+
+    [Fact]
     public void The_table_reads_back_and_a_damaged_line_is_named()
     {
         var (_, table) = Assign(Example(), CounterSlotTable.Empty);

@@ -16,10 +16,12 @@ public sealed class ReadmeExampleTests
         ["apply"] = "needs root, BPF and a lab host; the same output is checked by the lab kernel tests and `make demo`",
         ["status"] = "needs root and loaded programs; program ids and fingerprints vary",
         ["clear"] = "needs root and loaded programs",
+        ["stats"] = "needs root, loaded programs and traffic; the counts are checked exactly by the lab kernel tests (CounterTests)",
         ["serve"] = "a long-running server; covered by Microseg.Api.Tests (ServeProcessTests)",
         ["token"] = "prints a random secret",
         ["forwarder lab"] = "needs root and network namespaces",
         ["lab"] = "needs root and network namespaces",
+        ["monitor"] = "needs root, loaded programs and live traffic; its output is checked by the monitor kernel tests",
     };
 
     /// <summary>What a block's config directory holds before its first command, by that command.</summary>

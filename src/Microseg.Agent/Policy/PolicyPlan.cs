@@ -37,6 +37,15 @@ public sealed class PolicyPlan
     /// have been asked for.</summary>
     public CounterSlotAssigner? Slots { get; }
 
+    /// <summary>Assigns every counter slot the plan needs (words, services entries, NICs), so
+    /// that a host needing more slots than the map holds fails before the kernel is touched.</summary>
+    public void AssignSlots()
+    {
+        if (Slots is null) return;
+        foreach (var e in Services) ServiceSlots(e); // compiles the words too
+        foreach (var n in Nics) NicSlots(n);
+    }
+
     /// <summary>The counter slots of a NIC's group: default deny (or audit), replies, infrastructure.</summary>
     public (ushort Deny, ushort Reply, ushort Infra) NicSlots(EnforcedNic nic) => Slots is null ? default
         : (Slots.DefaultSlot(nic.Mark), Slots.ReplySlot(nic.Group), Slots.InfraSlot(nic.Group));

@@ -71,6 +71,7 @@ public sealed partial class PolicySubsystem : Subsystem
     {
         Links.Choice.ThrowIfUnsupported();
         Capacity.Check(plan);
+        plan.AssignSlots();
         var (loaded, outcome) = EnsureLoaded(plan);
         using (loaded)
         {
@@ -129,6 +130,7 @@ public sealed partial class PolicySubsystem : Subsystem
         var verdictWrites = MapSync.Diff(verdicts, verdictsPresent, deleteStale: false);
         var serviceWrites = MapSync.Diff(services, servicesPresent, deleteStale: false);
         var nicWrites = MapSync.Diff(nics, Lookup(loaded.NicGroup, nics.Keys), deleteStale: false);
+        plan.AssignSlots();
         CheckPlug(loaded, plan, verdictsPresent.Count, verdicts.Count);
         Capacity.CheckPlugServices(plan.Nics[0].Name, plan);
         Capacity.CheckTransition("services", loaded.Services.Count(), services.Count - servicesPresent.Count, Capacity.MaxServices);

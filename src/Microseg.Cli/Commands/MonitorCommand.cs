@@ -48,21 +48,23 @@ public sealed class MonitorCommand : Command
             var filter = new MonitorFilter(groupName, nicName, verdictName);
             bool wantFlows = parse.GetValue(flows) || verdictName == VerdictEvent.Allow;
             var options = AgentOptionSet.Options(parse);
+            // Ctrl-C, SIGTERM and SIGHUP end the stream (and the monitor is disposed: the flows
+            // flag is cleared) from the moment the start line can be seen.
+            using var stop = new CancellationTokenSource();
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+            using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; stop.Cancel(); });
             var monitor = VerdictMonitor.Open(options, wantFlows, config);
             // On stderr, so that stdout stays the events alone; a caller can wait for this line.
             io.Err.WriteLine($"microseg: monitoring the verdicts of {options.Node}{(wantFlows ? " and its new allowed flows" : "")} (Ctrl-C ends)");
             io.Err.Flush();
-            return Run(monitor, filter, parse.GetValue(json) ? new JsonLines(io.Out) : new TextLines(io.Out)).GetAwaiter().GetResult();
+            return Run(monitor, filter, parse.GetValue(json) ? new JsonLines(io.Out) : new TextLines(io.Out), stop).GetAwaiter().GetResult();
         });
     }
 
-    private static async Task<int> Run(VerdictMonitor monitor, MonitorFilter filter, ILines output)
+    private static async Task<int> Run(VerdictMonitor monitor, MonitorFilter filter, ILines output, CancellationTokenSource stop)
     {
         await using var _ = monitor.ConfigureAwait(false);
-        using var stop = new CancellationTokenSource();
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
-        using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; stop.Cancel(); });
         var gate = new object();
         ulong lostShown = 0;
         void ShowLost()

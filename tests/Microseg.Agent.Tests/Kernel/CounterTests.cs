@@ -129,6 +129,35 @@ public class CounterTests
     }
 
     [KernelFact]
+    public void Counters_survive_a_map_schema_migration()
+    {
+        using var lab = new LabGuard(Policy, Guests);
+        var (web, db) = (lab.Guest("web"), lab.Guest("db"));
+        StaticNeighbours(lab);
+        ExpectDelta(lab, () => Assert.Equal(4, Send(lab, web, db, 0, 7631, 4)), new() { [("allow", "p10-20", "db")] = 4 });
+        var before = Stats(lab);
+        // This build as the next schema: new maps beside the old, the links switched, the old maps gone.
+        var env = new Dictionary<string, string>
+        {
+            ["MICROSEG_TEST_POLICY_OBJECT"] = RepoPaths.BpfObject("policy.variant.bpf.o"),
+            ["MICROSEG_TEST_POLICY_SCHEMA"] = (PolicyAbi.SchemaVersion + 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        var r = lab.Lab.MicrosegResult(lab.Host, env, "apply", "-v");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("programs migrated", r.Stdout);
+        var after = lab.Lab.MicrosegResult(lab.Host, env, "stats", "--json");
+        Assert.True(after.ExitCode == 0, after.Stderr);
+        using var doc = JsonDocument.Parse(after.Stdout);
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray()
+            .ToDictionary(x => (x.GetProperty("kind").GetString()!, x.GetProperty("rule").GetString(), x.GetProperty("group").GetString()!),
+                x => (x.GetProperty("packets").GetUInt64(), x.GetProperty("bytes").GetUInt64()));
+        Assert.Equal(before, rows);
+        // And the new programs count on.
+        Assert.Equal(2, Send(lab, web, db, 0, 7632, 2));
+        Assert.Equal(before[("allow", "p10-20", "db")].Packets + 2, Stats(lab)[("allow", "p10-20", "db")].Packets);
+    }
+
+    [KernelFact]
     public void A_group_that_audits_lets_what_a_rule_denies_through_and_counts_it_as_audit()
     {
         using var lab = new LabGuard(Policy.Replace("group: db\n\tmark 20\n", "group: db\n\tmark 20\n\taudit 1\n"), Guests);

@@ -62,8 +62,8 @@ public sealed class MonitorProcess : IDisposable
         .Where(e => e.TryGetProperty("lost", out _)).Aggregate(0UL, (sum, e) => sum + e.GetProperty("lost").GetUInt64());
 
     /// <summary>Waits until an event <paramref name="match"/> accepts has come; true if one did.</summary>
-    public bool WaitFor(Func<JsonElement, bool> match, TimeSpan? timeout = null) =>
-        Poll.Until(() => Events.Any(match), timeout ?? TimeSpan.FromSeconds(10));
+    public bool WaitFor(Predicate<JsonElement> match, TimeSpan? timeout = null) =>
+        Poll.Until(() => Events.Any(e => match(e)), timeout ?? TimeSpan.FromSeconds(10));
 
     /// <summary>Ctrl-C: SIGINT, then waits for the exit; returns the exit code.</summary>
     public int Interrupt() => Signal("INT");

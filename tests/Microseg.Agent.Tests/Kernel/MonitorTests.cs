@@ -12,8 +12,8 @@ namespace Microseg.Agent.Tests.Kernel;
 
 public class MonitorTests
 {
-    /// <summary>web -> db allowed, app -> db denied by a rule, nothing else; app without
-    /// infrastructure traffic.</summary>
+    /// <summary>web -> db allowed, app -> db denied by a rule, nothing else; ops without
+    /// infrastructure traffic (so it cannot even resolve its neighbours).</summary>
     public const string Policy = """
         group: web
         	mark 10
@@ -23,6 +23,9 @@ public class MonitorTests
 
         group: app
         	mark 30
+
+        group: ops
+        	mark 40
         	infra 0
 
         rule: p10-20
@@ -30,7 +33,7 @@ public class MonitorTests
         	dst db
         	action allow
 
-        rule: d30-20
+        rule: p30-20
         	src app
         	dst db
         	action deny
@@ -50,20 +53,25 @@ public class MonitorTests
         	iface 0
         	group app
 
+        assignment: vm140i0
+        	vmid 140
+        	iface 0
+        	group ops
+
         """;
 
-    private static readonly (string, long, long)[] Guests = [("web", 110, 0), ("db", 120, 0), ("app", 130, 0)];
+    private static readonly (string, long, long)[] Guests = [("web", 110, 0), ("db", 120, 0), ("app", 130, 0), ("ops", 140, 0)];
 
     private static string? Text(JsonElement e, string name) => MonitorProcess.Text(e, name);
 
-    private static Func<JsonElement, bool> Udp(int sport, int dport) =>
+    private static Predicate<JsonElement> Udp(int sport, int dport) =>
         e => Text(e, "proto") == "udp" && Text(e, "sport") == sport.ToString() && Text(e, "dport") == dport.ToString();
 
     [KernelFact]
     public void Each_kind_of_drop_shows_with_its_nic_groups_addresses_and_deciding_rule()
     {
         using var lab = new LabGuard(Policy, Guests);
-        var (web, db, app) = (lab.Guest("web"), lab.Guest("db"), lab.Guest("app"));
+        var (web, db, app, ops) = (lab.Guest("web"), lab.Guest("db"), lab.Guest("app"), lab.Guest("ops"));
         var flows = new FlowProbes(lab.Lab);
         var hostNs = lab.Lab.Namespace(lab.Host.Name);
         Shell.Ip("-n", hostNs, "addr", "add", "10.78.0.1/16", "dev", lab.Host.Bridge);
@@ -74,15 +82,17 @@ public class MonitorTests
         Assert.False(flows.UdpArrives(db, web, 7418, 7419));       // looks like a reply; web opened nothing
         Assert.False(flows.BareTcpAckArrives(db, web, 7412, 7413));
         Assert.True(flows.UdpArrives(web, db, 7505, 7506));        // allowed: no event without --flows
-        // app resolves the host's address: the host's ARP reply is infrastructure traffic, off for app.
-        Shell.Run("ip", "netns", "exec", lab.Lab.Namespace(app.Name), "ping", "-n", "-q", "-c", "1", "-W", "1", "10.78.0.1");
-        Assert.True(monitor.WaitFor(e => Text(e, "nic") == app.HostNic), "no event for the ARP reply to app: " + string.Join('\n', monitor.Lines));
+        // ops resolves the host's address: the host's (untagged) ARP reply is infrastructure
+        // traffic, off for ops.
+        Shell.Run("ip", "netns", "exec", lab.Lab.Namespace(ops.Name), "ping", "-n", "-q", "-c", "1", "-W", "1", "10.78.0.1");
+        Predicate<JsonElement> arpReply = e => Text(e, "nic") == ops.HostNic && Text(e, "src_group") is null && Text(e, "proto") is null;
+        Assert.True(monitor.WaitFor(arpReply), "no event for the ARP reply to ops: " + string.Join('\n', monitor.Lines));
         Assert.True(monitor.WaitFor(Udp(7501, 7502)) && monitor.WaitFor(Udp(7418, 7419)), string.Join('\n', monitor.Lines));
 
         Assert.Equal(0, monitor.Interrupt());
         var events = monitor.Events;
         var rule = Assert.Single(events, Udp(7501, 7502));
-        Assert.Equal(("drop", "d30-20", db.HostNic, "app", "db"), (Text(rule, "verdict"), Text(rule, "reason"), Text(rule, "nic"), Text(rule, "src_group"), Text(rule, "dst_group")));
+        Assert.Equal(("drop", "p30-20", db.HostNic, "app", "db"), (Text(rule, "verdict"), Text(rule, "reason"), Text(rule, "nic"), Text(rule, "src_group"), Text(rule, "dst_group")));
         Assert.Equal((app.Ip.ToString(), db.Ip.ToString()), (Text(rule, "src"), Text(rule, "dst")));
         Assert.InRange(rule.GetProperty("len").GetInt32(), 14 + 20 + 8, 200);
         Assert.InRange(DateTimeOffset.Parse(Text(rule, "time")!, System.Globalization.CultureInfo.InvariantCulture), DateTimeOffset.UtcNow.AddMinutes(-2), DateTimeOffset.UtcNow);
@@ -95,9 +105,9 @@ public class MonitorTests
         var ack = Assert.Single(events, e => Text(e, "proto") == "tcp" && Text(e, "sport") == "7412");
         Assert.Equal(("drop", "default-deny", "7413"), (Text(ack, "verdict"), Text(ack, "reason"), Text(ack, "dport")));
 
-        var arp = events.First(e => Text(e, "nic") == app.HostNic);
-        Assert.Equal(("drop", "default-deny", null, "app"), (Text(arp, "verdict"), Text(arp, "reason"), Text(arp, "src_group"), Text(arp, "dst_group")));
-        Assert.Equal((null, null, null), (Text(arp, "src"), Text(arp, "proto"), Text(arp, "sport")));
+        var arp = events.First(e => arpReply(e));
+        Assert.Equal(("drop", "default-deny", "ops", 42), (Text(arp, "verdict"), Text(arp, "reason"), Text(arp, "dst_group"), arp.GetProperty("len").GetInt32()));
+        Assert.Equal((null, null, null), (Text(arp, "src"), Text(arp, "dst"), Text(arp, "sport")));
 
         Assert.DoesNotContain(events, Udp(7505, 7506));
         Assert.DoesNotContain(events, e => Text(e, "verdict") != "drop");
@@ -142,7 +152,7 @@ public class MonitorTests
 
             Assert.Equal(0, monitor.Interrupt());
             var events = monitor.Events;
-            var udp = events.Where(e => Text(e, "proto") == "udp");
+            var udp = events.Where(e => Text(e, "proto") == "udp").ToList();
             Assert.Equal([(7609, 7610), (7611, 7612)], udp.Select(e => (e.GetProperty("sport").GetInt32(), e.GetProperty("dport").GetInt32())).Order());
             Assert.All(events, e => Assert.True(Text(e, "src_group") == "app" || Text(e, "dst_group") == "app", e.ToString()));
             Assert.All(events, e => Assert.Equal("drop", Text(e, "verdict")));
@@ -194,7 +204,7 @@ public class MonitorTests
     public void Across_two_hosts_the_receiving_hosts_rule_decides_and_its_monitor_shows_it()
     {
         var policy = CarrierLab.Policy + """
-            rule: d30-20
+            rule: p30-20
             	src app
             	dst db
             	action deny
@@ -206,7 +216,7 @@ public class MonitorTests
         using var onB = MonitorProcess.Start(lab.Lab, lab.B, "--json");
         using var onA = MonitorProcess.Start(lab.Lab, lab.A, "--json");
 
-        Assert.False(flows.UdpArrives(app, db, 7701, 7702));   // nodeb: app -> db by rule d30-20
+        Assert.False(flows.UdpArrives(app, db, 7701, 7702));   // nodeb: app -> db by rule p30-20
         Assert.False(flows.UdpArrives(none, db, 7703, 7704));  // nodeb: untagged, default deny
         Assert.True(flows.UdpArrives(web, db, 7705, 7706));
         Assert.False(flows.UdpArrives(db, app, 7707, 7708));   // nodea: db -> app, default deny
@@ -215,7 +225,7 @@ public class MonitorTests
         Assert.Equal(0, onB.Interrupt());
         Assert.Equal(0, onA.Interrupt());
         var rule = Assert.Single(onB.Events, Udp(7701, 7702));
-        Assert.Equal(("drop", "d30-20", "app", "db", db.HostNic), (Text(rule, "verdict"), Text(rule, "reason"), Text(rule, "src_group"), Text(rule, "dst_group"), Text(rule, "nic")));
+        Assert.Equal(("drop", "p30-20", "app", "db", db.HostNic), (Text(rule, "verdict"), Text(rule, "reason"), Text(rule, "src_group"), Text(rule, "dst_group"), Text(rule, "nic")));
         Assert.Equal((app.Ip.ToString(), db.Ip.ToString()), (Text(rule, "src"), Text(rule, "dst")));
         var untagged = Assert.Single(onB.Events, Udp(7703, 7704));
         Assert.Equal(("drop", "default-deny", null, "db"), (Text(untagged, "verdict"), Text(untagged, "reason"), Text(untagged, "src_group"), Text(untagged, "dst_group")));
@@ -243,13 +253,15 @@ public class MonitorTests
         Thread.Sleep(1500);
         Assert.Equal(0, monitor.Interrupt());
 
-        var events = monitor.Events.Count(Udp(7801, 7802));
+        var events = monitor.Events.Count(e => Udp(7801, 7802)(e));
         ulong lost = monitor.Lost;
-        // ≥ 100k packets/s left app (the sender's count); every one that reached db's NIC is an event or lost.
-        Assert.True(sent.PacketsPerSecond >= 100_000, $"the flood reached only {sent.PacketsPerSecond:N0} packets/s");
-        Assert.InRange((ulong)events + lost, (ulong)(sent.Packets * 0.5), (ulong)sent.Packets);
         // The bucket: at most rate × time + burst (a few more where CPUs race on the bucket), and
-        // not far below the rate.
+        // not far below the rate; every packet that reached db's NIC is an event or lost.
         Assert.InRange(events, Rate * Seconds / 2, Rate * (Seconds + 1) + Burst + 16);
+        Assert.InRange((ulong)events + lost, (ulong)(sent.Packets * 0.5), (ulong)sent.Packets);
+        // A flood far above what the bucket lets through (its packets/s on this machine are the
+        // monitor-flood benchmark's to measure, not a test's).
+        Assert.True(sent.Packets >= 20 * (Rate * (Seconds + 1) + Burst), $"only {sent.Packets} packets sent ({sent.PacketsPerSecond:N0}/s)");
+        Assert.True(lost > 10UL * (ulong)events, $"{events} events, {lost} lost");
     }
 }
