@@ -31,7 +31,7 @@ public class FailureIsolationTests
             var r = lab.Lab.MicrosegResult(lab.Host, env, "apply");
             Assert.Equal(1, r.ExitCode);
             Assert.Contains("policy: programs loaded; enforced 3 NICs: veth100i0 (wiki), veth101i0 (wol), veth200i1 (db)", r.Stdout);
-            Assert.Contains("maps: verdicts +2 -0, nic_group +3 -0; links +6 ~0 -0", r.Stdout); // two 64-source words: dst wiki (db), dst db (web, wiki, wol)
+            Assert.Contains("maps: verdicts +3 -0, nic_group +3 -0; links +6 ~0 -0", r.Stdout); // three 64-source words: dst wiki (db), dst db (web, wiki, wol), dst wol (db, denied by p20-12: its counter slot)
             Assert.Contains("carrier: no SRv6 carrier interface on this node", r.Stdout); // the one after policy ran too
             Assert.Contains("forwarder: not applied", r.Stdout);
             Assert.Contains("microseg: forwarder: ", r.Stderr);
