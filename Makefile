@@ -66,11 +66,15 @@ $(OUT)/bpf/bench/%.bpf.o: bench/bpf/%.bpf.c $(BPF_HDR)
 
 # Native baselines: a C program doing the plug path's kernel work with libbpf, and an AOT hello
 # world (the start-up floor of a native .NET executable).
-BENCH_NATIVE := $(OUT)/bench/plug-baseline $(OUT)/bench/hello/hello
+BENCH_NATIVE := $(OUT)/bench/plug-baseline $(OUT)/bench/hello/hello $(OUT)/bench/udp-flood
 
 $(OUT)/bench/plug-baseline: bench/native/plug-baseline.c
 	@mkdir -p $(@D)
 	clang -O2 -Wall -Werror -o $@ $< -lbpf
+
+$(OUT)/bench/udp-flood: bench/native/udp-flood.c
+	@mkdir -p $(@D)
+	clang -O2 -Wall -Werror -o $@ $<
 
 $(OUT)/bench/hello/hello: bench/hello/Program.cs bench/hello/Hello.csproj
 	$(DOTNET) publish bench/hello/Hello.csproj -c $(CONFIGURATION) -o $(@D) --nologo -v quiet

@@ -31,6 +31,9 @@ packages=(clang llvm libbpf-dev libbpf1 bpftool linux-libc-dev iproute2 iputils-
 packages+=(zlib1g-dev)
 # etcd: the cluster store's tests start their own members on free localhost ports.
 packages+=(etcd-server etcd-client)
+# promtool (in Debian's prometheus package): the tests check what /metrics answers with it.
+# On a host that runs systemd the package also enables a Prometheus server on :9090.
+packages+=(prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -20,6 +20,7 @@ var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
     ["forwarder"] = ForwarderBench.Run,
     ["cluster"] = ClusterBench.Lab,
     ["cluster-scale"] = ClusterBench.Scale,
+    ["monitor-flood"] = MonitorBench.Flood,
 };
 var chosen = args.Length == 0 ? suites.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

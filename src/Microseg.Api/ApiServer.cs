@@ -7,6 +7,10 @@ using Microseg.Api.Auth;
 using Microseg.Api.Editing;
 using Microseg.Api.Endpoints;
 using Microseg.Api.Hosting;
+using Microseg.Api.Metrics;
+using Microseg.Api.Observe;
+using Microseg.Agent.Resident;
+using Prometheus;
 using Microseg.Policy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -120,11 +124,17 @@ public sealed partial class ApiServer : IAsyncDisposable
         guard.Log = logs.CreateLogger("microseg.api");
         var store = options.Store ?? new DirectoryConfigStore(options.ConfigDirectory, options.RunningConfigPath);
         var tokens = new TokenStore(store);
-        var endpoints = new ApiEndpoints(new PendingEditor(store), new ConfigCache(store), tokens, new LocalAgent(options.Agent, logs));
+        var metrics = new NodeMetrics(options.Agent, logs);
+        var cache = new ConfigCache(store);
+        var drops = new DropFeed(options.Agent, () => cache.ReadRunning()?.Config, logs);
+        var agent = new LocalAgent(options.Agent, logs, new AppliedThen(metrics, drops.Reopen));
+        var endpoints = new ApiEndpoints(new PendingEditor(store), cache, tokens, agent, new ObserveEndpoints(agent, drops));
 
         app.Use(Unexpected(logs.CreateLogger("microseg.api")));
         app.UseRouting();
         endpoints.MapTo(app);
+        // No token: Prometheus scrapes without one (docs/api.md says why and what it shows).
+        app.MapMetrics("/metrics", metrics.Registry);
         new UiAssets().MapTo(app);
 
         try
@@ -137,6 +147,8 @@ public sealed partial class ApiServer : IAsyncDisposable
             throw;
         }
         Volatile.Write(ref started, true);
+        drops.Start();
+        app.Lifetime.ApplicationStopping.Register(() => drops.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5)));
         guard.Limit = ConnectionGuard.LimitFor(openFiles, ConnectionGuard.OpenDescriptors());
         var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
             .Features.Get<IServerAddressesFeature>()!.Addresses.Select(a => new Uri(a + "/")).ToList();
@@ -170,6 +182,17 @@ public sealed partial class ApiServer : IAsyncDisposable
                 $"internal error while serving {ctx.Request.Method} {ctx.Request.Path} (the server's log has the details)");
         }
     };
+
+    /// <summary>After each apply of the server's own: the metrics record it, and the drops are
+    /// read from the (maybe new) programs' pins.</summary>
+    private sealed class AppliedThen(IApplyObserver metrics, Action then) : IApplyObserver
+    {
+        public void Applied(ApplyKind kind, TimeSpan duration, bool failed, long version)
+        {
+            metrics.Applied(kind, duration, failed, version);
+            then();
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed")]
     private static partial void LogUnexpected(ILogger log, string method, string path, Exception exception);

@@ -2,6 +2,7 @@
 // (or the reason it could not run) kept as the "last apply" that status and the UI show.
 using Microseg.Agent;
 using Microseg.Agent.Policy;
+using Microseg.Agent.Resident;
 using Microseg.Agent.Subsystems;
 using Microseg.Bpf;
 using Microseg.Netlink;
@@ -29,9 +30,9 @@ public sealed record ApplyReport(
     public bool Ok => Error is null && Failed.Count == 0 && Subsystems.All(s => s.Errors.Count == 0);
 }
 
-public sealed partial class LocalAgent(AgentOptions options, IInterfaceSource interfaces, ILoggerFactory logs)
+public sealed partial class LocalAgent(AgentOptions options, IInterfaceSource interfaces, ILoggerFactory logs, IApplyObserver? applies = null)
 {
-    public LocalAgent(AgentOptions options, ILoggerFactory logs) : this(options, new NetlinkInterfaces(), logs) { }
+    public LocalAgent(AgentOptions options, ILoggerFactory logs, IApplyObserver? applies = null) : this(options, new NetlinkInterfaces(), logs, applies) { }
 
     private readonly SemaphoreSlim gate = new(1, 1);
     private readonly ILogger log = logs.CreateLogger("microseg.api");
@@ -40,6 +41,9 @@ public sealed partial class LocalAgent(AgentOptions options, IInterfaceSource in
 
     public ApplyReport? Last { get; private set; }
 
+    /// <summary>The version of the last apply that enforced everything (0: none yet).</summary>
+    private long enforced;
+
     /// <summary>Applies a committed snapshot on this host. Never throws for what the agent
     /// reports as an operation failure: that becomes the report's Error.</summary>
     public async Task<ApplyReport> ApplyAsync(Snapshot snapshot, CancellationToken cancel)
@@ -47,8 +51,11 @@ public sealed partial class LocalAgent(AgentOptions options, IInterfaceSource in
         await gate.WaitAsync(cancel);
         try
         {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var report = Apply(snapshot);
             Last = report;
+            if (report.Ok) enforced = snapshot.Version;
+            applies?.Applied(ApplyKind.Full, System.Diagnostics.Stopwatch.GetElapsedTime(started), !report.Ok, enforced);
             if (report.Ok) LogApplied(log, snapshot.Version, report.Enforced.Count);
             else LogApplyFailed(log, snapshot.Version, report.Error ?? string.Join("; ", report.Failed.Select(f => $"{f.Interface}: {f.Error}")));
             return report;

@@ -37,6 +37,7 @@ public sealed class MicrosegRootCommand : RootCommand
         Subcommands.Add(new StatusCommand(io));
         Subcommands.Add(new FlushFlowsCommand(io));
         Subcommands.Add(new StatsCommand(io));
+        Subcommands.Add(new MonitorCommand(io));
         Subcommands.Add(new AgentCommand(io));
         Subcommands.Add(new LabCommand(io));
         Subcommands.Add(new ForwarderCommand(io));

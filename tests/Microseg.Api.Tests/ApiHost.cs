@@ -60,10 +60,11 @@ public sealed class ApiHost : IAsyncDisposable
 
     public static Task<ApiHost> StartAsync(string? pending = null) => StartAsync(pending, null);
 
-    public static async Task<ApiHost> StartAsync(string? pending, AgentOptions? agent)
+    /// <param name="configDir">An existing config directory to serve (a lab's); null: a new one.</param>
+    public static async Task<ApiHost> StartAsync(string? pending, AgentOptions? agent, string? configDir = null)
     {
         var dir = new TempDirectory("microseg-api-test-");
-        var configDir = Path.Combine(dir.Path, "config");
+        configDir ??= Path.Combine(dir.Path, "config");
         Directory.CreateDirectory(configDir);
         if (pending is not null) File.WriteAllText(Path.Combine(configDir, DirectoryConfigStore.PendingFileName), pending);
         if (agent is null)

@@ -21,6 +21,7 @@ public sealed class ReadmeExampleTests
         ["token"] = "prints a random secret",
         ["forwarder lab"] = "needs root and network namespaces",
         ["lab"] = "needs root and network namespaces",
+        ["monitor"] = "needs root, loaded programs and live traffic; its output is checked by the monitor kernel tests",
     };
 
     /// <summary>What a block's config directory holds before its first command, by that command.</summary>

@@ -32,6 +32,7 @@ public sealed partial class ResidentAgent
     private readonly InterfaceTable table = new();
     private readonly MicrosegAgent agent;
     private readonly INodeStatusSink status;
+    private readonly IApplyObserver? applies;
     /// <summary>The newest version the store reported, and what went wrong last (null: nothing).</summary>
     private long seen;
     private string? trouble;
@@ -41,8 +42,10 @@ public sealed partial class ResidentAgent
     private Snapshot? current;
     private readonly HashSet<int> enforced = [];
 
-    public ResidentAgent(AgentOptions options, IConfigStore store, ILoggerFactory logs, SystemdNotifier notifier, TimeSpan? watchdog, INodeStatusSink? status = null)
+    public ResidentAgent(AgentOptions options, IConfigStore store, ILoggerFactory logs, SystemdNotifier notifier, TimeSpan? watchdog, INodeStatusSink? status = null,
+        IApplyObserver? applies = null)
     {
+        this.applies = applies;
         this.status = status ?? NoNodeStatus.Instance;
         this.options = options;
         this.store = store;
@@ -188,14 +191,17 @@ public sealed partial class ResidentAgent
         if (snapshot is null) return false;
         ApplyOutcome outcome;
         seen = Math.Max(seen, snapshot.Version);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try { outcome = agent.Apply(snapshot.Config); }
         catch (ConfigException e)
         {
+            applies?.Applied(ApplyKind.Full, System.Diagnostics.Stopwatch.GetElapsedTime(started), true, current?.Version ?? 0);
             LogInvalidSnapshot(log, $"version {snapshot.Version}: {e.Problems[0]}", current?.Version ?? 0);
             Publish($"version {snapshot.Version} is invalid, not applied: {e.Problems[0]}");
             return false;
         }
         current = snapshot;
+        applies?.Applied(ApplyKind.Full, System.Diagnostics.Stopwatch.GetElapsedTime(started), outcome.Failed, snapshot.Version);
         enforced.Clear();
         foreach (var report in outcome.Reports)
         {
@@ -212,9 +218,11 @@ public sealed partial class ResidentAgent
     {
         if (current is null) return;
         PlugOutcome outcome;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try { outcome = agent.ApplyInterface(current.Config, link.Name); }
         catch (ConfigException e)
         {
+            applies?.Applied(ApplyKind.Plug, System.Diagnostics.Stopwatch.GetElapsedTime(started), true, current.Version);
             LogInvalidSnapshot(log, e.Problems[0].ToString(), current.Version);
             return;
         }
@@ -223,6 +231,7 @@ public sealed partial class ResidentAgent
             LogPlugSkipped(log, link.Name, why);
             return;
         }
+        applies?.Applied(ApplyKind.Plug, System.Diagnostics.Stopwatch.GetElapsedTime(started), outcome.Failed, current.Version);
         foreach (var report in outcome.Reports)
         {
             if (report is PolicyReport p) enforced.UnionWith(p.Result.Enforced.Select(n => n.IfIndex));

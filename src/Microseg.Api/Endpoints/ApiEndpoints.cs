@@ -12,7 +12,7 @@ namespace Microseg.Api.Endpoints;
 /// <summary>One route: method, path pattern and the privilege a token needs for it.</summary>
 public sealed record ApiRoute(string Method, string Pattern, Privilege Privilege);
 
-internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, TokenStore tokens, LocalAgent agent)
+internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, TokenStore tokens, LocalAgent agent, ObserveEndpoints observe)
 {
     public const string Base = "/api2/json/cluster/sdn/microseg";
 
@@ -38,6 +38,8 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
         Map(app, "GET", $"{Base}/matrix", Privilege.Audit, Matrix);
         Map(app, "GET", $"{Base}/status", Privilege.Audit, Status);
         Map(app, "GET", $"{Base}/nodes", Privilege.Audit, ctx => ClusterNodes.GetAsync(ctx, editor.Store));
+        Map(app, "GET", $"{Base}/stats", Privilege.Audit, observe.Stats);
+        Map(app, "GET", $"{Base}/drops", Privilege.Audit, observe.Drops);
         app.Map("/api2/{**rest}", ctx => ApiJson.WriteErrorAsync(ctx, StatusCodes.Status404NotFound,
             $"no such API method: {ctx.Request.Method} {ctx.Request.Path} (see {Base})"));
     }
@@ -101,7 +103,7 @@ internal sealed class ApiEndpoints(PendingEditor editor, ConfigCache cache, Toke
         await ApiJson.WriteAsync(ctx, w =>
         {
             w.WriteStartArray();
-            foreach (var name in ObjectTypes.All.Select(t => t.Name()).Concat(["pending", "commit", "explain", "matrix", "status"]))
+            foreach (var name in ObjectTypes.All.Select(t => t.Name()).Concat(["pending", "commit", "explain", "matrix", "status", "stats", "drops"]))
             {
                 w.WriteStartObject();
                 w.WriteString("subdir", name);

@@ -13,6 +13,9 @@ const state = {
   opened: new Set(), closed: new Set(), // groups the user opened or closed in the tree
   // The matrix shown: source and destination subtrees ("" = all) and the window's corner.
   matrix: { src: "", dst: "", row: 0, col: 0 },
+  cells: [], // the matrix cells shown (as the API gave them), for their counters
+  columns: [], // the destination groups shown
+  stats: null, // this host's counter rows for what is shown; null: none read (see #counters-note)
 };
 
 // ---- DOM helpers --------------------------------------------------------------------------
@@ -316,17 +319,19 @@ function renderRules() {
       el("td", { text: r.dst }),
       el("td", { text: serviceText(r) }),
       el("td", { class: `verdict-${r.action}`, text: r.action }),
+      el("td", { class: "count", title: "Packets and bytes this rule decided on this host (every destination group)" }),
       el("td", { text: r.comment ?? "" }),
       el("td", { class: "actions" },
         el("button", { type: "button", class: "quiet small", text: `make ${other}`,
           onclick: () => guarded(() => write("PUT", `/rule/${encodeURIComponent(r.id)}`, { action: other })) }),
         el("button", { type: "button", class: "danger small", text: "delete", onclick: () => remove("rule", r.id) }))));
   }
-  if (!state.rules.length) body.append(el("tr", {}, el("td", { colspan: 7, class: "hint", text: "No rules: every assigned NIC denies everything." })));
+  if (!state.rules.length) body.append(el("tr", {}, el("td", { colspan: 8, class: "hint", text: "No rules: every assigned NIC denies everything." })));
   const left = state.rules.length - state.rulesShown;
-  if (left > 0) body.append(el("tr", { class: "more" }, el("td", { colspan: 7 }, el("button", { type: "button", class: "quiet small",
+  if (left > 0) body.append(el("tr", { class: "more" }, el("td", { colspan: 8 }, el("button", { type: "button", class: "quiet small",
     text: `show ${Math.min(left, SHOW_AT_ONCE)} more (${left.toLocaleString("en")} not shown)`,
-    onclick: () => { state.rulesShown += SHOW_AT_ONCE; renderRules(); } }))));
+    onclick: () => { state.rulesShown += SHOW_AT_ONCE; renderRules(); guarded(refreshCounters); } }))));
+  showCounters();
 }
 
 async function submitRule(form) {
@@ -436,12 +441,16 @@ async function renderMatrix() {
         const partial = c.partial === 1;
         return el("td", {
           class: `cell ${c.verdict}${c.rule ? "" : " default"}${partial ? " partial" : ""}${selected ? " selected" : ""}`,
-          title: cellTitle(c), text: partial ? `${c.verdict}*` : c.verdict,
+          title: cellTitle(c),
           dataset: { src: c.src, dst: c.dst, verdict: c.verdict, rule: c.rule ?? "", partial: partial ? "1" : "0" },
-        });
+        }, partial ? `${c.verdict}*` : c.verdict);
       })));
   }
   table.replaceChildren(el("thead", {}, head), body);
+  state.columns = columns;
+  state.cells = [...byRow.values()].flatMap((cells) => [...cells.values()]);
+  showCounters();
+  guarded(refreshCounters);
   if (state.selected) await explain(state.selected.src, state.selected.dst, true, state.selected.service);
 }
 
@@ -468,6 +477,117 @@ function renderMatrixPaging(sides, rows, cols) {
   step($("#matrix-left"), m.col > 0, () => { m.col = Math.max(0, m.col - cols); });
   step($("#matrix-right"), lastCol < sides.destinations, () => { m.col += cols; });
   show($("#matrix-paging"), true);
+}
+
+// ---- counters -----------------------------------------------------------------------------
+
+// The data plane counts packets and bytes per deciding rule and destination group (and per
+// destination group for default deny, replies and infrastructure traffic). The UI asks for the
+// rows of what it shows only: the matrix's columns and the rules listed.
+const COUNTERS_POLL_MS = 5000;
+const STATS_CHUNK = 20; // names per request: a window of 100 columns is five short URLs
+const RULE_KINDS = new Set(["allow", "deny", "audit"]);
+
+function bytesText(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return i === 0 ? `${n} B` : `${n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+function countText(c) { return `${fmt(c.packets)} pkt · ${bytesText(c.bytes)}`; }
+
+async function statsFor(param, names) {
+  const chunks = [];
+  for (let i = 0; i < names.length; i += STATS_CHUNK) chunks.push(names.slice(i, i + STATS_CHUNK));
+  const pages = await Promise.all(chunks.map((c) => api("GET", `/stats?${new URLSearchParams({ [param]: c.join(",") })}`)));
+  return pages.flatMap((p) => p.data.rows);
+}
+
+/** Reads the counters of what is shown; a host without loaded programs (or a server that may
+ * not read them) has none, which the note under the matrix says. */
+async function refreshCounters() {
+  const rules = state.rules.slice(0, state.rulesShown).map((r) => r.id);
+  const note = $("#counters-note");
+  try {
+    const [byGroup, byRule] = await Promise.all([statsFor("group", state.columns), statsFor("rule", rules)]);
+    state.stats = { byGroup, byRule };
+    note.textContent = "Counters: packets and bytes this host counted for the deciding rule towards the column's group (every source that rule decides).";
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) throw e;
+    state.stats = null;
+    note.textContent = `No counters: ${e.message}`;
+  }
+  showCounters();
+}
+
+/** The counter a matrix cell shows: its deciding rules (one per service when it depends on
+ * the service) towards its destination, or the destination's default deny. */
+function cellCount(c, rows) {
+  const rules = new Set([c.rule, ...(c.per_service || []).map((v) => v.rule)].filter((r) => r));
+  const byDefault = !c.rule || (c.per_service || []).some((v) => !v.rule);
+  const sum = { packets: 0, bytes: 0 };
+  for (const r of rows) {
+    if (r.group !== c.dst) continue;
+    const counted = r.rule ? RULE_KINDS.has(r.kind) && rules.has(r.rule) : byDefault && (r.kind === "default-deny" || r.kind === "audit");
+    if (counted) { sum.packets += r.packets; sum.bytes += r.bytes; }
+  }
+  return sum;
+}
+
+function showCounters() {
+  const stats = state.stats;
+  const cells = new Map(state.cells.map((c) => [`${c.src}\u0000${c.dst}`, c]));
+  for (const td of document.querySelectorAll("#matrix td.cell")) {
+    td.querySelector(".count")?.remove();
+    const c = cells.get(`${td.dataset.src}\u0000${td.dataset.dst}`);
+    if (!stats || !c) continue;
+    const n = cellCount(c, stats.byGroup);
+    td.append(el("span", { class: "count", text: countText(n) }));
+    td.dataset.packets = n.packets;
+    td.dataset.bytes = n.bytes;
+  }
+  for (const tr of document.querySelectorAll("#rule-table tr[data-rule]")) {
+    const td = tr.querySelector("td.count");
+    if (!stats) { td.textContent = ""; continue; }
+    const sum = { packets: 0, bytes: 0 };
+    for (const r of stats.byRule) if (r.rule === tr.dataset.rule && RULE_KINDS.has(r.kind)) { sum.packets += r.packets; sum.bytes += r.bytes; }
+    td.textContent = countText(sum);
+    tr.dataset.packets = sum.packets;
+  }
+}
+
+// ---- recent drops -------------------------------------------------------------------------
+
+const DROPS_POLL_MS = 2000, DROPS_SHOWN = 100;
+const NOT_RULES = new Set(["default-deny", "reply", "infra", "unreadable"]); // else the reason is a rule id
+
+/** The newest drops this host's kernel reported (GET .../drops), newest first. */
+async function renderDrops() {
+  const status = $("#drops-status"), body = $("#drops-table tbody");
+  let d;
+  try {
+    d = await api("GET", `/drops?limit=${DROPS_SHOWN}`);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) throw e;
+    status.textContent = `The recent drops could not be read: ${e.message}`;
+    return;
+  }
+  const m = d.monitor;
+  status.textContent = m.running
+    ? `Watching this host's verdict events: ${fmt(m.total)} drop${m.total === 1 ? "" : "s"} since the server started` +
+      (m.lost ? `, ${fmt(m.lost)} event${m.lost === 1 ? "" : "s"} lost to the rate limit` : "") + "."
+    : `Not watching: ${m.error}`;
+  const where = (addr, port) => addr ? (port != null ? `${addr}:${port}` : addr) : "(not IP)";
+  body.replaceChildren(...d.data.map((e) => el("tr", { dataset: { reason: e.reason, dst: e.dst_group } },
+    el("td", { class: "time", text: new Date(e.time).toLocaleTimeString() }),
+    el("td", { text: e.nic }),
+    el("td", { text: `${e.src_group ?? "untagged"} → ${e.dst_group}` }),
+    el("td", { text: `${where(e.src, e.sport)} → ${where(e.dst, e.dport)}` }),
+    el("td", { text: e.proto ?? "" }),
+    el("td", { class: "reason", text: NOT_RULES.has(e.reason) ? e.reason : `rule ${e.reason}` }),
+    el("td", { text: fmt(e.len) }))));
+  if (!d.data.length) body.append(el("tr", {}, el("td", { colspan: 7, class: "hint", text: "No drops yet." })));
 }
 
 // ---- group search (matrix filters) ---------------------------------------------------------
@@ -834,6 +954,7 @@ function selectTab(name) {
   for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === name);
   for (const s of document.querySelectorAll(".tab")) show(s, s.id === `tab-${name}`);
   if (name === "pending") guarded(renderCluster);
+  if (name === "drops") guarded(renderDrops);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -877,6 +998,13 @@ document.addEventListener("DOMContentLoaded", () => {
   setInterval(() => {
     if (state.token && !$("#tab-pending").hidden && !document.hidden) guarded(renderCluster);
   }, CLUSTER_POLL_MS);
+  setInterval(() => {
+    if (state.token && !$("#tab-drops").hidden && !document.hidden) guarded(renderDrops);
+  }, DROPS_POLL_MS);
+  setInterval(() => {
+    if (state.token && !$("#tab-policy").hidden && !document.hidden) guarded(refreshCounters);
+  }, COUNTERS_POLL_MS);
+  $("#drops-refresh").addEventListener("click", () => guarded(renderDrops));
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) login(saved);
 });

@@ -18,6 +18,13 @@ public sealed class AgentCommand : Command
         AgentOptionSet.AddTo(this);
         var dryRun = new Option<bool>("--dry-run") { Description = "Plan each committed version and report it, never touch the kernel" };
         Options.Add(dryRun);
+        var metricsAt = new Option<string?>("--metrics")
+        {
+            Description = "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: on 127.0.0.1), e.g. 9617 [env MICROSEG_METRICS; default: none]",
+            HelpName = "[ADDRESS:]PORT",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MICROSEG_METRICS") is { Length: > 0 } at ? at : null,
+        };
+        Options.Add(metricsAt);
         SetAction(parse =>
         {
             // Quiet by default except for the agent's own line per event; -v for debug detail.
@@ -31,7 +38,8 @@ public sealed class AgentCommand : Command
             using var status = store is INodeStatusSource nodes ? nodes.NodeStatusSink(options.Node) : NoNodeStatus.Instance;
             if (parse.GetValue(dryRun)) return DryRun.Run(options.Node, store, status, logs);
             using var notifier = SystemdNotifier.FromEnvironment();
-            var agent = new ResidentAgent(options, store, logs, notifier, SystemdNotifier.WatchdogIntervalFromEnvironment(), status);
+            using var metrics = parse.GetValue(metricsAt) is { } at ? MetricsListener.Start(at, options, logs, io) : null;
+            var agent = new ResidentAgent(options, store, logs, notifier, SystemdNotifier.WatchdogIntervalFromEnvironment(), status, metrics?.Observer);
             return agent.Run(CancellationToken.None) == 0 ? ExitCodes.Ok : ExitCodes.Invalid;
         });
     }
@@ -48,4 +56,42 @@ internal static class DryRun
         var agent = new DryRunAgent(node, store, new Microseg.Agent.Subsystems.NetlinkInterfaces(), status, logs.CreateLogger(ResidentAgent.LogCategory));
         return agent.RunAsync(stop.Token).GetAwaiter().GetResult();
     }
+}
+
+/// <summary>`agent --metrics`: the metrics listener beside the agent, stopped with it. Not
+/// inlined into the command (as serve): building the command tree must not load ASP.NET.</summary>
+internal sealed class MetricsListener : IDisposable
+{
+    private readonly Microseg.Api.Metrics.MetricsServer server;
+
+    private MetricsListener(Microseg.Api.Metrics.MetricsServer server, IApplyObserver observer)
+    {
+        this.server = server;
+        Observer = observer;
+    }
+
+    public IApplyObserver Observer { get; }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    public static MetricsListener Start(string at, AgentOptions options, ILoggerFactory logs, Io io)
+    {
+        var listen = Microseg.Api.Metrics.MetricsServer.ParseListen(at);
+        var metrics = new Microseg.Api.Metrics.NodeMetrics(options, logs);
+        try
+        {
+            var server = Microseg.Api.Metrics.MetricsServer.StartAsync(listen, metrics).GetAwaiter().GetResult();
+            io.Err.WriteLine($"microseg: metrics at {server.Address}");
+            io.Err.Flush();
+            return new MetricsListener(server, metrics);
+        }
+        catch (IOException e)
+        {
+            var why = e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException
+                ? "address already in use (choose another with --metrics)"
+                : (e.InnerException ?? e).Message;
+            throw new UserException($"cannot serve metrics on {at}: {why}");
+        }
+    }
+
+    public void Dispose() => server.DisposeAsync().AsTask().GetAwaiter().GetResult();
 }

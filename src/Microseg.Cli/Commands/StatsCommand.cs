@@ -30,24 +30,7 @@ public sealed class StatsCommand : Command
             var rows = groupName is null ? stats.Rows : [.. stats.Rows.Where(r => r.Group == groupName)];
             if (parse.GetValue(json))
             {
-                Output.Json.Write(io.Out, w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("node", stats.Node);
-                    w.WriteStartArray("rows");
-                    foreach (var r in rows)
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("kind", r.Kind);
-                        if (r.Rule is null) w.WriteNull("rule"); else w.WriteString("rule", r.Rule);
-                        w.WriteString("group", r.Group);
-                        w.WriteNumber("packets", r.Packets);
-                        w.WriteNumber("bytes", r.Bytes);
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                });
+                Output.Json.Write(io.Out, w => Microseg.Api.Endpoints.PolicyStatsJson.Write(w, stats.Node, rows));
                 return ExitCodes.Ok;
             }
             if (rows.Count == 0)
