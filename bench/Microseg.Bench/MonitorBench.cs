@@ -69,8 +69,8 @@ public static class MonitorBench
             report.Line($"| flood, events off (rate 0: only the drops) | {q:F2} | {q / a:F2} |");
             report.Line();
             report.Line($"Flood with the monitor against the flood without events: {f / q:F2}. " +
-                        $"The monitor showed {events:N0} events and {lost:N0} lost over {Rounds} floods of {Seconds} s " +
-                        $"({(double)events / (Rounds * Seconds):F0} events/s; limit 100/s, burst 200).");
+                        $"The monitor showed {events:N0} events and {lost:N0} lost over {Rounds} floods " +
+                        $"(each flood runs {Seconds + 1} s: {(double)events / Rounds:F0} events per flood against the bound 100/s × {Seconds + 1} s + a burst of 200 = {100 * (Seconds + 1) + 200}).");
         }
         finally
         {

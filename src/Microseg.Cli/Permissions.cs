@@ -44,6 +44,7 @@ internal static partial class Permissions
         ["microseg status"] = "reading BPF pins and maps",
         ["microseg lab"] = "it creates network namespaces and loads BPF programs in them",
         ["microseg forwarder lab"] = "it creates network namespaces and loads XDP programs in them",
+        ["microseg monitor"] = "it reads the policy programs' events ring and maps",
     };
 
     /// <summary>Refuses, before anything is tried, a kernel command run without CAP_SYS_ADMIN or

@@ -14,7 +14,7 @@ internal sealed class EventsRing : IDisposable
     public EventsRing(string pin)
     {
         map = BpfMap.OpenPinned(pin);
-        try { reader = new RingBufferReader((int)map.Handle.DangerousGetHandle()); }
+        try { reader = new RingBufferReader(map); }
         catch
         {
             map.Dispose();

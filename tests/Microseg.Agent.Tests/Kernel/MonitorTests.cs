@@ -258,7 +258,8 @@ public class MonitorTests
         // The bucket: at most rate × time + burst (a few more where CPUs race on the bucket), and
         // not far below the rate; every packet that reached db's NIC is an event or lost.
         Assert.InRange(events, Rate * Seconds / 2, Rate * (Seconds + 1) + Burst + 16);
-        Assert.InRange((ulong)events + lost, (ulong)(sent.Packets * 0.5), (ulong)sent.Packets);
+        // (The lost count is db's NIC's: a few other packets to it, neighbour discovery say, count too.)
+        Assert.InRange((ulong)events + lost, (ulong)(sent.Packets * 0.5), (ulong)sent.Packets + 100);
         // A flood far above what the bucket lets through (its packets/s on this machine are the
         // monitor-flood benchmark's to measure, not a test's).
         Assert.True(sent.Packets >= 20 * (Rate * (Seconds + 1) + Burst), $"only {sent.Packets} packets sent ({sent.PacketsPerSecond:N0}/s)");

@@ -73,7 +73,7 @@ public sealed class PolicyCounterTests
     public void Drops_are_events_with_their_attribution_and_an_audit_nic_passes_them()
     {
         using var rig = Rig();
-        using var ring = new RingBufferReader((int)rig.Events.Handle.DangerousGetHandle());
+        using var ring = new RingBufferReader(rig.Events);
         ring.Drain(0);
         Assert.Equal("pass", rig.EgressName(Udp()));
         Assert.Equal("drop", rig.EgressName(Udp(), Other));
@@ -103,7 +103,7 @@ public sealed class PolicyCounterTests
     public void New_allowed_flows_are_reported_only_while_asked_and_the_bucket_caps_events()
     {
         using var rig = Rig();
-        using var ring = new RingBufferReader((int)rig.Events.Handle.DangerousGetHandle());
+        using var ring = new RingBufferReader(rig.Events);
         ring.Drain(0);
         var syn = TestFrames.TcpPacket(Peer, Guest, 40000, 5432, TcpFlags.Syn);
         var ack = TestFrames.TcpPacket(Peer, Guest, 40000, 5432, TcpFlags.Ack);
