@@ -11,6 +11,7 @@ var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
     ["throughput"] = AgentBench.Throughput,
     ["apply"] = AgentBench.Apply,
     ["plug"] = AgentBench.Plug,
+    ["agent-latency"] = AgentLatencyBench.Run,
     ["startup"] = StartupBench.Startup,
     ["plug-c"] = StartupBench.PlugVsC,
     ["scale-plan"] = ScaleBench.Plan,

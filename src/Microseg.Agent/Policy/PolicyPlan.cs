@@ -79,6 +79,15 @@ public sealed class PolicyPlan
         return new EnforcedNic(itf.Name, itf.IfIndex, assignment.Id, assignment.Group, engine.MarkOf(assignment.Group), FlagsOf(engine.SwitchesOf(assignment.Group)));
     }
 
+    /// <summary>The columns of other destination groups (their verdict words and service
+    /// entries), compiled with this plan's engine: what the plug index keeps for groups that
+    /// have no NIC on the host yet.</summary>
+    public (IReadOnlyList<VerdictWord> Words, IReadOnlyList<ServiceEntry> Services) CompileColumns(IEnumerable<string> groups) => engine.CompileAll(groups);
+
+    public ushort MarkOf(string group) => engine.MarkOf(group);
+
+    public NicFlags SwitchFlagsOf(string group) => FlagsOf(engine.SwitchesOf(group));
+
     /// <summary>nic_info.flags of a group's switches.</summary>
     public static NicFlags FlagsOf(GroupSwitches switches) =>
         (switches.Stateful ? NicFlags.Stateful : 0) | (switches.Infra ? NicFlags.Infra : 0) | (switches.Audit ? NicFlags.Audit : 0);

@@ -35,7 +35,7 @@ public sealed partial class PolicySubsystem : Subsystem
     public override SubsystemReport Apply(HostState host)
     {
         using (SubsystemLock.Exclusive(State.LockPath))
-            return new PolicyReport(Apply(PolicyPlan.ForHost(host.Config, Local(host))));
+            return new PolicyReport(ApplyIndexed(host, Apply));
     }
 
     /// <summary>Only this NIC: an unassigned NIC or a non-guest name is no business of the
@@ -51,6 +51,7 @@ public sealed partial class PolicySubsystem : Subsystem
         var plan = PolicyPlan.ForInterface(host.Config, new LocalInterface(link.Name, link.IfIndex))!;
         using (SubsystemLock.Shared(State.LockPath))
         {
+            InvalidateIndexUnless(host.SnapshotStamp);
             if (IsCurrent) return new PolicyReport(Plug(plan));
         }
         // Programs missing or from another build: a full pass (exclusive) covers this NIC too.
@@ -185,6 +186,7 @@ public sealed partial class PolicySubsystem : Subsystem
 
     protected override int Remove()
     {
+        ForgetIndex();
         int removed = Links.DetachAll();
         foreach (var pin in new[] { Pins.IngressProgram, Pins.EgressProgram }.Concat(Pins.Maps.SelectMany(m => new[] { m.Live, m.Next })))
             Bpffs.Unpin(pin);
@@ -194,20 +196,24 @@ public sealed partial class PolicySubsystem : Subsystem
     }
 
     // One map entry per 64-source word, straight from the plan's compiled words.
-    private static Dictionary<VerdictKey, VerdictValue> DesiredVerdicts(PolicyPlan plan)
+    private static Dictionary<VerdictKey, VerdictValue> DesiredVerdicts(PolicyPlan plan) => DesiredVerdicts(plan.Words);
+
+    private static Dictionary<VerdictKey, VerdictValue> DesiredVerdicts(IReadOnlyList<Microseg.Policy.VerdictWord> words)
     {
-        var desired = new Dictionary<VerdictKey, VerdictValue>(plan.Words.Count);
-        foreach (var w in plan.Words) desired.Add(new VerdictKey(w.Dst, w.SrcHi), new VerdictValue(w.Allow, w.Service));
+        var desired = new Dictionary<VerdictKey, VerdictValue>(words.Count);
+        foreach (var w in words) desired.Add(new VerdictKey(w.Dst, w.SrcHi), new VerdictValue(w.Allow, w.Service));
         return desired;
     }
 
     // One map entry per (destination, source, protocol) some rule with a service names; its
     // port ranges as compiled (disjoint, sorted, at most ServiceMaxPorts: the capacity check
     // refuses more before this runs).
-    private static Dictionary<ServiceKey, ServiceValue> DesiredServices(PolicyPlan plan)
+    private static Dictionary<ServiceKey, ServiceValue> DesiredServices(PolicyPlan plan) => DesiredServices(plan.Services);
+
+    private static Dictionary<ServiceKey, ServiceValue> DesiredServices(IReadOnlyList<Microseg.Policy.ServiceEntry> services)
     {
-        var desired = new Dictionary<ServiceKey, ServiceValue>(plan.Services.Count);
-        foreach (var e in plan.Services)
+        var desired = new Dictionary<ServiceKey, ServiceValue>(services.Count);
+        foreach (var e in services)
         {
             var ranges = e.Ports.Select(p => (new ServicePort(p.Lo, p.Hi), Action(p.Action))).ToArray();
             desired.Add(new ServiceKey(e.Dst, e.Src, e.Proto), new ServiceValue(Action(e.Otherwise), ranges));
