@@ -16,6 +16,7 @@ var suites = new Dictionary<string, Func<Report, Task>>(StringComparer.Ordinal)
     ["plug-c"] = StartupBench.PlugVsC,
     ["scale-plan"] = ScaleBench.Plan,
     ["scale-apply"] = ScaleBench.Apply,
+    ["scale-marks"] = MarkSpaceBench.Run,
     ["explain"] = ExplainBench.Run,
     ["carrier"] = CarrierBench.Run,
     ["forwarder"] = ForwarderBench.Run,

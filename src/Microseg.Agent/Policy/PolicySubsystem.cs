@@ -21,7 +21,7 @@ public sealed partial class PolicySubsystem : Subsystem
         Pins = new PolicyPins(options.BpffsFor(SubsystemName));
         // In tc mode a filter of ours on a guest NIC is the policy's (the carrier's sit on bridges).
         Links = HookAttachments.For(options.AttachChoice(), Pins.LinkDirectory, interfaces ?? new NetlinkInterfaces(),
-            l => GuestNic.TryParse(l.Name, out _), log);
+            l => GuestNic.TryParse(l.Name, out _), log, NoTcFiltersRecord(options));
     }
 
     public PolicyPins Pins { get; }
@@ -186,8 +186,8 @@ public sealed partial class PolicySubsystem : Subsystem
 
     protected override int Remove()
     {
-        ForgetIndex();
         int removed = Links.DetachAll();
+        ForgetRunFiles(Options);
         foreach (var pin in new[] { Pins.IngressProgram, Pins.EgressProgram }.Concat(Pins.Maps.SelectMany(m => new[] { m.Live, m.Next })))
             Bpffs.Unpin(pin);
         foreach (var dir in new[] { Pins.LinkDirectory, Pins.ProgramDirectory, Pins.NextDirectory, Pins.Root })
