@@ -150,10 +150,21 @@ public sealed partial class MicrosegAgent
 
     private HostState Host(PolicyConfig config, IReadOnlyList<LinkInfo>? links = null)
     {
-        (config, _) = Marks.AssignMissing(config);
-        Validation.Ensure(config);
-        return new HostState(config, options.Node, links ?? interfaces.Links(), new HashSet<int>());
+        // A resident agent plugs NIC after NIC with one snapshot: it is checked once.
+        var checkedConfig = lastValid;
+        if (checkedConfig is null || !ReferenceEquals(checkedConfig.Source, config))
+        {
+            var (valid, _) = Marks.AssignMissing(config);
+            Validation.Ensure(valid);
+            lastValid = checkedConfig = new CheckedConfig(config, valid);
+        }
+        return new HostState(checkedConfig.Valid, options.Node, links ?? interfaces.Links(), new HashSet<int>());
     }
+
+    /// <summary>A config that passed validation, with its marks assigned.</summary>
+    private sealed record CheckedConfig(PolicyConfig Source, PolicyConfig Valid);
+
+    private volatile CheckedConfig? lastValid;
 
     /// <summary>A subsystem that cannot do its part (see <see cref="AgentErrors"/>) reports it as
     /// its own error; anything else is a bug and propagates.</summary>

@@ -57,7 +57,7 @@ public sealed class PolicyPlan
     /// <summary>The whole host: every local guest NIC that has an assignment.</summary>
     public static PolicyPlan ForHost(PolicyConfig config, IEnumerable<LocalInterface> interfaces)
     {
-        var engine = new PolicyEngine(config);
+        var engine = EngineOf(config);
         var nics = new List<EnforcedNic>();
         foreach (var itf in interfaces.OrderBy(i => i.Name, StringComparer.Ordinal))
             if (Enforced(config, engine, itf) is { } nic) nics.Add(nic);
@@ -68,9 +68,15 @@ public sealed class PolicyPlan
     /// interface is not a guest NIC or has no assignment.</summary>
     public static PolicyPlan? ForInterface(PolicyConfig config, LocalInterface itf)
     {
-        var engine = new PolicyEngine(config);
+        var engine = EngineOf(config);
         return Enforced(config, engine, itf) is { } nic ? new PolicyPlan(config, engine, [nic]) : null;
     }
+
+    /// <summary>One engine per config (configs are immutable): a resident agent's plugs and
+    /// applies of one snapshot share it.</summary>
+    private static PolicyEngine EngineOf(PolicyConfig config) => Engines.GetValue(config, c => new PolicyEngine(c));
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PolicyConfig, PolicyEngine> Engines = [];
 
     private static EnforcedNic? Enforced(PolicyConfig config, PolicyEngine engine, LocalInterface itf)
     {

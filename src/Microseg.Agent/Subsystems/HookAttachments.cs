@@ -99,7 +99,9 @@ public sealed partial class HookAttachments
     public LinkChange Ensure(string name, TcxSlot slot, BpfProgram program)
     {
         var change = current.Ensure(name, slot, program);
-        if (change == LinkChange.Created && current.Mode == AttachMode.Tcx)
+        // Once per device, after its last hook (egress goes first): the NIC is enforced before
+        // this netlink request, which waits for the RTNL lock.
+        if (change == LinkChange.Created && current.Mode == AttachMode.Tcx && slot.Direction == TcxDirection.Ingress)
         {
             try { TcAttachment.EnsureQdisc(slot.IfIndex); }
             catch (BpfException e) { LogQdiscFailed(log, name, slot.IfIndex, e.Message); }
