@@ -114,6 +114,8 @@ public static class AgentBench
             report.Line($"| cold (load + verify programs, fill maps, 1,000 links) | {cold:F0} | {cold / floor:F1} | {MapsLine(coldOut)} |");
             report.Line($"| no-op (nothing changed) | {noop:F0} | {noop / floor:F1} | {MapsLine(noopOuts[^1])} |");
             report.Line();
+            if (Environment.GetEnvironmentVariable("BENCH_PROFILE") is "1")
+                Profile(report, lab.Namespace(host.Name), [Paths.Microseg, "apply", "--config-dir", lab.ConfigDirectory, "--bpffs", lab.BpffsRoot(host), "--run-dir", lab.RunDirectory(host), "--node", host.Name]);
             report.Line($"Kernel floor, same run: one tcx link create takes {attach:F1} ms (median of 20, an empty program on one of these NICs): " +
                         $"the kernel waits for an RCU grace period under RTNL on every tcx attach, so links cannot be created in parallel. " +
                         $"1,000 links × {attach:F1} ms = {attach * 1000:F0} ms, so the cold apply is {cold / (attach * 1000):F2} × the kernel's own attach time.");
@@ -184,6 +186,28 @@ public static class AgentBench
             }
             return Median(times);
         });
+    }
+
+    /// <summary>BENCH_PROFILE=1: where a no-op full apply spends its time: the system calls it
+    /// makes (strace -c -f) and the functions its CPU time goes to (perf record, top 30 by self time).</summary>
+    internal static void Profile(Report report, string ns, string[] command)
+    {
+        var strace = Shell.Run("ip", ["netns", "exec", ns, "strace", "-c", "-f", "-o", "/dev/stderr", .. command]);
+        report.Line();
+        report.Line("Profile of one no-op full apply (BENCH_PROFILE=1): system calls (`strace -c -f`), then CPU by function (`perf record -g`, self time).");
+        report.Line();
+        report.Line("```");
+        foreach (var line in strace.Stderr.Split('\n').Take(30)) report.Line(line);
+        report.Line("```");
+        var data = Path.Combine(Path.GetTempPath(), $"bench-profile-{Environment.ProcessId}.data");
+        Shell.Run("ip", ["netns", "exec", ns, "perf", "record", "-F", "5000", "-g", "-o", data, .. command]);
+        var perf = Shell.Run("perf", "report", "-i", data, "--no-children", "--sort", "sym", "--stdio", "-g", "none", "--percent-limit", "0.7");
+        File.Delete(data);
+        report.Line();
+        report.Line("```");
+        foreach (var line in perf.Stdout.Split('\n').Where(l => l.Contains('%')).Take(30)) report.Line(line.TrimEnd());
+        report.Line("```");
+        report.Line();
     }
 
     private static string MapsLine(string output) =>

@@ -54,9 +54,11 @@ public sealed partial class MicrosegAgent
 
     /// <summary>Full pass, every subsystem under its own lock. An invalid config throws before
     /// the kernel is touched; a subsystem that fails reports it and the others still run.</summary>
-    public ApplyOutcome Apply(PolicyConfig config)
+    /// <param name="snapshotStamp">The snapshot file's stamp, when it was read from one (the
+    /// policy's plug index is written for it; without it, the index is removed).</param>
+    public ApplyOutcome Apply(PolicyConfig config, string? snapshotStamp = null)
     {
-        var host = Host(config);
+        var host = Host(config) with { SnapshotStamp = snapshotStamp };
         var reports = new List<SubsystemReport>();
         foreach (var s in subsystems)
         {
@@ -69,9 +71,9 @@ public sealed partial class MicrosegAgent
 
     /// <summary>The plug path: only this interface, in every subsystem it concerns (a guest NIC,
     /// a carrier bridge, a forwarder's physical NIC).</summary>
-    public PlugOutcome ApplyInterface(PolicyConfig config, string name)
+    public PlugOutcome ApplyInterface(PolicyConfig config, string name, string? snapshotStamp = null)
     {
-        var host = Host(config);
+        var host = Host(config) with { SnapshotStamp = snapshotStamp };
         var reports = new List<SubsystemReport>();
         foreach (var s in subsystems)
         {
@@ -81,6 +83,26 @@ public sealed partial class MicrosegAgent
         }
         var done = reports.Where(r => !r.Skipped).ToList();
         return new PlugOutcome(name, done.Count > 0 ? null : reports.FirstOrDefault()?.Summary ?? "no subsystem has anything to do with it", done);
+    }
+
+    /// <summary>The plug path without the snapshot: from the policy's plug index, when it is of
+    /// the snapshot whose file has stamp <paramref name="snapshotStamp"/> and can answer for
+    /// this interface exactly (then no other subsystem acts on it); null otherwise, and the
+    /// caller reads the snapshot and calls <see cref="ApplyInterface"/>.</summary>
+    public PlugOutcome? ApplyInterfaceIndexed(string name, string snapshotStamp)
+    {
+        var policy = subsystems.OfType<Policy.PolicySubsystem>().Single();
+        try
+        {
+            if (policy.TryPlugIndexed(name, snapshotStamp, out var why) is { } report) return new PlugOutcome(name, null, [report]);
+            LogIndexMiss(log, name, why);
+            return null;
+        }
+        catch (Exception e) when (AgentErrors.IsOperationFailure(e))
+        {
+            LogFailed(log, policy.Name, e.Message);
+            return new PlugOutcome(name, null, [SubsystemReport.Failure(policy.Name, e.Message)]);
+        }
     }
 
     /// <summary>Detaches everything and removes all pins and run state, the last subsystem first.</summary>
@@ -128,10 +150,21 @@ public sealed partial class MicrosegAgent
 
     private HostState Host(PolicyConfig config, IReadOnlyList<LinkInfo>? links = null)
     {
-        (config, _) = Marks.AssignMissing(config);
-        Validation.Ensure(config);
-        return new HostState(config, options.Node, links ?? interfaces.Links(), new HashSet<int>());
+        // A resident agent plugs NIC after NIC with one snapshot: it is checked once.
+        var checkedConfig = lastValid;
+        if (checkedConfig is null || !ReferenceEquals(checkedConfig.Source, config))
+        {
+            var (valid, _) = Marks.AssignMissing(config);
+            Validation.Ensure(valid);
+            lastValid = checkedConfig = new CheckedConfig(config, valid);
+        }
+        return new HostState(checkedConfig.Valid, options.Node, links ?? interfaces.Links(), new HashSet<int>());
     }
+
+    /// <summary>A config that passed validation, with its marks assigned.</summary>
+    private sealed record CheckedConfig(PolicyConfig Source, PolicyConfig Valid);
+
+    private volatile CheckedConfig? lastValid;
 
     /// <summary>A subsystem that cannot do its part (see <see cref="AgentErrors"/>) reports it as
     /// its own error; anything else is a bug and propagates.</summary>
@@ -144,6 +177,9 @@ public sealed partial class MicrosegAgent
             return SubsystemReport.Failure(s.Name, e.Message);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "plug {Interface} reads the snapshot: {Reason}")]
+    private static partial void LogIndexMiss(ILogger log, string @interface, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Subsystem} could not run: {Error}")]
     private static partial void LogFailed(ILogger log, string subsystem, string error);

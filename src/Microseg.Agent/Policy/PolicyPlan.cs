@@ -91,7 +91,7 @@ public sealed class PolicyPlan
     /// slots from (null: no slots, for status).</param>
     public static PolicyPlan ForHost(PolicyConfig config, IEnumerable<LocalInterface> interfaces, CounterSlotTable? slots = null)
     {
-        var engine = new PolicyEngine(config);
+        var engine = EngineOf(config);
         var nics = new List<EnforcedNic>();
         foreach (var itf in interfaces.OrderBy(i => i.Name, StringComparer.Ordinal))
             if (Enforced(config, engine, itf) is { } nic) nics.Add(nic);
@@ -102,9 +102,15 @@ public sealed class PolicyPlan
     /// interface is not a guest NIC or has no assignment.</summary>
     public static PolicyPlan? ForInterface(PolicyConfig config, LocalInterface itf, CounterSlotTable? slots = null)
     {
-        var engine = new PolicyEngine(config);
+        var engine = EngineOf(config);
         return Enforced(config, engine, itf) is { } nic ? new PolicyPlan(config, engine, [nic], slots, keepAllSlots: true) : null;
     }
+
+    /// <summary>One engine per config (configs are immutable): a resident agent's plugs and
+    /// applies of one snapshot share it.</summary>
+    private static PolicyEngine EngineOf(PolicyConfig config) => Engines.GetValue(config, c => new PolicyEngine(c));
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PolicyConfig, PolicyEngine> Engines = [];
 
     private static EnforcedNic? Enforced(PolicyConfig config, PolicyEngine engine, LocalInterface itf)
     {
@@ -112,6 +118,10 @@ public sealed class PolicyPlan
         if (!config.Assignments.TryGetValue(guest.AssignmentId, out var assignment)) return null;
         return new EnforcedNic(itf.Name, itf.IfIndex, assignment.Id, assignment.Group, engine.MarkOf(assignment.Group), FlagsOf(engine.SwitchesOf(assignment.Group)));
     }
+
+    public ushort MarkOf(string group) => engine.MarkOf(group);
+
+    public NicFlags SwitchFlagsOf(string group) => FlagsOf(engine.SwitchesOf(group));
 
     /// <summary>nic_info.flags of a group's switches.</summary>
     public static NicFlags FlagsOf(GroupSwitches switches) =>

@@ -22,7 +22,7 @@ public sealed partial class PolicySubsystem : Subsystem
         Pins = new PolicyPins(options.BpffsFor(SubsystemName));
         // In tc mode a filter of ours on a guest NIC is the policy's (the carrier's sit on bridges).
         Links = HookAttachments.For(options.AttachChoice(), Pins.LinkDirectory, interfaces ?? new NetlinkInterfaces(),
-            l => GuestNic.TryParse(l.Name, out _), log);
+            l => GuestNic.TryParse(l.Name, out _), log, NoTcFiltersRecord(options));
     }
 
     public PolicyPins Pins { get; }
@@ -36,7 +36,7 @@ public sealed partial class PolicySubsystem : Subsystem
     public override SubsystemReport Apply(HostState host)
     {
         using (SubsystemLock.Exclusive(State.LockPath))
-            return new PolicyReport(Apply(PolicyPlan.ForHost(host.Config, Local(host), LoadSlots())));
+            return new PolicyReport(ApplyIndexed(host, Apply));
     }
 
     /// <summary>Only this NIC: an unassigned NIC or a non-guest name is no business of the
@@ -51,6 +51,7 @@ public sealed partial class PolicySubsystem : Subsystem
             throw new AgentException($"apply {name}: no such interface on this host; it is assigned ({guest.AssignmentId}) and cannot be enforced");
         using (SubsystemLock.Shared(State.LockPath))
         {
+            InvalidateIndexUnless(host.SnapshotStamp);
             if (IsCurrent)
             {
                 // Plugs run side by side: the slot table is read, extended and saved by one at a time.
@@ -196,6 +197,7 @@ public sealed partial class PolicySubsystem : Subsystem
     protected override int Remove()
     {
         int removed = Links.DetachAll();
+        ForgetRunFiles(Options);
         foreach (var pin in new[] { Pins.IngressProgram, Pins.EgressProgram }.Concat(Pins.Maps.SelectMany(m => new[] { m.Live, m.Next })))
             Bpffs.Unpin(pin);
         foreach (var dir in new[] { Pins.LinkDirectory, Pins.ProgramDirectory, Pins.NextDirectory, Pins.Root })

@@ -58,8 +58,10 @@ public sealed partial class HookAttachments
     /// devices of <paramref name="interfaces"/> that <paramref name="owns"/> says are this
     /// subsystem's to attach to (tc filters all sit at microseg's one handle and priority, so the
     /// device says whose a filter is).</summary>
-    public static HookAttachments For(AttachModeChoice choice, string linkDirectory, IInterfaceSource interfaces, Func<LinkInfo, bool> owns, ILogger log) =>
-        new(choice, new TcxLinkPins(linkDirectory, log), new TcFilterStore(() => interfaces.Links().Where(owns).Select(l => l.IfIndex), log), log);
+    /// <param name="noTcFilters">Optional: the run-state file that records that no tc filter of
+    /// this subsystem is left anywhere (see <see cref="TcFilterStore"/>).</param>
+    public static HookAttachments For(AttachModeChoice choice, string linkDirectory, IInterfaceSource interfaces, Func<LinkInfo, bool> owns, ILogger log, string? noTcFilters = null) =>
+        new(choice, new TcxLinkPins(linkDirectory, log), new TcFilterStore(() => interfaces.Links().Where(owns).Select(l => l.IfIndex), log) { NoneRecord = noTcFilters }, log);
 
     public AttachModeChoice Choice { get; }
 
@@ -97,7 +99,9 @@ public sealed partial class HookAttachments
     public LinkChange Ensure(string name, TcxSlot slot, BpfProgram program)
     {
         var change = current.Ensure(name, slot, program);
-        if (change == LinkChange.Created && current.Mode == AttachMode.Tcx)
+        // Once per device, after its last hook (egress goes first): the NIC is enforced before
+        // this netlink request, which waits for the RTNL lock.
+        if (change == LinkChange.Created && current.Mode == AttachMode.Tcx && slot.Direction == TcxDirection.Ingress)
         {
             try { TcAttachment.EnsureQdisc(slot.IfIndex); }
             catch (BpfException e) { LogQdiscFailed(log, name, slot.IfIndex, e.Message); }
@@ -136,14 +140,22 @@ public sealed partial class HookAttachments
 /// <summary>microseg's tc filters (TcAttachment: handle 0x4d53, priority 1) on the devices a
 /// subsystem owns. No pin and no run state: the kernel is the record, asked afresh on every call
 /// for the devices present now; a deleted device took its filters, and a recycled ifindex is
-/// judged by the device that holds it now.</summary>
+/// judged by the device that holds it now. Asking costs a netlink request per hook (each under
+/// the kernel's RTNL lock, which every tcx attach on the host holds for an RCU grace period), so
+/// in tcx mode a full apply would wait on it for every NIC: with <see cref="NoneRecord"/>, a
+/// pass that found none of ours (or removed them all) records that there are none, every
+/// attach of a filter removes the record first, and while it is there nothing is asked.</summary>
 public sealed partial class TcFilterStore(Func<IEnumerable<int>> devices, ILogger log) : IAttachmentStore
 {
     public AttachMode Mode => AttachMode.Tc;
 
+    /// <summary>A file whose presence says that no filter of ours is on any device; null: always ask.</summary>
+    public string? NoneRecord { get; init; }
+
     public IReadOnlyList<HookAttachment> Inspect()
     {
         var found = new List<HookAttachment>();
+        if (NoneRecord is not null && File.Exists(NoneRecord)) return found;
         foreach (var ifIndex in devices())
         {
             foreach (var d in TcxSlot.Directions)
@@ -165,6 +177,7 @@ public sealed partial class TcFilterStore(Func<IEnumerable<int>> devices, ILogge
             filter.Update(program);
             return LinkChange.Updated;
         }
+        if (NoneRecord is not null && File.Exists(NoneRecord)) File.Delete(NoneRecord);
         TcAttachment.Attach(program, slot.IfIndex, Hook(slot.Direction));
         LogAttached(log, TcxSlot.Word(slot.Direction), name, slot.IfIndex);
         return LinkChange.Created;
@@ -185,8 +198,14 @@ public sealed partial class TcFilterStore(Func<IEnumerable<int>> devices, ILogge
     public int DetachStale(Func<TcxSlot, bool> keep)
     {
         int removed = 0;
-        foreach (var a in Inspect().Where(a => !keep(a.Slot)))
+        var found = Inspect();
+        foreach (var a in found.Where(a => !keep(a.Slot)))
             if (TcAttachment.Find(a.Slot.IfIndex, Hook(a.Slot.Direction)) is { } filter && TryDetach(filter)) removed++;
+        if (NoneRecord is not null && removed == found.Count && !File.Exists(NoneRecord))
+        {
+            try { File.WriteAllBytes(NoneRecord, []); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
         return removed;
     }
 

@@ -14,6 +14,11 @@ public sealed record HostState(PolicyConfig Config, string Node, IReadOnlyList<L
     /// <summary>False when no valid snapshot was committed: status then shows only what is loaded.</summary>
     public bool HasSnapshot { get; init; } = true;
 
+    /// <summary>The committed snapshot file's stamp (FileStamp) when the caller read it from a
+    /// file and it did not change during the read; null otherwise. The policy's plug index is
+    /// versioned with it.</summary>
+    public string? SnapshotStamp { get; init; }
+
     public LinkInfo? Link(string name) => Links.FirstOrDefault(l => l.Name == name);
 }
 

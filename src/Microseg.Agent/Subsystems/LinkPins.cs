@@ -66,9 +66,13 @@ public abstract partial class LinkPins<TSlot>(string directory, ILogger log) whe
     /// created when there is none, updated atomically when it runs another program, reclaimed
     /// and recreated when its netdev is gone (the ifindex may be another device's now). Links
     /// the slot displaces go first.</summary>
+    /// <summary>The pins that a link in <paramref name="slot"/> displaces (default: every pin
+    /// whose slot it says it displaces; one directory read).</summary>
+    protected virtual IEnumerable<(string Path, TSlot Slot)> Displaced(TSlot slot) => All().Where(p => slot.Displaces(p.Slot));
+
     public LinkChange Ensure(string name, TSlot slot, BpfProgram program)
     {
-        foreach (var (path, other) in All().Where(p => slot.Displaces(p.Slot)).ToList())
+        foreach (var (path, other) in Displaced(slot).ToList())
         {
             using (var existing = OpenPinned(path))
             {
@@ -188,6 +192,11 @@ public sealed class TcxLinkPins(string directory, ILogger log) : LinkPins<TcxSlo
         slot = new TcxSlot(ifIndex, direction.Value);
         return true;
     }
+
+    /// <summary>A tcx slot displaces only its own pin: looked up by name, not by reading the
+    /// directory (a full apply ensures every slot: one read each made it quadratic).</summary>
+    protected override IEnumerable<(string Path, TcxSlot Slot)> Displaced(TcxSlot slot) =>
+        File.Exists(PinPath(slot)) ? [(PinPath(slot), slot)] : [];
 
     protected override NetDeviceLink Create(BpfProgram program, TcxSlot slot) => TcxLink.Create(program, slot.IfIndex, slot.Direction);
 

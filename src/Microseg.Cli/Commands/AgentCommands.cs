@@ -74,9 +74,10 @@ internal static class AgentOptionSet
     };
 
     /// <summary>The committed snapshot the agent acts on (never the pending file).</summary>
-    public static PolicyConfig Snapshot(ParseResult parse)
+    public static PolicyConfig Snapshot(ParseResult parse) => Snapshot(MicrosegRootCommand.Store(parse));
+
+    public static PolicyConfig Snapshot(IConfigStore store)
     {
-        var store = MicrosegRootCommand.Store(parse);
         return store.ReadRunning()?.Config
             ?? throw new UserException($"nothing committed: {store.RunningLocation} does not exist (run 'microseg commit')");
     }
@@ -93,18 +94,30 @@ public sealed class ApplyCommand : Command
         AgentOptionSet.AddTo(this);
         SetAction(parse =>
         {
-            var config = AgentOptionSet.Snapshot(parse);
+            var store = MicrosegRootCommand.Store(parse);
+            // The snapshot file's stamp (one statx), when the store is a file: the policy's plug
+            // index is versioned with it, so a plug can skip reading the snapshot.
+            var runningFile = (store as DirectoryConfigStore)?.RunningPath;
+            var stamp = runningFile is null ? null : FileStamp.Of(runningFile);
             using var logs = AgentOptionSet.Logs(parse, io);
             var agent = AgentOptionSet.Agent(parse, logs);
+            if (parse.GetValue(iface) is { } quick && stamp is not null && agent.ApplyInterfaceIndexed(quick, stamp) is { } indexed)
+            {
+                Report(io, indexed.Reports);
+                return indexed.Failed ? ExitCodes.Invalid : ExitCodes.Ok;
+            }
+            var config = AgentOptionSet.Snapshot(store);
+            // A snapshot replaced while it was read has no stamp to vouch for it.
+            if (runningFile is not null && FileStamp.Of(runningFile) != stamp) stamp = null;
             if (parse.GetValue(iface) is { } name)
             {
-                var outcome = agent.ApplyInterface(config, name);
+                var outcome = agent.ApplyInterface(config, name, stamp);
                 if (outcome.Skipped is { } why)
                     io.Out.WriteLine($"{name}: nothing to do: {why}");
                 Report(io, outcome.Reports);
                 return outcome.Failed ? ExitCodes.Invalid : ExitCodes.Ok;
             }
-            var full = agent.Apply(config);
+            var full = agent.Apply(config, stamp);
             Report(io, full.Reports);
             return full.Failed ? ExitCodes.Invalid : ExitCodes.Ok;
         });

@@ -1,0 +1,183 @@
+// The per-host plug index: what the one-shot plug path (`microseg apply IFACE`) needs about a
+// guest NIC without reading the cluster's whole snapshot. Written by the full apply, under the
+// policy lock, next to the run state (/run/microseg/policy/plug-index); read by the plug path
+// under the shared lock. It holds, for the snapshot the full apply enforced:
+//   - each assignment's group (by assignment id: vm{vmid}i{iface});
+//   - each assigned group's mark and switches (nic_group flags). A plug uses the index only for
+//     a group some NIC of which is on the host already (its verdict words, service entries and
+//     counter slots are in the maps: only the NIC is written); a group new on the host takes the
+//     plan path, which assigns its counter slots. The format keeps a column per group, written
+//     empty since the counter slots came (reserved for carrying the slots too);
+//   - the interface names another subsystem acts on (carrier bridges, forwarder interfaces of
+//     this node), for which the plug takes the full path.
+// It is versioned with the snapshot file's stamp (FileStamp), the programs' fingerprint and
+// schema, the node and the ids of the maps it was synced with: any difference, a missing or
+// corrupt file (checksummed) means the plug reads the snapshot as before.
+using System.Security.Cryptography;
+using System.Text;
+using Microseg.Bpf.Abi;
+using Microseg.Policy;
+
+namespace Microseg.Agent.Policy;
+
+/// <summary>One assigned group as the plug path needs it; its column is read on demand.</summary>
+public sealed record PlugIndexGroup(string Name, ushort Mark, NicFlags Flags, int ColumnOffset, int ColumnLength);
+
+public sealed class PlugIndex
+{
+    public const string FileName = "plug-index";
+    private const int FormatVersion = 1;
+    private static ReadOnlySpan<byte> Magic => "MSPLUGIX"u8;
+    private const int HashSize = 32;
+
+    private readonly byte[] bytes;
+
+    private PlugIndex(byte[] bytes) => this.bytes = bytes;
+
+    /// <summary>What the index is valid for.</summary>
+    public required PlugIndexVersion Version { get; init; }
+
+    /// <summary>Interface names another subsystem acts on, on this node: their plug takes the full path.</summary>
+    public required IReadOnlySet<string> OtherSubsystemNames { get; init; }
+
+    /// <summary>A forwarder on this node takes every interface ('*'): every plug takes the full path.</summary>
+    public required bool ForwarderTakesAll { get; init; }
+
+    public required IReadOnlyList<PlugIndexGroup> Groups { get; init; }
+
+    /// <summary>Assignment id → index into <see cref="Groups"/>.</summary>
+    public required IReadOnlyDictionary<string, int> Assignments { get; init; }
+
+    // ---- writing -------------------------------------------------------------------------------
+
+    /// <summary>The index of <paramref name="source"/>'s snapshot: every assigned group's mark and switches.</summary>
+    public static byte[] Build(PolicyVersionedPlan source)
+    {
+        var (plan, config, version) = (source.Plan, source.Config, source.Version);
+        var assigned = config.Assignments.Values.Select(a => a.Group).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+        var body = new MemoryStream();
+        var w = new BinaryWriter(body, Encoding.UTF8);
+        w.Write(Magic);
+        w.Write(FormatVersion);
+        w.Write(version.Stamp);
+        w.Write(version.Fingerprint);
+        w.Write(version.Schema);
+        w.Write(version.Node);
+        w.Write(version.NicGroupMapId);
+        w.Write(version.VerdictsMapId);
+        w.Write(version.ServicesMapId);
+        w.Write(source.ForwarderTakesAll);
+        w.Write(source.OtherSubsystemNames.Count);
+        foreach (var n in source.OtherSubsystemNames.Order(StringComparer.Ordinal)) w.Write(n);
+
+        // Groups first with their columns' places, then the columns.
+        var columns = new MemoryStream();
+        var c = new BinaryWriter(columns);
+        var kept = new List<(string Name, ushort Mark, NicFlags Flags, int Offset, int Length)>();
+        foreach (var g in assigned)
+        {
+            var mark = plan.MarkOf(g);
+            int start = (int)columns.Length;
+            c.Write(0); // verdict words: none (see the header)
+            c.Write(0); // service entries: none
+            kept.Add((g, mark, plan.SwitchFlagsOf(g), start, (int)columns.Length - start));
+        }
+        var position = kept.Select((k, i) => (k.Name, i)).ToDictionary(k => k.Name, k => k.i, StringComparer.Ordinal);
+        var assignments = config.Assignments.Values.Where(a => position.ContainsKey(a.Group)).ToList();
+
+        // Column offsets are relative to the columns block; the reader adds its start.
+        w.Write(kept.Count);
+        foreach (var k in kept) { w.Write(k.Name); w.Write(k.Mark); w.Write((ushort)k.Flags); w.Write(k.Offset); w.Write(k.Length); }
+        w.Write(assignments.Count);
+        foreach (var a in assignments) { w.Write(a.Id); w.Write(position[a.Group]); }
+        w.Write((int)columns.Length);
+        w.Flush();
+        columns.Position = 0;
+        columns.CopyTo(body);
+        var hash = SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length));
+        body.Write(hash);
+        return body.ToArray();
+    }
+
+    // ---- reading -------------------------------------------------------------------------------
+
+    /// <summary>The index in <paramref name="path"/>; null, with the reason, when it is missing
+    /// or unusable (truncated, another format, checksum mismatch).</summary>
+    public static PlugIndex? TryRead(string path, out string? problem)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            problem = "no plug index";
+            return null;
+        }
+        try
+        {
+            var index = Parse(bytes, out problem);
+            return index;
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or ArgumentException or FormatException or InvalidDataException or OverflowException)
+        {
+            problem = $"plug index unreadable: {e.Message}";
+            return null;
+        }
+    }
+
+    private static PlugIndex? Parse(byte[] bytes, out string? problem)
+    {
+        if (bytes.Length < Magic.Length + HashSize || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        {
+            problem = "plug index has another format";
+            return null;
+        }
+        var content = bytes.AsSpan(0, bytes.Length - HashSize);
+        if (!SHA256.HashData(content).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashSize)))
+        {
+            problem = "plug index checksum mismatch";
+            return null;
+        }
+        var stream = new MemoryStream(bytes, 0, bytes.Length - HashSize, writable: false);
+        using var r = new BinaryReader(stream, Encoding.UTF8);
+        r.ReadBytes(Magic.Length);
+        if (r.ReadInt32() != FormatVersion)
+        {
+            problem = "plug index has another format version";
+            return null;
+        }
+        var version = new PlugIndexVersion(r.ReadString(), r.ReadString(), r.ReadInt32(), r.ReadString(), r.ReadUInt32(), r.ReadUInt32(), r.ReadUInt32());
+        bool all = r.ReadBoolean();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = r.ReadInt32(); i > 0; i--) names.Add(r.ReadString());
+        var groups = new List<(string, ushort, ushort, int, int)>();
+        for (int i = r.ReadInt32(); i > 0; i--) groups.Add((r.ReadString(), r.ReadUInt16(), r.ReadUInt16(), r.ReadInt32(), r.ReadInt32()));
+        var assignments = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = r.ReadInt32(); i > 0; i--)
+        {
+            var id = r.ReadString();
+            int g = r.ReadInt32();
+            if (g < 0 || g >= groups.Count) throw new InvalidDataException($"assignment {id} names group #{g} of {groups.Count}");
+            assignments[id] = g;
+        }
+        int columnsLength = r.ReadInt32();
+        int columnsStart = (int)stream.Position;
+        if (columnsStart + (long)columnsLength != bytes.Length - HashSize) throw new InvalidDataException("the columns block does not end where the checksum starts");
+        var list = new List<PlugIndexGroup>(groups.Count);
+        foreach (var (name, mark, flags, offset, length) in groups)
+        {
+            if (offset < 0 || length < 0 || (long)offset + length > columnsLength) throw new InvalidDataException($"group {name}'s column lies outside the columns block");
+            list.Add(new PlugIndexGroup(name, mark, (NicFlags)flags, columnsStart + offset, length));
+        }
+        problem = null;
+        return new PlugIndex(bytes) { Version = version, OtherSubsystemNames = names, ForwarderTakesAll = all, Groups = list, Assignments = assignments };
+    }
+}
+
+/// <summary>What a plug index is valid for: the snapshot file's stamp, the loaded programs, the
+/// node, and the maps (by id: a map re-created by clear or a migration is another map).</summary>
+public sealed record PlugIndexVersion(string Stamp, string Fingerprint, int Schema, string Node, uint NicGroupMapId, uint VerdictsMapId, uint ServicesMapId);
+
+/// <summary>What the index is built from: the plan the full apply enforced, its snapshot, and
+/// what the other subsystems take on this node.</summary>
+public sealed record PolicyVersionedPlan(PolicyPlan Plan, PolicyConfig Config, PlugIndexVersion Version, IReadOnlySet<string> OtherSubsystemNames, bool ForwarderTakesAll, int MaxServices);

@@ -1,0 +1,210 @@
+// The policy subsystem's side of the plug index (PlugIndex): the full apply writes it (or
+// removes it when it cannot vouch for it), the one-shot plug path reads it instead of the
+// snapshot. A plug from the index does what the plug path does with the snapshot (same map
+// writes, same links, same report); whenever the index cannot answer exactly, it answers
+// null and the caller takes that path.
+using Microseg.Agent.Subsystems;
+using Microseg.Bpf;
+using Microseg.Bpf.Abi;
+using Microseg.Netlink;
+using Microseg.Policy;
+using Microsoft.Extensions.Logging;
+
+namespace Microseg.Agent.Policy;
+
+public sealed partial class PolicySubsystem
+{
+    /// <summary>The plug index of this host (run state: gone with /run at boot and with clear).</summary>
+    public string IndexPath => Path.Combine(State.Directory, PlugIndex.FileName);
+
+    /// <summary>A full apply of the host's plan, then the plug index made to describe it: kept
+    /// when it already does, written when the snapshot is known by its stamp, removed otherwise
+    /// (also when the apply fails: the maps may be between two snapshots).</summary>
+    private PolicyApplyResult ApplyIndexed(HostState host, Func<PolicyPlan, PolicyApplyResult> apply)
+    {
+        var plan = PolicyPlan.ForHost(host.Config, Local(host), LoadSlots());
+        PolicyApplyResult result;
+        try { result = apply(plan); }
+        catch
+        {
+            ForgetIndex();
+            throw;
+        }
+        UpdateIndex(host, plan);
+        return result;
+    }
+
+    private void UpdateIndex(HostState host, PolicyPlan plan)
+    {
+        try
+        {
+            if (host.SnapshotStamp is not { } stamp || !Pins.AllPresent)
+            {
+                ForgetIndex();
+                return;
+            }
+            var version = new PlugIndexVersion(stamp, Program.Fingerprint, Program.Schema, Options.Node,
+                MapId(Pins.NicGroup), MapId(Pins.Verdicts), MapId(Pins.Services));
+            if (PlugIndex.TryRead(IndexPath, out _) is { } existing && existing.Version == version) return;
+            var (names, all) = OtherSubsystemNames(host.Config, Options.Node);
+            AtomicFile.Write(IndexPath, PlugIndex.Build(new PolicyVersionedPlan(plan, host.Config, version, names, all, Capacity.MaxServices)));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or BpfException)
+        {
+            LogIndexNotWritten(Log, e.Message);
+            ForgetIndex();
+        }
+    }
+
+    /// <summary>The plug path with a snapshot: an index that is not of that snapshot goes (the
+    /// plug may write that snapshot's words for a group the index would call present).</summary>
+    private void InvalidateIndexUnless(string? stamp)
+    {
+        if (!File.Exists(IndexPath)) return;
+        if (stamp is not null && PlugIndex.TryRead(IndexPath, out _) is { } index && index.Version.Stamp == stamp) return;
+        ForgetIndex();
+    }
+
+    /// <summary>The record that no policy tc filter is left on any NIC (TcFilterStore).</summary>
+    private static string NoTcFiltersRecord(AgentOptions options) => Path.Combine(options.RunFor(SubsystemName), "tc-none");
+
+    /// <summary>clear: the index and the tc record go with the rest of the run state.</summary>
+    private void ForgetRunFiles(AgentOptions options)
+    {
+        ForgetIndex();
+        try { File.Delete(NoTcFiltersRecord(options)); }
+        catch (DirectoryNotFoundException) { }
+    }
+
+    private void ForgetIndex()
+    {
+        try { File.Delete(IndexPath); }
+        catch (DirectoryNotFoundException) { }
+    }
+
+    private static uint MapId(string pin)
+    {
+        using var map = BpfMap.OpenPinned(pin);
+        return map.Info().Id;
+    }
+
+    /// <summary>Interface names the carrier and forwarder subsystems act on, on this node, and
+    /// whether a forwarder takes every interface.</summary>
+    private static (IReadOnlySet<string> Names, bool All) OtherSubsystemNames(PolicyConfig config, string node)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        bool all = false;
+        foreach (var b in config.Bridges.Values.Where(b => b.AppliesTo(node))) names.Add(b.Name);
+        foreach (var f in config.Forwarders.Values.Where(f => f.AppliesTo(node)))
+        {
+            names.Add(f.Router);
+            foreach (var p in f.Physical)
+            {
+                if (p == Microseg.Agent.Forwarder.ForwarderPlan.Wildcard) all = true;
+                names.Add(p);
+            }
+        }
+        return (names, all);
+    }
+
+    /// <summary>`apply IFACE` from the plug index, for the committed snapshot with stamp
+    /// <paramref name="stamp"/>: null (and why) when the index cannot answer exactly what the
+    /// plug path would do with the snapshot: missing, stale or corrupt index, programs not
+    /// current, a name another subsystem may act on (a carrier bridge, a forwarder's interface,
+    /// a NIC in a bridge with a vxlan device that lacks gbp, which the carrier warns about), a
+    /// NIC that is not there or not assigned.</summary>
+    public PolicyReport? TryPlugIndexed(string name, string stamp, out string why)
+    {
+        if (!GuestNic.TryParse(name, out var guest))
+        {
+            why = "not a guest NIC name";
+            return null;
+        }
+        using (SubsystemLock.Shared(State.LockPath))
+        {
+            if (!IsCurrent)
+            {
+                why = "programs not loaded or not this build's";
+                return null;
+            }
+            if (PlugIndex.TryRead(IndexPath, out var problem) is not { } index)
+            {
+                why = problem!;
+                return null;
+            }
+            var v = index.Version;
+            if (v.Stamp != stamp || v.Fingerprint != Program.Fingerprint || v.Schema != Program.Schema || v.Node != Options.Node)
+            {
+                why = "plug index is of another snapshot, build or node";
+                return null;
+            }
+            if (index.ForwarderTakesAll || index.OtherSubsystemNames.Contains(name))
+            {
+                why = "another subsystem acts on this name";
+                return null;
+            }
+            if (!index.Assignments.TryGetValue(guest.AssignmentId, out var g))
+            {
+                why = "no assignment in the index";
+                return null;
+            }
+            LinkInfo? link;
+            using (var rt = new RtNetlink())
+            {
+                link = rt.GetLink(name);
+                if (link is null || link.Kind is "bridge" or "vxlan")
+                {
+                    why = link is null ? "no such interface" : "the interface is a bridge or a vxlan device";
+                    return null;
+                }
+                // In a bridge: the carrier warns when a vxlan device on that bridge lacks gbp.
+                if (link.MasterIfIndex is { } master && rt.GetLinks().Any(l => l.Kind == "vxlan" && l.MasterIfIndex == master && !(l.Vxlan?.Gbp ?? false)))
+                {
+                    why = "the interface's bridge has a vxlan device without gbp (the carrier warns)";
+                    return null;
+                }
+            }
+            Links.Choice.ThrowIfUnsupported();
+            using var loaded = OpenPinned();
+            if (loaded.NicGroup.Map.Info().Id != v.NicGroupMapId || loaded.Verdicts.Map.Info().Id != v.VerdictsMapId || loaded.Services.Map.Info().Id != v.ServicesMapId)
+            {
+                why = "plug index is of other maps";
+                return null;
+            }
+            // A group already on the host has its column and its counter slots in the maps: its
+            // slots are those of a NIC of the group. A group new on the host needs slots from the
+            // slot table, which the plan assigns: the plug path as without an index.
+            var group = index.Groups[g];
+            NicInfo? sibling = null;
+            foreach (var (_, e) in loaded.NicGroup.Entries())
+                if (e.Group == group.Mark) { sibling = e; break; }
+            if (sibling is not { } same)
+            {
+                why = "the group is new on this host (its counter slots come from the plan)";
+                return null;
+            }
+            why = "";
+            return new PolicyReport(PlugIndexed(loaded, group, guest, link, same));
+        }
+    }
+
+    /// <summary>What <see cref="Plug(PolicyPlan)"/> does for a NIC whose group some NIC in
+    /// nic_group has already: the group's column and slots are in the maps (the full apply that
+    /// wrote the index synced them, and a plug writes a column before the NIC that needs it), so
+    /// only the NIC is written, with the slots of <paramref name="sibling"/>.</summary>
+    private PolicyApplyResult PlugIndexed(Loaded loaded, PlugIndexGroup group, GuestNic guest, LinkInfo link, NicInfo sibling)
+    {
+        var nic = new EnforcedNic(link.Name, link.IfIndex, guest.AssignmentId, group.Name, group.Mark, group.Flags);
+        var want = sibling with { Flags = (ushort)group.Flags };
+        int nicsBefore = loaded.NicGroup.Count();
+        bool nicCurrent = loaded.NicGroup.TryLookup((uint)link.IfIndex, out var have) && have == want;
+        if (!nicCurrent) Capacity.CheckTransition("nic_group", nicsBefore, have.Group == 0 ? 1 : 0, Capacity.MaxNics);
+        int nw = 0;
+        if (!nicCurrent) { loaded.NicGroup.Update((uint)link.IfIndex, want); nw++; }
+        var (enforced, failed, created, updated) = AttachAll(loaded, [nic]);
+        return new PolicyApplyResult(LoadOutcome.Reused, enforced, failed, nw, 0, 0, 0, created, updated, 0);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the plug index was not written (plugs read the snapshot until the next apply): {Error}")]
+    private static partial void LogIndexNotWritten(ILogger log, string error);
+}

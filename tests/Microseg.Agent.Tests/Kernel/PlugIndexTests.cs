@@ -1,0 +1,96 @@
+// The plug index on real guests: `apply IFACE` with a fresh index (no snapshot read), a stale
+// one (another snapshot committed since the full apply), a corrupt one and none at all enforces
+// exactly what the plug path with the snapshot enforces, checked with real packets between every
+// pair of guests against the engine, and leaves nothing for the next full apply to change.
+using Microseg.Lab;
+using Microseg.TestSupport;
+
+namespace Microseg.Agent.Tests.Kernel;
+
+public class PlugIndexTests
+{
+    private static readonly string Example = File.ReadAllText(Path.Combine(RepoPaths.Root, "examples", "microseg.cfg"));
+
+    // Two NICs appear after the full apply: ct102 in wol (no NIC of wol on the host yet: its
+    // words and counter slots come from the plan, so it reads the snapshot whatever the index)
+    // and ct103 in wiki (ct100's group: already on the host, plugged from the index).
+    private static readonly string Policy = Example +
+        "\nrule: p11-12\n\tsrc wiki\n\tdst wol\n\taction allow\n" +
+        "\nassignment: vm102i0\n\tvmid 102\n\tiface 0\n\tgroup wol\n" +
+        "\nassignment: vm103i0\n\tvmid 103\n\tiface 0\n\tgroup wiki\n";
+
+    public enum IndexState { Fresh, Stale, Corrupt, Truncated, Missing }
+
+    [KernelTheory]
+    [InlineData(IndexState.Fresh, "tcx")]
+    [InlineData(IndexState.Fresh, "tc")]
+    [InlineData(IndexState.Stale, "tcx")]
+    [InlineData(IndexState.Corrupt, "tcx")]
+    [InlineData(IndexState.Truncated, "tc")]
+    [InlineData(IndexState.Missing, "tcx")]
+    public void Plug_enforces_the_same_whatever_the_index(IndexState state, string attach)
+    {
+        using var lab = new LabGuard(Policy, [("ct100", 100, 0), ("ct200", 200, 1)], attach: attach);
+        var index = Path.Combine(lab.Lab.RunDirectory(lab.Host), "policy", "plug-index");
+        Assert.True(File.Exists(index), "the full apply writes the plug index");
+        switch (state)
+        {
+            case IndexState.Stale:
+                // A new snapshot since the full apply, where db may reach wol: the index (which
+                // says db -> wol deny) must not be used.
+                lab.Lab.Commit(Policy.Replace("rule: p20-12\n\tsrc db\n\tdst wol\n\taction deny\n", "rule: p20-12\n\tsrc db\n\tdst wol\n\taction allow\n"));
+                break;
+            case IndexState.Corrupt:
+                var bytes = File.ReadAllBytes(index);
+                bytes[bytes.Length / 2] ^= 0x5a;
+                File.WriteAllBytes(index, bytes);
+                break;
+            case IndexState.Truncated:
+                File.WriteAllBytes(index, File.ReadAllBytes(index)[..40]);
+                break;
+            case IndexState.Missing:
+                File.Delete(index);
+                break;
+        }
+
+        var late = new[] { new LabGuest("ct102", "node1", 102, 0, "10.78.0.99/16"), new LabGuest("ct103", "node1", 103, 0, "10.78.0.98/16") };
+        var grown = new Microseg.Lab.Lab(lab.Lab.Spec with { Guests = [.. lab.Lab.Spec.Guests, .. late] }, lab.Lab.MicrosegBinary) { AgentEnvironment = lab.Lab.AgentEnvironment };
+        foreach (var g in late) grown.CreateGuest(g);
+        var outputs = new List<string>();
+        foreach (var (g, group) in new[] { (late[0], "wol"), (late[1], "wiki") })
+        {
+            var r = lab.MicrosegResult("apply", g.HostNic, "-v");
+            Assert.True(r.ExitCode == 0, $"apply {g.HostNic}: exit {r.ExitCode}: {r.Stderr}");
+            Assert.Contains($"enforced 1 NIC: {g.HostNic} ({group})", r.Stdout);
+            // The index is used exactly when it is of the committed snapshot and the group is on the host.
+            Assert.Equal(state != IndexState.Fresh || group == "wol", r.Stderr.Contains($"plug {g.HostNic} reads the snapshot", StringComparison.Ordinal));
+            outputs.Add(r.Stdout);
+        }
+        // wol's words are written with its first NIC; wiki's were on the host already.
+        Assert.DoesNotContain("verdicts +0 ", outputs[0]);
+        Assert.Contains("verdicts +0 ", outputs[1]);
+
+        var report = LabCheck.Run(grown);
+        Assert.True(report.AllMatch, LabCheck.Render(grown, report));
+        var udp = report.Udp.ToDictionary(p => (p.Src.Name, p.Dst.Name), p => p.Observed);
+        Assert.Equal(state == IndexState.Stale, udp[("ct200", "ct102")]); // db -> wol: the committed rule
+        Assert.True(udp[("ct102", "ct200")]);                             // wol -> db: allow
+        Assert.True(udp[("ct100", "ct102")]);                             // wiki -> wol: allow
+        Assert.Equal(udp[("ct200", "ct100")], udp[("ct200", "ct103")]);   // ct103 as ct100 (wiki)
+
+        // The plugs wrote what the full apply wants: it changes nothing (and writes the index again).
+        var full = lab.Microseg("apply");
+        Assert.Contains("maps: verdicts +0 -0, nic_group +0 -0; links +0 ~0 -0", full);
+        Assert.True(File.Exists(index));
+    }
+
+    [KernelFact]
+    public void Clear_removes_the_index_with_the_run_state()
+    {
+        using var lab = new LabGuard(Policy, [("ct100", 100, 0)]);
+        var run = Path.Combine(lab.Lab.RunDirectory(lab.Host), "policy");
+        Assert.True(File.Exists(Path.Combine(run, "plug-index")));
+        lab.Microseg("clear");
+        Assert.False(Directory.Exists(run), $"{run} is left after clear");
+    }
+}
