@@ -195,7 +195,7 @@ public sealed partial class PolicySubsystem
     private PolicyApplyResult PlugIndexed(Loaded loaded, PlugIndexGroup group, GuestNic guest, LinkInfo link, NicInfo sibling)
     {
         var nic = new EnforcedNic(link.Name, link.IfIndex, guest.AssignmentId, group.Name, group.Mark, group.Flags);
-        var want = sibling with { Flags = (ushort)group.Flags };
+        var want = new NicInfo(group.Mark, (ushort)group.Flags, sibling.DenySlot, sibling.ReplySlot, sibling.InfraSlot);
         int nicsBefore = loaded.NicGroup.Count();
         bool nicCurrent = loaded.NicGroup.TryLookup((uint)link.IfIndex, out var have) && have == want;
         if (!nicCurrent) Capacity.CheckTransition("nic_group", nicsBefore, have.Group == 0 ? 1 : 0, Capacity.MaxNics);
