@@ -34,6 +34,8 @@ packages+=(etcd-server etcd-client)
 # promtool (in Debian's prometheus package): the tests check what /metrics answers with it.
 # On a host that runs systemd the package also enables a Prometheus server on :9090.
 packages+=(prometheus)
+# The scale benchmark times commands with /usr/bin/time -v; BENCH_PROFILE=1 counts syscalls with strace.
+packages+=(time strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
