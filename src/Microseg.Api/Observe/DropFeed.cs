@@ -5,6 +5,10 @@
 // The events exist only where the policy programs are loaded and can only be read as root: until
 // then (or when the programs are replaced, e.g. by a commit that changed the map schema) the feed
 // says why in Problem and tries again every few seconds.
+//
+// A host's events have one reader at a time (the kernel's ring has one read position), so the
+// feed reads only while someone looks: the first request for drops starts it, and it lets go
+// when nobody has asked for Idle, leaving the events to `microseg monitor` meanwhile.
 using Microseg.Agent;
 using Microseg.Agent.Observe;
 using Microseg.Policy;
@@ -17,6 +21,13 @@ public sealed partial class DropFeed : IAsyncDisposable
     /// <summary>Drops kept: what the API's limit can ask for.</summary>
     public const int Capacity = 1000;
     private static readonly TimeSpan Retry = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long the feed keeps reading after the last request for drops.</summary>
+    public static readonly TimeSpan Idle = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan IdleCheck = TimeSpan.FromSeconds(10);
+    private const string IdleProblem = "not reading: nobody has asked for drops for a while (a microseg monitor on this host may read meanwhile); this request starts it";
+    private long lastAsked = long.MinValue / 2;
+    private readonly SemaphoreSlim asked = new(0, 1);
 
     private readonly AgentOptions options;
     private readonly ILogger log;
@@ -61,6 +72,12 @@ public sealed partial class DropFeed : IAsyncDisposable
     /// <summary>The newest drops first, at most <paramref name="limit"/>.</summary>
     public IReadOnlyList<VerdictEvent> Recent(int limit)
     {
+        Interlocked.Exchange(ref lastAsked, Environment.TickCount64);
+        if (asked.CurrentCount == 0)
+        {
+            try { asked.Release(); }
+            catch (SemaphoreFullException) { } // another request woke it first
+        }
         lock (gate)
         {
             var n = Math.Min(limit, count);
@@ -88,13 +105,23 @@ public sealed partial class DropFeed : IAsyncDisposable
         string? logged = null;
         while (!cancel.IsCancellationRequested)
         {
+            if (IsIdle)
+            {
+                Problem = IdleProblem;
+                try { await asked.WaitAsync(cancel); }
+                catch (OperationCanceledException) { break; }
+                continue;
+            }
             CancellationTokenSource again;
             lock (gate)
             {
                 if (reopen.IsCancellationRequested) { reopen.Dispose(); reopen = new(); }
                 again = reopen;
             }
-            using var both = CancellationTokenSource.CreateLinkedTokenSource(cancel, again.Token);
+            using var idle = new CancellationTokenSource();
+            using var both = CancellationTokenSource.CreateLinkedTokenSource(cancel, again.Token, idle.Token);
+            using var stopWatch = CancellationTokenSource.CreateLinkedTokenSource(both.Token);
+            var watch = WatchIdleAsync(idle, stopWatch.Token);
             try
             {
                 await using var m = VerdictMonitor.Open(options, flows: false, Committed());
@@ -110,14 +137,34 @@ public sealed partial class DropFeed : IAsyncDisposable
                 if (Problem != logged) LogUnavailable(log, e.Message);
                 logged = Problem;
             }
-            finally { monitor = null; }
+            finally
+            {
+                monitor = null;
+                stopWatch.Cancel();
+                await watch;
+            }
             if (cancel.IsCancellationRequested) break;
+            if (IsIdle) continue;
             if (!again.IsCancellationRequested)
             {
-                try { await Task.Delay(Retry, both.Token); }
+                using var retry = CancellationTokenSource.CreateLinkedTokenSource(cancel, again.Token);
+                try { await Task.Delay(Retry, retry.Token); }
                 catch (OperationCanceledException) { }
             }
         }
+    }
+
+    private bool IsIdle => Environment.TickCount64 - Interlocked.Read(ref lastAsked) > (long)Idle.TotalMilliseconds;
+
+    /// <summary>Cancels <paramref name="idle"/> once nobody has asked for drops for <see cref="Idle"/>.</summary>
+    private async Task WatchIdleAsync(CancellationTokenSource idle, CancellationToken cancel)
+    {
+        try
+        {
+            while (!IsIdle) await Task.Delay(IdleCheck, cancel);
+            idle.Cancel();
+        }
+        catch (OperationCanceledException) { }
     }
 
     /// <summary>The committed policy, or none when it cannot be read (groups then show as marks).</summary>
@@ -137,6 +184,7 @@ public sealed partial class DropFeed : IAsyncDisposable
         }
         stop.Dispose();
         reopen.Dispose();
+        asked.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "recent drops: no verdict events to read yet: {Reason}")]
