@@ -64,6 +64,12 @@ $(OUT)/bpf/bench/%.bpf.o: bench/bpf/%.bpf.c $(BPF_HDR)
 	@mkdir -p $(@D)
 	clang $(BPF_CFLAGS) -c $< -o $@
 
+# The policy programs with every packet missing the per-CPU services cache: its miss cost.
+BENCH_BPF_OBJ += $(OUT)/bpf/bench/policy-service-miss.bpf.o
+$(OUT)/bpf/bench/policy-service-miss.bpf.o: bpf/policy.bpf.c $(BPF_HDR)
+	@mkdir -p $(@D)
+	clang $(BPF_CFLAGS) -DMICROSEG_NO_SERVICE_CACHE=1 -c $< -o $@
+
 # Native baselines: a C program doing the plug path's kernel work with libbpf, and an AOT hello
 # world (the start-up floor of a native .NET executable).
 BENCH_NATIVE := $(OUT)/bench/plug-baseline $(OUT)/bench/hello/hello $(OUT)/bench/udp-flood

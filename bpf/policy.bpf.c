@@ -115,6 +115,25 @@ struct {
 	__type(value, struct flow_cache_entry);
 } flow_cache SEC(".maps");
 
+/* The last services decision each CPU made (a pair with service rules, a protocol with ports, a
+ * destination port), valid while flow_epoch keeps the value it had when it was made: user space
+ * changes it after writing or deleting services entries, as after flows. Not pinned. */
+struct service_cache_entry {
+	struct service_key key; /* at offset 0 of an 8-byte aligned map value: one word */
+	__be16 dport;
+	__u8 allowed;
+	__u8 pad;
+	__u32 slot;
+	__u64 epoch;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct service_cache_entry);
+} service_cache SEC(".maps");
+
 #define NS_PER_SEC 1000000000ULL
 
 /* IPv6 extension headers walked to find the transport protocol. A longer chain makes the
@@ -403,6 +422,41 @@ static __always_inline int service_allows(const struct service_value *svc, const
 	}
 	*slot = svc->otherwise_slot;
 	return svc->otherwise == SERVICE_ALLOW;
+}
+
+/* The decision of the pair `sk` for a packet to `dport`: this CPU's last one when it was for
+ * the same pair, protocol and port in the current epoch; else the services entry's, remembered
+ * (with the epoch read before the lookup). No entry for the protocol: 0, and *allowed and
+ * *slot stay the verdict word's. Only for packets with ports (the others are rare here). */
+static __always_inline void service_decide(const struct service_key *sk, const struct pkt *p, __u32 *allowed, __u32 *slot)
+{
+	__u32 zero = 0;
+	struct service_cache_entry *c = bpf_map_lookup_elem(&service_cache, &zero);
+	__u64 *epoch = bpf_map_lookup_elem(&flow_epoch, &zero);
+	__u64 seen = 0;
+#ifdef MICROSEG_NO_SERVICE_CACHE
+	/* The benchmark's build of every packet missing the cache (bench/, never shipped). */
+	c = NULL;
+#endif
+	if (c && epoch) {
+		seen = *(volatile __u64 *)epoch;
+		if (c->epoch == seen && *(const __u64 *)&c->key == *(const __u64 *)sk && c->dport == p->dport) {
+			*allowed = c->allowed;
+			*slot = c->slot;
+			return;
+		}
+	}
+	struct service_value *svc = bpf_map_lookup_elem(&services, sk);
+	if (!svc)
+		return;
+	*allowed = service_allows(svc, p, slot);
+	if (c && epoch) {
+		*(__u64 *)&c->key = *(const __u64 *)sk;
+		c->dport = p->dport;
+		c->allowed = *allowed;
+		c->slot = *slot;
+		c->epoch = seen;
+	}
 }
 
 /* ---- infrastructure ---- */
@@ -925,10 +979,14 @@ static __always_inline int egress_slow(struct __sk_buff *skb, const struct nic_i
 		if (p.opaque) {
 			allowed = 0; /* a port rule might apply that we cannot see */
 		} else if (p.family) {
-			struct service_key sk = { .dst = dst, .src = src, .proto = p.proto };
-			struct service_value *svc = bpf_map_lookup_elem(&services, &sk);
-			if (svc)
-				allowed = service_allows(svc, &p, &slot);
+			struct service_key sk __attribute__((aligned(8))) = { .dst = dst, .src = src, .proto = p.proto };
+			if (p.ports) {
+				service_decide(&sk, &p, &allowed, &slot);
+			} else {
+				struct service_value *svc = bpf_map_lookup_elem(&services, &sk);
+				if (svc)
+					allowed = service_allows(svc, &p, &slot);
+			}
 		}
 		if (allowed) {
 			count(slot, skb->len);

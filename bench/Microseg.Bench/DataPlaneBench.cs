@@ -145,6 +145,11 @@ public static class DataPlaneBench
                     Name = c.Name + " [before]",
                     Program = c.Program == ingress ? before.Ingress : before.Egress,
                 });
+        // Each CPU keeps its last services decision; the same packet again and again hits it.
+        // The build that never hits gives the cost of a miss (a packet of another pair or port).
+        using var miss = new Policy(Paths.BenchObject("policy-service-miss.bpf.o"));
+        foreach (var c in cases.Where(c => c.Program == egress && c.Mark is Serviced or OneRange).ToList())
+            cases.Add(c with { Name = c.Name + " [services cache missed]", Program = miss.Egress, Limit = c.Limit });
         var times = cases.Select(_ => new List<double>()).ToArray();
         for (int round = 0; round < Rounds; round++)
             for (int i = 0; i < cases.Count; i++)
@@ -166,7 +171,9 @@ public static class DataPlaneBench
                     $"(flows max {flows.MaxEntries:N0}). The NIC is stateful with the infrastructure exception on. Baselines: bench/bpf/seed_policy.bpf.c " +
                     "(the programs before services and flows) and an empty program (the test run's own overhead). Counters are on (every " +
                     "verdict is counted on its slot); drops are reported on the events ring at 100/s per NIC, so nearly all of a run's drops " +
-                    "are refused by the token bucket (the flood case)." +
+                    "are refused by the token bucket (the flood case). Each CPU remembers its last services decision (pair, protocol, " +
+                    "port), so a pair's packets to the same port skip the services lookup; rows marked [services cache missed] are a " +
+                    "build that never finds it there (every packet of another pair or port than the last on its CPU)." +
                     (before is null ? "" : $" Rows marked [before]: the programs of {beforePath} (BENCH_POLICY_BEFORE), same tables, same rounds."));
         report.Line();
         // The spread: each round's time over the same round's baseline, lowest and highest.

@@ -222,7 +222,8 @@ struct monitor_state {
  * went by (so an entry is still refreshed at least that often). The programs add 1 after each
  * insert (an LRU insert may evict) and each delete; whoever deletes or writes entries from user
  * space writes a new random value after doing so (never the value it read), which no cache can
- * hold. */
+ * hold. The same epoch guards each CPU's last services decision (pair, protocol, destination
+ * port): whoever writes or deletes services entries from user space writes a new value too. */
 #define FLOW_EPOCH_ENTRIES 1
 #define FLOW_CACHE_JIFFIES 2
 

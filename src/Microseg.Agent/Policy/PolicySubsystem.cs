@@ -102,6 +102,8 @@ public sealed partial class PolicySubsystem : Subsystem
             foreach (var k in nics.Deletes) { if (loaded.NicGroup.Delete(k)) nr++; loaded.Monitor.Delete(k); }
             foreach (var k in verdicts.Deletes) if (loaded.Verdicts.Delete(k)) vr++;
             foreach (var k in services.Deletes) if (loaded.Services.Delete(k)) sr++;
+            // The programs remember each CPU's last services decision while the epoch stays.
+            if (sw + sr > 0) FlowEpoch.Invalidate(loaded.FlowEpoch);
             // A NIC that left takes its flows along: its ifindex may be another NIC's tomorrow.
             int fr = 0;
             if (nics.Deletes.Count > 0)
@@ -137,6 +139,7 @@ public sealed partial class PolicySubsystem : Subsystem
         Capacity.CheckTransition("services", loaded.Services.Count(), services.Count - servicesPresent.Count, Capacity.MaxServices);
         PrepareSlots(loaded, plan);
         foreach (var (k, v) in serviceWrites.Writes) { loaded.Services.Update(k, v); sw++; }
+        if (sw > 0) FlowEpoch.Invalidate(loaded.FlowEpoch);
         foreach (var (k, v) in verdictWrites.Writes) { loaded.Verdicts.Update(k, v); vw++; }
         foreach (var (k, v) in nicWrites.Writes) { loaded.NicGroup.Update(k, v); nw++; }
         var (enforced, failed, created, updated) = AttachAll(loaded, plan.Nics);

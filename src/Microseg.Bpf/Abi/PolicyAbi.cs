@@ -443,9 +443,10 @@ public readonly struct MonitorEvent
 }
 
 /// <summary>flow_epoch, seen from user space: whoever deletes or writes entries of the flows map
-/// calls <see cref="Invalidate"/> afterwards, so that no CPU keeps letting packets of a removed
-/// flow skip the table (the programs cache the last flow they found live, for as long as the
-/// epoch they found it in stays).</summary>
+/// or of the services map calls <see cref="Invalidate"/> afterwards, so that no CPU keeps letting
+/// packets of a removed flow skip the table, nor decides by a services entry that changed (the
+/// programs cache the last flow they found live and the last services decision, for as long as
+/// the epoch they found it in stays).</summary>
 public static class FlowEpoch
 {
     /// <summary>Writes a random value other than the current one. Not read-modify-write (the

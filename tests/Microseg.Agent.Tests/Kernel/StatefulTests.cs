@@ -2,9 +2,12 @@
 // answers without a reverse rule (one host in both attach modes, and across two hosts over
 // VXLAN-GBP and SRv6), related ICMP errors pass, packets that only look like replies do not, port
 // rules decide within a group pair, and a full flow table never lets policy be bypassed.
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Microseg.Agent.Policy;
 using Microseg.Lab;
+using Microseg.Netlink;
 using Microseg.TestSupport;
 
 namespace Microseg.Agent.Tests.Kernel;
@@ -168,6 +171,77 @@ public class StatefulTests
         // And lab check agrees with the engine on every probe.
         var report = LabCheck.Run(lab.Lab);
         Assert.True(report.AllMatch, LabCheck.Render(lab.Lab, report));
+    }
+
+    /// <summary>web -> db: allow udp/PORT, deny the rest.</summary>
+    private static string UdpPortOnly(int port) => $"""
+        group: web
+        	mark 10
+
+        group: db
+        	mark 20
+
+        rule: p10-20-udp{port}
+        	src web
+        	dst db
+        	proto udp
+        	dport {port}
+        	action allow
+
+        rule: p10-20
+        	src web
+        	dst db
+        	action deny
+
+        assignment: vm110i0
+        	vmid 110
+        	iface 0
+        	group web
+
+        assignment: vm120i0
+        	vmid 120
+        	iface 0
+        	group db
+
+        """;
+
+    [KernelFact]
+    public void A_changed_port_rule_decides_the_very_next_packet()
+    {
+        // Each CPU remembers its last services decision (pair, protocol, port) while nothing
+        // changes the epoch; a new flow would (so one socket, one flow, all along, and 5432 the
+        // last port asked). Datagrams to 5432 leave "allow" on the CPUs that sent them; the
+        // commit that moves the rule to 5433 must void it, so the next datagram of the same flow
+        // to 5432 is already dropped. (Without the epoch change after the services write, the
+        // first datagram after the change passes: seen when this test was written.)
+        using var lab = new LabGuard(UdpPortOnly(5432), WebAndDb);
+        var (web, db) = (lab.Guest("web"), lab.Guest("db"));
+        using var to5432 = NetworkNamespace.Run(lab.Lab.Namespace(db.Name), () => Bound(db.Ip, 5432));
+        using var to5433 = NetworkNamespace.Run(lab.Lab.Namespace(db.Name), () => Bound(db.Ip, 5433));
+        using var client = NetworkNamespace.Run(lab.Lab.Namespace(web.Name), () => Bound(web.Ip, 40123));
+        bool Arrives(Socket server, int port)
+        {
+            client.SendTo("x"u8.ToArray(), new IPEndPoint(db.Ip, port));
+            if (!server.Poll(TimeSpan.FromMilliseconds(500), SelectMode.SelectRead)) return false;
+            server.Receive(new byte[16]);
+            return true;
+        }
+        Assert.False(Arrives(to5433, 5433), "web -> db udp/5433 before the change");
+        for (int i = 0; i < 200; i++)
+            Assert.True(Arrives(to5432, 5432), $"web -> db udp/5432, datagram {i + 1} before the change");
+
+        lab.Lab.Commit(UdpPortOnly(5433));
+        lab.Microseg("apply");
+        for (int i = 0; i < 5; i++)
+            Assert.False(Arrives(to5432, 5432), $"web -> db udp/5432, datagram {i + 1} after the change");
+        Assert.True(Arrives(to5433, 5433), "web -> db udp/5433 after the change");
+    }
+
+    private static Socket Bound(IPAddress address, int port)
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        s.Bind(new IPEndPoint(address, port));
+        return s;
     }
 
     [KernelFact]
