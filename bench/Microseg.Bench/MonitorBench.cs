@@ -63,8 +63,9 @@ public static class MonitorBench
                             $"sharing the cores with the sender, {shared.Ratio:F2}× (the sender's own CPU, not the drops: events off gives {shared.QuietRatio:F2}×).");
             long events = shared.Events + split.Events, lost = shared.Lost + split.Lost;
             int floods = Rounds * (canSplit ? 2 : 1);
-            report.Line($"The monitor showed {events:N0} events and {lost:N0} lost over {floods} floods " +
-                        $"(each flood runs {Seconds + 1} s: {(double)events / floods:F0} events per flood against the bound 100/s × {Seconds + 1} s + a burst of 200 = {100 * (Seconds + 1) + 200}).");
+            double floodSeconds = shared.FloodSeconds + split.FloodSeconds;
+            report.Line($"The monitor showed {events:N0} events and {lost:N0} lost over {floods} floods of {floodSeconds / floods:F2} s each " +
+                        $"(the sender's own clock): {(double)events / floods:F0} events per flood against the bucket's bound, 100/s × {floodSeconds / floods:F2} s + a burst of 200 = {100 * floodSeconds / floods + 200:F0}.");
         }
         finally
         {
@@ -86,9 +87,10 @@ public static class MonitorBench
         using (var monitor = Monitor.Start(lab, host, cpus))
         {
             cases.Alone.Add(Iperf(lab, cpus));
-            var (gbps, rate) = WithFlood(lab, cpus);
+            var (gbps, rate, seconds) = WithFlood(lab, cpus);
             cases.Flooded.Add(gbps);
             cases.Pps.Add(rate);
+            cases.FloodSeconds += seconds;
             var (e, l) = monitor.Stop();
             cases.Events += e;
             cases.Lost += l;
@@ -106,6 +108,7 @@ public static class MonitorBench
         public List<double> Pps { get; } = [];
         public long Events { get; set; }
         public long Lost { get; set; }
+        public double FloodSeconds { get; set; }
         public double Ratio => Median(Flooded) / Median(Alone);
         public double QuietRatio => Median(Quiet) / Median(Alone);
 
@@ -122,7 +125,7 @@ public static class MonitorBench
         cpus == Cpus.Split ? ["taskset", "-c", cpu.ToString(CultureInfo.InvariantCulture), .. command] : command;
 
     /// <summary>iperf3 a -> b while f floods c; the throughput and the flood's packets/s.</summary>
-    private static (double Gbps, double Pps) WithFlood(LabRig lab, Cpus cpus)
+    private static (double Gbps, double Pps, double Seconds) WithFlood(LabRig lab, Cpus cpus)
     {
         var flood = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", lab.Namespace("f"), .. On(cpus, 0, Paths.UdpFlood, "10.77.0.4", "7900",
             (Seconds + 1).ToString(CultureInfo.InvariantCulture), "7901", FloodPps.ToString(CultureInfo.InvariantCulture))])
@@ -132,7 +135,9 @@ public static class MonitorBench
         var output = flood.StandardOutput.ReadToEnd();
         flood.WaitForExit();
         if (flood.ExitCode != 0) throw new InvalidOperationException($"udp-flood exited {flood.ExitCode}");
-        return (gbps, double.Parse(output.Trim().Split(' ')[1], CultureInfo.InvariantCulture));
+        var fields = output.Trim().Split(' ');
+        double sent = double.Parse(fields[0], CultureInfo.InvariantCulture), rate = double.Parse(fields[1], CultureInfo.InvariantCulture);
+        return (gbps, rate, rate > 0 ? sent / rate : 0);
     }
 
     private static double Iperf(LabRig lab, Cpus cpus)
@@ -182,7 +187,8 @@ public static class MonitorBench
         public (long Events, long Lost) Stop()
         {
             Thread.Sleep(1200); // the last lost line
-            Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+            // SIGTERM: a bench started in the background inherits SIGINT ignored.
+            Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
             process.WaitForExit();
             return (events, lost);
         }

@@ -209,8 +209,18 @@ public sealed class ForwarderLab
                 RawFrames.Send(o.Namespace, "eth0", RawFrames.Build(o.Mac, null, $"from {o.Namespace}"));
             foreach (var o in outsides)
                 RawFrames.Send(RouterNamespace, "eth0", RawFrames.Build(RouterMac, o.VlanId, $"from router VLAN {o.VlanId}"));
-            Thread.Sleep(300);
-            var heard = captures.SelectMany(c => c.Capture.Labels().Select(l => (Sender: l, Receiver: c.Label))).ToHashSet();
+            // What should arrive, within 3 s (softirq work may be deferred on a loaded machine);
+            // anything else, within the same time and at least 300 ms.
+            var expected = outsides.SelectMany(o => new[] { ($"from {o.Namespace}", $"router VLAN {o.VlanId}"), ($"from router VLAN {o.VlanId}", $"{o.Namespace} untagged") }).ToList();
+            var heard = new HashSet<(string Sender, string Receiver)>();
+            var (least, most) = (DateTime.UtcNow.AddMilliseconds(300), DateTime.UtcNow.AddSeconds(3));
+            do
+            {
+                Thread.Sleep(50);
+                foreach (var c in captures)
+                    foreach (var l in c.Capture.Labels()) heard.Add((l, c.Label));
+            }
+            while (DateTime.UtcNow < least || (!expected.All(heard.Contains) && DateTime.UtcNow < most));
             foreach (var o in outsides)
             {
                 foreach (var (label, _) in captures)
@@ -224,7 +234,10 @@ public sealed class ForwarderLab
             var first = outsides[0];
             var control = PhysicalTx(outsides);
             RawFrames.Send(RouterNamespace, "eth0", RawFrames.Build(RouterMac, first.VlanId, "control"));
-            Thread.Sleep(200);
+            var controlBy = DateTime.UtcNow.AddSeconds(3);
+            do Thread.Sleep(50);
+            while (PhysicalTx(outsides) == control && DateTime.UtcNow < controlBy);
+            Thread.Sleep(100);
             var before = PhysicalTx(outsides);
             rows.Add(new($"router sends VLAN {first.VlanId} → physical tx counters move (control)", true, before > control));
             foreach (var c in captures) c.Capture.Labels();

@@ -228,13 +228,14 @@ public class CounterTests
             foreach (var b in lab.Lab.Spec.Guests.Where(b => b != a))
                 Shell.Ip("-n", lab.Lab.Namespace(a.Name), "neigh", "replace", b.Ip.ToString(), "lladdr", b.Mac, "nud", "permanent", "dev", a.GuestNic);
         var last = Stats(lab);
-        for (var deadline = DateTime.UtcNow.AddSeconds(10); DateTime.UtcNow < deadline;)
+        for (var deadline = DateTime.UtcNow.AddSeconds(20); DateTime.UtcNow < deadline;)
         {
             Thread.Sleep(700);
             var now = Stats(lab);
             if (now.All(r => last.TryGetValue(r.Key, out var v) && v == r.Value)) return;
             last = now;
         }
+        Assert.Fail("the counters never stayed still for 700 ms within 20 s: something in the lab keeps sending");
     }
 
     /// <summary>count UDP datagrams of <see cref="Payload"/> bytes from src:sport (0: any) to
@@ -244,7 +245,8 @@ public class CounterTests
     {
         using var receiver = NetworkNamespace.Run(lab.Lab.Namespace(dst.Name), () =>
         {
-            var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 4 << 20 };
+            var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            UdpStream.ForceReceiveBuffer(s, 4 << 20);
             s.Bind(new IPEndPoint(dst.Ip, dport));
             return s;
         });

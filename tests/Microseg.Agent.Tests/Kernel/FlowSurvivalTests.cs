@@ -45,8 +45,17 @@ public class FlowSurvivalTests
         var flushed = lab.Lab.MicrosegResult(lab.Host, migrate, "flush-flows", "--nic", "veth110i0");
         Assert.True(flushed.ExitCode == 0, flushed.Stderr);
         Assert.Matches(@"^flush-flows: [1-9]\d* flows? removed \(veth110i0\)", flushed.Stdout);
-        Thread.Sleep(300); // what was in flight arrives
-        var before = stream.ReceivedBySource;
+        // What was in flight, or already in web's socket, is read: wait until the count stays
+        // still for 300 ms (at most 10 s), then 2 s more must bring nothing.
+        long before;
+        var settle = DateTime.UtcNow.AddSeconds(10);
+        do
+        {
+            before = stream.ReceivedBySource;
+            Thread.Sleep(300);
+        }
+        while (stream.ReceivedBySource != before && DateTime.UtcNow < settle);
+        before = stream.ReceivedBySource;
         Thread.Sleep(2_000);
         Assert.True(stream.ReceivedBySource == before, $"db's data still reaches web after flush-flows: {stream}");
     }

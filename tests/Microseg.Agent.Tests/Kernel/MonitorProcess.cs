@@ -22,7 +22,10 @@ public sealed class MonitorProcess : IDisposable
     public static MonitorProcess Start(LabRig lab, LabHost host, params string[] args)
     {
         var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])["netns", "exec", lab.Namespace(host.Name), lab.MicrosegBinary, "monitor", .. args,
+        // SIGINT back to its default first: a test run started in the background by a shell
+        // without job control inherits it ignored, and so would the monitor (and the runtime
+        // leaves an inherited ignore alone), where a terminal's Ctrl-C always delivers it.
+        foreach (var a in (string[])["netns", "exec", lab.Namespace(host.Name), "env", "--default-signal=INT", lab.MicrosegBinary, "monitor", .. args,
                      "--config-dir", lab.ConfigDirectory, "--bpffs", lab.BpffsRoot(host), "--run-dir", lab.RunDirectory(host), "--node", host.Name])
             info.ArgumentList.Add(a);
         var monitor = new MonitorProcess(new Process { StartInfo = info });

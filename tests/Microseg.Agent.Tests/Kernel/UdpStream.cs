@@ -22,7 +22,8 @@ public sealed class UdpStream : IDisposable
     {
         receiver = NetworkNamespace.Run(lab.Namespace(dst.Name), () =>
         {
-            var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 8 << 20 };
+            var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            ForceReceiveBuffer(s, 8 << 20);
             s.Bind(new IPEndPoint(dst.Ip, port));
             s.ReceiveTimeout = 200;
             return s;
@@ -34,6 +35,12 @@ public sealed class UdpStream : IDisposable
         receiveThread.Start();
         sendThread.Start();
     }
+
+    /// <summary>SO_RCVBUFFORCE (root): SO_RCVBUF is capped by net.core.rmem_max (~200 KB), a
+    /// few tens of milliseconds of the stream, which a receiver thread stalled by a loaded
+    /// machine overruns: datagrams the policy let through would be lost in the socket.</summary>
+    public static void ForceReceiveBuffer(Socket socket, int bytes) =>
+        socket.SetRawSocketOption(1 /* SOL_SOCKET */, 33 /* SO_RCVBUFFORCE */, BitConverter.GetBytes(bytes));
 
     private void SendLoop()
     {

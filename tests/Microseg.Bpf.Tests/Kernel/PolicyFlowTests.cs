@@ -309,7 +309,7 @@ public sealed class PolicyFlowTests : IDisposable
         var key = new FlowKey(Nic, Guest, Peer, TestFrames.Udp, 40000, 53);
         var request = TestFrames.UdpPacket(Guest, Peer, 40000, 53);
         var reply = TestFrames.UdpPacket(Peer, Guest, 53, 40000);
-        ulong recent = rig.Now() - Second / 2;
+        ulong recent = rig.Now() - Second / 10; // due for a refresh only 0.9 s from now
         rig.WriteFlow(key, new FlowValue(recent));
 
         rig.Ingress(request);
