@@ -19,8 +19,10 @@ public sealed partial class CarrierSubsystem : Subsystem
     {
         Pins = new CarrierPins(options.BpffsFor(SubsystemName));
         // In tc mode a filter of ours on a guest NIC is the policy's; any other device's is ours.
+        // A host has many such devices (bridges, firewall ports, uplinks): while none of ours is
+        // left on them (the record), an apply in tcx mode does not ask each of them.
         Links = HookAttachments.For(options.AttachChoice(), Pins.LinkDirectory, interfaces ?? new NetlinkInterfaces(),
-            l => !Policy.GuestNic.TryParse(l.Name, out _), log);
+            l => !Policy.GuestNic.TryParse(l.Name, out _), log, State.NoTcFiltersPath);
     }
 
     public CarrierPins Pins { get; }

@@ -65,14 +65,11 @@ public sealed partial class PolicySubsystem
         ForgetIndex();
     }
 
-    /// <summary>The record that no policy tc filter is left on any NIC (TcFilterStore).</summary>
-    private static string NoTcFiltersRecord(AgentOptions options) => Path.Combine(options.RunFor(SubsystemName), "tc-none");
-
     /// <summary>clear: the index and the tc record go with the rest of the run state.</summary>
-    private void ForgetRunFiles(AgentOptions options)
+    private void ForgetRunFiles()
     {
         ForgetIndex();
-        try { File.Delete(NoTcFiltersRecord(options)); }
+        try { File.Delete(State.NoTcFiltersPath); }
         catch (DirectoryNotFoundException) { }
     }
 

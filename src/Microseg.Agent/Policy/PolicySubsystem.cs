@@ -22,7 +22,7 @@ public sealed partial class PolicySubsystem : Subsystem
         Pins = new PolicyPins(options.BpffsFor(SubsystemName));
         // In tc mode a filter of ours on a guest NIC is the policy's (the carrier's sit on bridges).
         Links = HookAttachments.For(options.AttachChoice(), Pins.LinkDirectory, interfaces ?? new NetlinkInterfaces(),
-            l => GuestNic.TryParse(l.Name, out _), log, NoTcFiltersRecord(options));
+            l => GuestNic.TryParse(l.Name, out _), log, State.NoTcFiltersPath);
     }
 
     public PolicyPins Pins { get; }
@@ -200,7 +200,7 @@ public sealed partial class PolicySubsystem : Subsystem
     protected override int Remove()
     {
         int removed = Links.DetachAll();
-        ForgetRunFiles(Options);
+        ForgetRunFiles();
         foreach (var pin in new[] { Pins.IngressProgram, Pins.EgressProgram }.Concat(Pins.Maps.SelectMany(m => new[] { m.Live, m.Next })))
             Bpffs.Unpin(pin);
         foreach (var dir in new[] { Pins.LinkDirectory, Pins.ProgramDirectory, Pins.NextDirectory, Pins.Root })

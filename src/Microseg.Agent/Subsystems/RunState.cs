@@ -1,5 +1,6 @@
 // Small files under /run/microseg/<subsystem>/ that say what is loaded: the program
-// fingerprint and the map schema version. Written atomically.
+// fingerprint and the map schema version (written atomically), and whether any tc filter of
+// the subsystem may be left.
 using System.Globalization;
 using Microseg.Policy;
 
@@ -11,6 +12,10 @@ public sealed class RunState(string directory)
     public string LockPath => Path.Combine(Directory, "lock");
     private string FingerprintPath => Path.Combine(Directory, "fingerprint");
     private string SchemaPath => Path.Combine(Directory, "schema");
+
+    /// <summary>Present when none of the subsystem's tc filters is left on any device it owns
+    /// (TcFilterStore.NoneRecord): while it is there, nothing asks the kernel.</summary>
+    public string NoTcFiltersPath => Path.Combine(Directory, "tc-none");
 
     public string? Fingerprint => ReadOrNull(FingerprintPath);
 
@@ -28,6 +33,7 @@ public sealed class RunState(string directory)
     {
         File.Delete(FingerprintPath);
         File.Delete(SchemaPath);
+        File.Delete(NoTcFiltersPath);
     }
 
     private static string? ReadOrNull(string path)

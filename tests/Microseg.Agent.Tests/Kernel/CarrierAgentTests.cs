@@ -23,6 +23,34 @@ public class CarrierAgentTests
             attached, c.GetProperty("fingerprint").GetString());
     }
 
+    [KernelFact]
+    public void Filters_left_in_tc_mode_go_with_the_next_tcx_apply_which_records_that_none_is_left()
+    {
+        // A host has many devices that are not guest NICs (bridges, firewall ports, uplinks):
+        // a tcx apply asks each of them for a carrier tc filter only until one pass found none
+        // (the record), and a tc attach removes the record before it adds a filter.
+        using var lab = new CarrierLab(LabCarrier.Srv6, attach: "tc");
+        var record = Path.Combine(lab.Lab.RunDirectory(lab.A), "carrier", "tc-none");
+        string Filters(string direction) => Shell.Check("tc", "-n", lab.Lab.Namespace(lab.A.Name), "filter", "show", "dev", "und0", direction);
+        Assert.Contains("handle 0x4d53", Filters("ingress"));
+        Assert.False(File.Exists(record), "tc mode: the carrier's filters are on und0");
+
+        var tcx = lab.Lab.MicrosegResult(lab.A, LabGuard.Environment("tcx"), "apply");
+        Assert.True(tcx.ExitCode == 0, tcx.Stderr);
+        Assert.Contains("carrier: programs reused; SRv6 tag on und0; links +2 ~0 -2", tcx.Stdout);
+        Assert.DoesNotContain("0x4d53", Filters("ingress"));
+        Assert.DoesNotContain("0x4d53", Filters("egress"));
+        Assert.True(File.Exists(record), "the tcx apply found none left and recorded it");
+        Assert.Equal(CarrierLab.Db, lab.Seen()["db"]);
+
+        var tc = lab.Lab.MicrosegResult(lab.A, LabGuard.Environment("tc"), "apply");
+        Assert.True(tc.ExitCode == 0, tc.Stderr);
+        Assert.Contains("carrier: programs reused; SRv6 tag on und0; links +2 ~0 -2", tc.Stdout);
+        Assert.False(File.Exists(record), "a tc attach removes the record");
+        Assert.Contains("handle 0x4d53", Filters("egress"));
+        Assert.Equal(CarrierLab.Db, lab.Seen()["db"]);
+    }
+
     [KernelTheory]
     [InlineData("tcx")]
     [InlineData("tc")]
