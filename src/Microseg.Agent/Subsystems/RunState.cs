@@ -14,7 +14,8 @@ public sealed class RunState(string directory)
     private string SchemaPath => Path.Combine(Directory, "schema");
 
     /// <summary>Present when none of the subsystem's tc filters is left on any device it owns
-    /// (TcFilterStore.NoneRecord): while it is there, nothing asks the kernel.</summary>
+    /// (TcFilterStore.NoneRecord): while it is there, nothing asks the kernel. It outlives an
+    /// unload (no filter came back with it); clear removes it with the rest.</summary>
     public string NoTcFiltersPath => Path.Combine(Directory, "tc-none");
 
     public string? Fingerprint => ReadOrNull(FingerprintPath);
@@ -33,7 +34,6 @@ public sealed class RunState(string directory)
     {
         File.Delete(FingerprintPath);
         File.Delete(SchemaPath);
-        File.Delete(NoTcFiltersPath);
     }
 
     private static string? ReadOrNull(string path)

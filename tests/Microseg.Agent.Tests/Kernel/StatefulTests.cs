@@ -14,18 +14,13 @@ namespace Microseg.Agent.Tests.Kernel;
 
 public class StatefulTests
 {
-    /// <summary>Only web -> db is allowed; nothing allows db -> web.</summary>
-    public const string WebToDb = """
+    /// <summary>Guest 110 in web (mark 10), guest 120 in db (mark 20).</summary>
+    private const string WebAndDb110And120 = """
         group: web
         	mark 10
 
         group: db
         	mark 20
-
-        rule: p10-20
-        	src web
-        	dst db
-        	action allow
 
         assignment: vm110i0
         	vmid 110
@@ -36,6 +31,15 @@ public class StatefulTests
         	vmid 120
         	iface 0
         	group db
+
+        """;
+
+    /// <summary>Only web -> db is allowed; nothing allows db -> web.</summary>
+    public const string WebToDb = WebAndDb110And120 + """
+        rule: p10-20
+        	src web
+        	dst db
+        	action allow
 
         """;
 
@@ -174,13 +178,7 @@ public class StatefulTests
     }
 
     /// <summary>web -> db: allow udp/PORT, deny the rest.</summary>
-    private static string UdpPortOnly(int port) => $"""
-        group: web
-        	mark 10
-
-        group: db
-        	mark 20
-
+    private static string UdpPortOnly(int port) => WebAndDb110And120 + $"""
         rule: p10-20-udp{port}
         	src web
         	dst db
@@ -192,16 +190,6 @@ public class StatefulTests
         	src web
         	dst db
         	action deny
-
-        assignment: vm110i0
-        	vmid 110
-        	iface 0
-        	group web
-
-        assignment: vm120i0
-        	vmid 120
-        	iface 0
-        	group db
 
         """;
 
