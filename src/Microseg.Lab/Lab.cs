@@ -35,6 +35,11 @@ public sealed class Lab
     /// a lab's agents in another attach mode).</summary>
     public IReadOnlyDictionary<string, string> AgentEnvironment { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>false: IPv6 is off in every namespace of the lab from its creation, before any
+    /// interface exists, so that nothing but what a test sends is on the wire (a guest's link
+    /// coming up otherwise sends MLD reports and router solicitations on its own, for seconds).</summary>
+    public bool Ipv6 { get; init; } = true;
+
     public string Directory => Path.Combine(RunRoot, Spec.Name);
     public string ConfigDirectory => Path.Combine(Directory, "config");
     public string Namespace(string member) => NamespacePrefix(Spec.Name) + member;
@@ -124,7 +129,7 @@ public sealed class Lab
     private void CreateHost(LabHost host)
     {
         var ns = Namespace(host.Name);
-        LabNamespaces.Add(ns);
+        AddNamespace(ns);
         Shell.Ip("-n", ns, "link", "add", host.Bridge, "type", "bridge");
         if (Spec.IsMultiHost)
             Shell.Ip("-n", ns, "link", "set", host.Bridge, "address", LabNetwork.BridgeMac(Spec.HostIndex(host.Name)));
@@ -211,12 +216,19 @@ public sealed class Lab
         }
     }
 
+    private void AddNamespace(string ns)
+    {
+        LabNamespaces.Add(ns);
+        if (!Ipv6)
+            Shell.Check("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+    }
+
     public void CreateGuest(LabGuest guest)
     {
         var host = Host(guest.Host);
         var hostNs = Namespace(host.Name);
         var ns = Namespace(guest.Name);
-        LabNamespaces.Add(ns);
+        AddNamespace(ns);
         Shell.Ip("link", "add", guest.HostNic, "netns", hostNs, "type", "veth", "peer", "name", guest.GuestNic, "netns", ns);
         Shell.Ip("-n", ns, "link", "set", guest.GuestNic, "address", guest.Mac);
         Shell.Ip("-n", ns, "addr", "add", guest.Address, "dev", guest.GuestNic);

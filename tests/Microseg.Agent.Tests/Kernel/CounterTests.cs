@@ -63,7 +63,7 @@ public class CounterTests
     [KernelFact]
     public void Stats_count_exactly_the_packets_of_each_kind_on_the_deciding_rule_or_group()
     {
-        using var lab = new LabGuard(Policy, Guests);
+        using var lab = new LabGuard(Policy, Guests, ipv6: false);
         var (web, db, ops) = (lab.Guest("web"), lab.Guest("db"), lab.Guest("ops"));
         StaticNeighbours(lab);
         var all = Stats(lab);
@@ -115,23 +115,42 @@ public class CounterTests
         lab.Lab.Commit(Policy + "group: extra\n\tmark 40\n\nrule: p40-10\n\tsrc extra\n\tdst web\n\taction allow\n");
         var apply = lab.MicrosegResult("apply");
         Assert.True(apply.ExitCode == 0, apply.Stderr);
+        // (Not reset: no counter went down, and the six allowed datagrams are still counted. A
+        // stray packet of a guest's own may add to one, as it once did in CI: one 90-byte MLD
+        // report, so "not reset" is what is asserted here; the exact counts were above.)
         var after = Stats(lab);
-        Assert.Equal((6UL, 6UL * FrameBytes), after[("allow", "p10-20", "db")]);
-        foreach (var (key, value) in before) Assert.Equal(value, after[key]);
+        Assert.True(after[("allow", "p10-20", "db")].Packets >= 6, $"allow p10-20 db after the commit: {after[("allow", "p10-20", "db")]}");
+        foreach (var (key, value) in before)
+            Assert.True(after[key].Packets >= value.Packets && after[key].Bytes >= value.Bytes, $"{key}: {value} before the commit, {after[key]} after");
 
-        // The one-shot CLI table: one row per counter, with its group and numbers.
-        var table = lab.Microseg("stats", "--group", "db");
+        // The one-shot CLI table: one row per counter, with its group and the numbers of the
+        // JSON form read right before and after it (retried until nothing moved in between).
+        string table = "", nicTable = "";
+        var quiet = after;
+        for (int attempt = 0; ; attempt++)
+        {
+            var s0 = Stats(lab);
+            table = lab.Microseg("stats", "--group", "db");
+            nicTable = lab.Microseg("stats", "--nic", web.HostNic);
+            quiet = Stats(lab);
+            if (s0.All(r => quiet[r.Key] == r.Value)) break;
+            Assert.True(attempt < 10, "the counters kept moving while the tables were read");
+            Thread.Sleep(500);
+        }
+        string Row((ulong Packets, ulong Bytes) v) => $@"\s+{v.Packets}\s+{v.Bytes}";
         Assert.Contains("KIND", table);
-        Assert.Matches(@"allow\s+p10-20\s+db\s+6\s+312", table);
-        Assert.Matches(@"deny\s+p30-20\s+db\s+3\s+156", table);
+        Assert.Matches(@"allow\s+p10-20\s+db" + Row(quiet[("allow", "p10-20", "db")]), table);
+        Assert.Matches(@"deny\s+p30-20\s+db" + Row(quiet[("deny", "p30-20", "db")]), table);
+        Assert.Equal((3UL, 3UL * FrameBytes), quiet[("deny", "p30-20", "db")]);
         Assert.DoesNotContain("web", table);
-        Assert.Matches(@"reply\s+-\s+web\s+2\s+104", lab.Microseg("stats", "--nic", web.HostNic));
+        Assert.Matches(@"reply\s+-\s+web" + Row(quiet[("reply", null, "web")]), nicTable);
+        Assert.Equal((2UL, 2UL * FrameBytes), quiet[("reply", null, "web")]);
     }
 
     [KernelFact]
     public void Counters_survive_a_map_schema_migration()
     {
-        using var lab = new LabGuard(Policy, Guests);
+        using var lab = new LabGuard(Policy, Guests, ipv6: false);
         var (web, db) = (lab.Guest("web"), lab.Guest("db"));
         StaticNeighbours(lab);
         ExpectDelta(lab, () => Assert.Equal(4, Send(lab, web, db, 0, 7631, 4)), new() { [("allow", "p10-20", "db")] = 4 });
@@ -160,7 +179,7 @@ public class CounterTests
     [KernelFact]
     public void A_group_that_audits_lets_what_a_rule_denies_through_and_counts_it_as_audit()
     {
-        using var lab = new LabGuard(Policy.Replace("group: db\n\tmark 20\n", "group: db\n\tmark 20\n\taudit 1\n"), Guests);
+        using var lab = new LabGuard(Policy.Replace("group: db\n\tmark 20\n", "group: db\n\tmark 20\n\taudit 1\n"), Guests, ipv6: false);
         var (db, ops) = (lab.Guest("db"), lab.Guest("ops"));
         StaticNeighbours(lab);
         using var ring = new EventsRing(Path.Combine(lab.Lab.BpffsRoot(lab.Host), "policy", PolicyAbi.EventsMap));
@@ -181,7 +200,7 @@ public class CounterTests
     [KernelFact]
     public void The_token_bucket_caps_events_per_nic_and_counts_the_lost_ones()
     {
-        using var lab = new LabGuard(Policy, Guests);
+        using var lab = new LabGuard(Policy, Guests, ipv6: false);
         var (db, ops) = (lab.Guest("db"), lab.Guest("ops"));
         StaticNeighbours(lab);
         var apply = lab.Lab.MicrosegResult(lab.Host, new Dictionary<string, string> { [MonitorSettings.RateVariable] = "20", [MonitorSettings.BurstVariable] = "10" }, "apply");
@@ -201,7 +220,9 @@ public class CounterTests
         // Burst 10, then 20 a second while the flood lasts (one more for a partly elapsed interval).
         Assert.InRange(events.Count, 10, 10 + (int)(20 * seconds) + 1);
         Assert.Equal((ulong)events.Count, state.Sent - before.Sent);
-        Assert.Equal((ulong)Flood, state.Sent - before.Sent + state.Lost - before.Lost);
+        Assert.True((ulong)Flood == state.Sent - before.Sent + state.Lost - before.Lost,
+            $"{state.Sent - before.Sent} sent + {state.Lost - before.Lost} lost, not {Flood}; events not of the flood: " +
+            string.Join("; ", events.Where(e => e.Proto != 17 || e.DestinationPort != 7621).Select(e => e.ToString())));
         // Every drop was counted all the same.
         Assert.Equal((ulong)Flood, Stats(lab)[("deny", "p30-20", "db")].Packets);
     }
@@ -217,25 +238,30 @@ public class CounterTests
     private static uint IfIndex(LabGuard lab, LabGuest guest) =>
         (uint)NetworkNamespace.Run(lab.Lab.Namespace(lab.Host.Name), () => { using var nl = new RtNetlink(); return nl.GetLinks().First(l => l.Name == guest.HostNic).IfIndex; });
 
-    /// <summary>Nothing on the wire but what a test sends: IPv6 off in the host and the guests
-    /// (no MLD reports or router solicitations), permanent neighbour entries between the guests
-    /// (no ARP); then waits until no counter moves any more.</summary>
+    /// <summary>Nothing on the wire but what a test sends: the labs here have IPv6 off from
+    /// their creation (no MLD reports or router solicitations; turning it off later still let
+    /// one report through now and then, seen in CI), and this adds permanent neighbour entries
+    /// between the guests (no ARP) and static bridge entries for their addresses (a guest that
+    /// never sent a frame is unknown to the bridge, which would flood frames for it to every
+    /// NIC); then waits until no counter moves for 2.5 s.</summary>
     private static void StaticNeighbours(LabGuard lab)
     {
-        foreach (var ns in lab.Lab.Spec.Guests.Select(g => g.Name).Append(lab.Host.Name))
-            NetworkNamespace.Run(lab.Lab.Namespace(ns), () => File.WriteAllText("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1"));
+        Assert.False(lab.Lab.Ipv6, "the lab must be made with ipv6: false");
         foreach (var a in lab.Lab.Spec.Guests)
+        {
+            Shell.Check("bridge", "-n", lab.Lab.Namespace(lab.Host.Name), "fdb", "replace", a.Mac, "dev", a.HostNic, "master", "static");
             foreach (var b in lab.Lab.Spec.Guests.Where(b => b != a))
                 Shell.Ip("-n", lab.Lab.Namespace(a.Name), "neigh", "replace", b.Ip.ToString(), "lladdr", b.Mac, "nud", "permanent", "dev", a.GuestNic);
+        }
         var last = Stats(lab);
-        for (var deadline = DateTime.UtcNow.AddSeconds(20); DateTime.UtcNow < deadline;)
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline;)
         {
-            Thread.Sleep(700);
+            Thread.Sleep(2500);
             var now = Stats(lab);
             if (now.All(r => last.TryGetValue(r.Key, out var v) && v == r.Value)) return;
             last = now;
         }
-        Assert.Fail("the counters never stayed still for 700 ms within 20 s: something in the lab keeps sending");
+        Assert.Fail("the counters never stayed still for 2.5 s within 30 s: something in the lab keeps sending");
     }
 
     /// <summary>count UDP datagrams of <see cref="Payload"/> bytes from src:sport (0: any) to

@@ -8,13 +8,14 @@ namespace Microseg.Agent.Tests.Kernel;
 public sealed class LabGuard : IDisposable
 {
     /// <param name="attach">The agent's attach mode (MICROSEG_ATTACH: tcx or tc); null: the default, auto.</param>
-    public LabGuard(string policyText, IEnumerable<(string Name, long Vmid, long Iface)> guests, bool up = true, string? attach = null)
+    /// <param name="ipv6">false: IPv6 off in the lab's namespaces from their creation (no traffic of the guests' own).</param>
+    public LabGuard(string policyText, IEnumerable<(string Name, long Vmid, long Iface)> guests, bool up = true, string? attach = null, bool ipv6 = true)
     {
         var name = "t" + Guid.NewGuid().ToString("N")[..7];
         var hosts = new[] { new LabHost("node1") };
         int n = 10;
         var labGuests = guests.Select(g => new LabGuest(g.Name, "node1", g.Vmid, g.Iface, $"10.78.{n / 250}.{n++ % 250 + 1}/16")).ToList();
-        Lab = new LabRig(new LabSpec(name, policyText, hosts, labGuests), RepoPaths.MicrosegBinary) { AgentEnvironment = Environment(attach) };
+        Lab = new LabRig(new LabSpec(name, policyText, hosts, labGuests), RepoPaths.MicrosegBinary) { AgentEnvironment = Environment(attach), Ipv6 = ipv6 };
         if (!File.Exists(Lab.MicrosegBinary)) throw new InvalidOperationException($"{Lab.MicrosegBinary} is missing: run 'make build' first");
         if (up) Lab.Up(TextWriter.Null);
     }
