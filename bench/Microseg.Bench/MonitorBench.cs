@@ -84,7 +84,7 @@ public static class MonitorBench
         // The running server follows the pair: CPU 1 when split, both otherwise.
         Shell.Check("taskset", "-a", "-c", "-p", cpus == Cpus.Split ? "1" : "0-1", server.Id.ToString(CultureInfo.InvariantCulture));
         lab.MicrosegResult(host, new Dictionary<string, string> { ["MICROSEG_MONITOR_RATE"] = "100" }, "apply");
-        using (var monitor = Monitor.Start(lab, host, cpus))
+        using (var monitor = Monitor.Start(lab, host, cpus, lab.Spec.Guests.First(g => g.Name == "c").HostNic))
         {
             cases.Alone.Add(Iperf(lab, cpus));
             var (gbps, rate, seconds) = WithFlood(lab, cpus);
@@ -164,7 +164,8 @@ public static class MonitorBench
 
         private Monitor(Process process) => this.process = process;
 
-        public static Monitor Start(LabRig lab, LabHost host, Cpus cpus)
+        /// <summary>Counts the events of <paramref name="floodedNic"/> (and every lost line).</summary>
+        public static Monitor Start(LabRig lab, LabHost host, Cpus cpus, string floodedNic)
         {
             var info = new ProcessStartInfo("ip", ["netns", "exec", lab.Namespace(host.Name), .. On(cpus, 0, lab.MicrosegBinary, "monitor", "--json",
                 "--config-dir", lab.ConfigDirectory, "--bpffs", lab.BpffsRoot(host), "--run-dir", lab.RunDirectory(host), "--node", host.Name)])
@@ -176,7 +177,7 @@ public static class MonitorBench
                 if (e.Data is null) return;
                 if (e.Data.StartsWith("{\"lost\":", StringComparison.Ordinal))
                     Interlocked.Add(ref monitor.lost, long.Parse(e.Data["{\"lost\":".Length..^1], CultureInfo.InvariantCulture));
-                else if (e.Data.Contains("\"nic\":\"veth400i0\"", StringComparison.Ordinal)) Interlocked.Increment(ref monitor.events); // the flooded NIC's
+                else if (e.Data.Contains($"\"nic\":\"{floodedNic}\"", StringComparison.Ordinal)) Interlocked.Increment(ref monitor.events);
             };
             monitor.process.ErrorDataReceived += (_, e) => { if (e.Data?.StartsWith("microseg: monitoring", StringComparison.Ordinal) == true) started.Set(); };
             monitor.process.Start();

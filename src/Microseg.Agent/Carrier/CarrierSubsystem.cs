@@ -96,7 +96,7 @@ public sealed partial class CarrierSubsystem : Subsystem
     {
         int removed = Links.DetachAll();
         Unload();
-        File.Delete(State.NoTcFiltersPath);
+        State.ForgetNoTcFilters();
         return removed;
     }
 

@@ -69,8 +69,7 @@ public sealed partial class PolicySubsystem
     private void ForgetRunFiles()
     {
         ForgetIndex();
-        try { File.Delete(State.NoTcFiltersPath); }
-        catch (DirectoryNotFoundException) { }
+        State.ForgetNoTcFilters();
     }
 
     private void ForgetIndex()

@@ -91,7 +91,7 @@ public sealed partial class PolicySubsystem : Subsystem
             // before its Service bit is set, the words a NIC needs before the NIC names its
             // group; removals come after the links that used them are gone (and a word drops
             // its Service bit before the entries go).
-            foreach (var (k, v) in services.Writes) { loaded.Services.Update(k, v); sw++; }
+            sw = WriteServices(loaded, services.Writes);
             foreach (var (k, v) in verdicts.Writes) { loaded.Verdicts.Update(k, v); vw++; }
             foreach (var (k, v) in nics.Writes) { loaded.NicGroup.Update(k, v); nw++; }
 
@@ -102,8 +102,7 @@ public sealed partial class PolicySubsystem : Subsystem
             foreach (var k in nics.Deletes) { if (loaded.NicGroup.Delete(k)) nr++; loaded.Monitor.Delete(k); }
             foreach (var k in verdicts.Deletes) if (loaded.Verdicts.Delete(k)) vr++;
             foreach (var k in services.Deletes) if (loaded.Services.Delete(k)) sr++;
-            // The programs remember each CPU's last services decision while the epoch stays.
-            if (sw + sr > 0) FlowEpoch.Invalidate(loaded.FlowEpoch);
+            if (sr > 0) FlowEpoch.Invalidate(loaded.FlowEpoch); // as in WriteServices
             // A NIC that left takes its flows along: its ifindex may be another NIC's tomorrow.
             int fr = 0;
             if (nics.Deletes.Count > 0)
@@ -138,8 +137,7 @@ public sealed partial class PolicySubsystem : Subsystem
         Capacity.CheckPlugServices(plan.Nics[0].Name, plan);
         Capacity.CheckTransition("services", loaded.Services.Count(), services.Count - servicesPresent.Count, Capacity.MaxServices);
         PrepareSlots(loaded, plan);
-        foreach (var (k, v) in serviceWrites.Writes) { loaded.Services.Update(k, v); sw++; }
-        if (sw > 0) FlowEpoch.Invalidate(loaded.FlowEpoch);
+        sw = WriteServices(loaded, serviceWrites.Writes);
         foreach (var (k, v) in verdictWrites.Writes) { loaded.Verdicts.Update(k, v); vw++; }
         foreach (var (k, v) in nicWrites.Writes) { loaded.NicGroup.Update(k, v); nw++; }
         var (enforced, failed, created, updated) = AttachAll(loaded, plan.Nics);
@@ -284,6 +282,16 @@ public sealed partial class PolicySubsystem : Subsystem
     /// <summary>Once the plan's slots are all assigned (its desired map values computed): the
     /// new slots zeroed, the table saved, the event settings written; all before the maps
     /// point at a new slot.</summary>
+    /// <summary>Writes services entries; then, if any, a fresh flow_epoch: the programs remember
+    /// each CPU's last services decision while the epoch stays.</summary>
+    private static int WriteServices(Loaded loaded, IEnumerable<KeyValuePair<ServiceKey, ServiceValue>> writes)
+    {
+        int written = 0;
+        foreach (var (k, v) in writes) { loaded.Services.Update(k, v); written++; }
+        if (written > 0) FlowEpoch.Invalidate(loaded.FlowEpoch);
+        return written;
+    }
+
     private void PrepareSlots(Loaded loaded, PolicyPlan plan)
     {
         if (plan.Slots is not { } slots) return;

@@ -29,6 +29,13 @@ public sealed class RunState(string directory)
         AtomicFile.Write(FingerprintPath, System.Text.Encoding.ASCII.GetBytes(fingerprint + "\n"));
     }
 
+    /// <summary>clear: the "no tc filter left" record goes too (the next apply asks again).</summary>
+    public void ForgetNoTcFilters()
+    {
+        try { File.Delete(NoTcFiltersPath); }
+        catch (DirectoryNotFoundException) { }
+    }
+
     /// <summary>Removes the state files (the lock file stays while someone may hold it).</summary>
     public void Forget()
     {
