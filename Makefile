@@ -39,8 +39,9 @@ $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDR)
 	mv $@.tmp $@
 
 # One native executable (Native AOT): out/microseg, with its debug symbols in out/microseg.dbg.
+# PIE=true links it as a position-independent executable (docs/operations.md).
 build: bpf
-	$(DOTNET) publish src/Microseg.Cli/Microseg.Cli.csproj -c $(CONFIGURATION) -o $(OUT) --nologo -v quiet
+	$(DOTNET) publish src/Microseg.Cli/Microseg.Cli.csproj -c $(CONFIGURATION) -o $(OUT) --nologo -v quiet $(if $(PIE),-p:PositionIndependentExecutable=$(PIE))
 	@echo "built $(OUT)/microseg"
 
 test: build

@@ -12,8 +12,8 @@
 //     this node), for which the plug takes the full path.
 // It is versioned with the snapshot file's stamp (FileStamp), the programs' fingerprint and
 // schema, the node and the ids of the maps it was synced with: any difference, a missing or
-// corrupt file (checksummed) means the plug reads the snapshot as before.
-using System.Security.Cryptography;
+// corrupt file (checksummed with XXH128) means the plug reads the snapshot as before.
+using System.IO.Hashing;
 using System.Text;
 using Microseg.Bpf.Abi;
 using Microseg.Policy;
@@ -26,9 +26,11 @@ public sealed record PlugIndexGroup(string Name, ushort Mark, NicFlags Flags, in
 public sealed class PlugIndex
 {
     public const string FileName = "plug-index";
-    private const int FormatVersion = 1;
+    private const int FormatVersion = 2;
     private static ReadOnlySpan<byte> Magic => "MSPLUGIX"u8;
-    private const int HashSize = 32;
+    // XXH128 of the content: a torn or damaged file, not an attacker (the file is root's, in
+    // /run). Not SHA-256: that loads OpenSSL, milliseconds of every plug's start.
+    private const int HashSize = 16;
 
     private readonly byte[] bytes;
 
@@ -95,7 +97,7 @@ public sealed class PlugIndex
         w.Flush();
         columns.Position = 0;
         columns.CopyTo(body);
-        var hash = SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length));
+        var hash = XxHash128.Hash(body.GetBuffer().AsSpan(0, (int)body.Length));
         body.Write(hash);
         return body.ToArray();
     }
@@ -133,7 +135,7 @@ public sealed class PlugIndex
             return null;
         }
         var content = bytes.AsSpan(0, bytes.Length - HashSize);
-        if (!SHA256.HashData(content).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashSize)))
+        if (!XxHash128.Hash(content).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashSize)))
         {
             problem = "plug index checksum mismatch";
             return null;
