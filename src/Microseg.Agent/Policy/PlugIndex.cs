@@ -3,11 +3,13 @@
 // policy lock, next to the run state (/run/microseg/policy/plug-index); read by the plug path
 // under the shared lock. It holds, for the snapshot the full apply enforced:
 //   - each assignment's group (by assignment id: vm{vmid}i{iface});
-//   - each assigned group's mark and switches (nic_group flags). A plug uses the index only for
-//     a group some NIC of which is on the host already (its verdict words, service entries and
-//     counter slots are in the maps: only the NIC is written); a group new on the host takes the
-//     plan path, which assigns its counter slots. The format keeps a column per group, written
-//     empty since the counter slots came (reserved for carrying the slots too);
+//   - each assigned group's mark and switches (nic_group flags). A plug of a group some NIC of
+//     which is on the host already finds its verdict words, service entries and counter slots
+//     in the maps: only the NIC is written;
+//   - the part of the snapshot that decides the verdicts toward the assigned groups
+//     (DestinationSubset: their ancestors, the rules toward them, the groups under those rules'
+//     sources), as a snapshot of its own: a plug of a group new on the host compiles the group's
+//     column from it, as the plug path does from the whole snapshot;
 //   - the interface names another subsystem acts on (carrier bridges, forwarder interfaces of
 //     this node), for which the plug takes the full path.
 // It is versioned with the snapshot file's stamp (FileStamp), the programs' fingerprint and
@@ -20,8 +22,8 @@ using Microseg.Policy;
 
 namespace Microseg.Agent.Policy;
 
-/// <summary>One assigned group as the plug path needs it; its column is read on demand.</summary>
-public sealed record PlugIndexGroup(string Name, ushort Mark, NicFlags Flags, int ColumnOffset, int ColumnLength);
+/// <summary>One assigned group as the plug path needs it.</summary>
+public sealed record PlugIndexGroup(string Name, ushort Mark, NicFlags Flags);
 
 public sealed class PlugIndex
 {
@@ -33,8 +35,10 @@ public sealed class PlugIndex
     private const int HashSize = 16;
 
     private readonly byte[] bytes;
+    private readonly int subsetStart, subsetLength;
 
-    private PlugIndex(byte[] bytes) => this.bytes = bytes;
+    private PlugIndex(byte[] bytes, int subsetStart, int subsetLength) =>
+        (this.bytes, this.subsetStart, this.subsetLength) = (bytes, subsetStart, subsetLength);
 
     /// <summary>What the index is valid for.</summary>
     public required PlugIndexVersion Version { get; init; }
@@ -50,9 +54,16 @@ public sealed class PlugIndex
     /// <summary>Assignment id → index into <see cref="Groups"/>.</summary>
     public required IReadOnlyDictionary<string, int> Assignments { get; init; }
 
+    /// <summary>The part of the snapshot that decides the verdicts toward the assigned groups
+    /// (<see cref="DestinationSubset"/>), parsed on each call: only a plug of a group new on the
+    /// host needs it.</summary>
+    public PolicyConfig ReadSubset(string path) =>
+        SnapshotFormat.Read(bytes.AsSpan(subsetStart, subsetLength).ToArray(), path).Config;
+
     // ---- writing -------------------------------------------------------------------------------
 
-    /// <summary>The index of <paramref name="source"/>'s snapshot: every assigned group's mark and switches.</summary>
+    /// <summary>The index of <paramref name="source"/>'s snapshot: every assigned group's mark
+    /// and switches, and the part of the snapshot that decides the verdicts toward them.</summary>
     public static byte[] Build(PolicyVersionedPlan source)
     {
         var (plan, config, version) = (source.Plan, source.Config, source.Version);
@@ -73,30 +84,17 @@ public sealed class PlugIndex
         w.Write(source.OtherSubsystemNames.Count);
         foreach (var n in source.OtherSubsystemNames.Order(StringComparer.Ordinal)) w.Write(n);
 
-        // Groups first with their columns' places, then the columns.
-        var columns = new MemoryStream();
-        var c = new BinaryWriter(columns);
-        var kept = new List<(string Name, ushort Mark, NicFlags Flags, int Offset, int Length)>();
-        foreach (var g in assigned)
-        {
-            var mark = plan.MarkOf(g);
-            int start = (int)columns.Length;
-            c.Write(0); // verdict words: none (see the header)
-            c.Write(0); // service entries: none
-            kept.Add((g, mark, plan.SwitchFlagsOf(g), start, (int)columns.Length - start));
-        }
+        var kept = assigned.Select(g => (Name: g, Mark: plan.MarkOf(g), Flags: plan.SwitchFlagsOf(g))).ToList();
         var position = kept.Select((k, i) => (k.Name, i)).ToDictionary(k => k.Name, k => k.i, StringComparer.Ordinal);
         var assignments = config.Assignments.Values.Where(a => position.ContainsKey(a.Group)).ToList();
-
-        // Column offsets are relative to the columns block; the reader adds its start.
         w.Write(kept.Count);
-        foreach (var k in kept) { w.Write(k.Name); w.Write(k.Mark); w.Write((ushort)k.Flags); w.Write(k.Offset); w.Write(k.Length); }
+        foreach (var k in kept) { w.Write(k.Name); w.Write(k.Mark); w.Write((ushort)k.Flags); }
         w.Write(assignments.Count);
         foreach (var a in assignments) { w.Write(a.Id); w.Write(position[a.Group]); }
-        w.Write((int)columns.Length);
+        var subset = SnapshotFormat.Write(new Snapshot(0, DestinationSubset.Of(config, assigned)));
+        w.Write(subset.Length);
+        w.Write(subset);
         w.Flush();
-        columns.Position = 0;
-        columns.CopyTo(body);
         var hash = XxHash128.Hash(body.GetBuffer().AsSpan(0, (int)body.Length));
         body.Write(hash);
         return body.ToArray();
@@ -152,8 +150,8 @@ public sealed class PlugIndex
         bool all = r.ReadBoolean();
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (int i = r.ReadInt32(); i > 0; i--) names.Add(r.ReadString());
-        var groups = new List<(string, ushort, ushort, int, int)>();
-        for (int i = r.ReadInt32(); i > 0; i--) groups.Add((r.ReadString(), r.ReadUInt16(), r.ReadUInt16(), r.ReadInt32(), r.ReadInt32()));
+        var groups = new List<PlugIndexGroup>();
+        for (int i = r.ReadInt32(); i > 0; i--) groups.Add(new PlugIndexGroup(r.ReadString(), r.ReadUInt16(), (NicFlags)r.ReadUInt16()));
         var assignments = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = r.ReadInt32(); i > 0; i--)
         {
@@ -162,17 +160,11 @@ public sealed class PlugIndex
             if (g < 0 || g >= groups.Count) throw new InvalidDataException($"assignment {id} names group #{g} of {groups.Count}");
             assignments[id] = g;
         }
-        int columnsLength = r.ReadInt32();
-        int columnsStart = (int)stream.Position;
-        if (columnsStart + (long)columnsLength != bytes.Length - HashSize) throw new InvalidDataException("the columns block does not end where the checksum starts");
-        var list = new List<PlugIndexGroup>(groups.Count);
-        foreach (var (name, mark, flags, offset, length) in groups)
-        {
-            if (offset < 0 || length < 0 || (long)offset + length > columnsLength) throw new InvalidDataException($"group {name}'s column lies outside the columns block");
-            list.Add(new PlugIndexGroup(name, mark, (NicFlags)flags, columnsStart + offset, length));
-        }
+        int subsetLength = r.ReadInt32();
+        int subsetStart = (int)stream.Position;
+        if (subsetLength < 0 || subsetStart + (long)subsetLength != bytes.Length - HashSize) throw new InvalidDataException("the snapshot subset does not end where the checksum starts");
         problem = null;
-        return new PlugIndex(bytes) { Version = version, OtherSubsystemNames = names, ForwarderTakesAll = all, Groups = list, Assignments = assignments };
+        return new PlugIndex(bytes, subsetStart, subsetLength) { Version = version, OtherSubsystemNames = names, ForwarderTakesAll = all, Groups = groups, Assignments = assignments };
     }
 }
 

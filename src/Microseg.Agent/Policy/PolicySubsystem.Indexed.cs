@@ -168,19 +168,32 @@ public sealed partial class PolicySubsystem
                 return null;
             }
             // A group already on the host has its column and its counter slots in the maps: its
-            // slots are those of a NIC of the group. A group new on the host needs slots from the
-            // slot table, which the plan assigns: the plug path as without an index.
+            // slots are those of a NIC of the group. A group new on the host is planned as the
+            // plug path plans it, from the part of the snapshot that decides its verdicts.
             var group = index.Groups[g];
             NicInfo? sibling = null;
             foreach (var (_, e) in loaded.NicGroup.Entries())
                 if (e.Group == group.Mark) { sibling = e; break; }
-            if (sibling is not { } same)
+            if (sibling is { } same)
             {
-                why = "the group is new on this host (its counter slots come from the plan)";
+                why = "";
+                return new PolicyReport(PlugIndexed(loaded, group, guest, link, same));
+            }
+            PolicyConfig subset;
+            try { subset = index.ReadSubset(IndexPath); }
+            catch (ConfigException e)
+            {
+                why = $"the plug index's part of the snapshot is unreadable: {e.Message}";
+                return null;
+            }
+            using var slots = SubsystemLock.Exclusive(SlotsLockPath);
+            if (PolicyPlan.ForInterface(subset, new LocalInterface(link.Name, link.IfIndex), LoadSlots()) is not { } plan)
+            {
+                why = "no assignment in the plug index's part of the snapshot";
                 return null;
             }
             why = "";
-            return new PolicyReport(PlugIndexed(loaded, group, guest, link, same));
+            return new PolicyReport(Plug(plan));
         }
     }
 

@@ -1,4 +1,5 @@
-// The plug index on real guests: `apply IFACE` with a fresh index (no snapshot read), a stale
+// The plug index on real guests: `apply IFACE` with a fresh index (no snapshot read, also for
+// a group new on the host), a stale
 // one (another snapshot committed since the full apply), a corrupt one and none at all enforces
 // exactly what the plug path with the snapshot enforces, checked with real packets between every
 // pair of guests against the engine, and leaves nothing for the next full apply to change.
@@ -12,8 +13,8 @@ public class PlugIndexTests
     private static readonly string Example = File.ReadAllText(Path.Combine(RepoPaths.Root, "examples", "microseg.cfg"));
 
     // Two NICs appear after the full apply: ct102 in wol (no NIC of wol on the host yet: its
-    // words and counter slots come from the plan, so it reads the snapshot whatever the index)
-    // and ct103 in wiki (ct100's group: already on the host, plugged from the index).
+    // words and counter slots are planned from the index's part of the snapshot) and ct103 in
+    // wiki (ct100's group: already on the host, only the NIC is written).
     private static readonly string Policy = Example +
         "\nrule: p11-12\n\tsrc wiki\n\tdst wol\n\taction allow\n" +
         "\nassignment: vm102i0\n\tvmid 102\n\tiface 0\n\tgroup wol\n" +
@@ -62,8 +63,9 @@ public class PlugIndexTests
             var r = lab.MicrosegResult("apply", g.HostNic, "-v");
             Assert.True(r.ExitCode == 0, $"apply {g.HostNic}: exit {r.ExitCode}: {r.Stderr}");
             Assert.Contains($"enforced 1 NIC: {g.HostNic} ({group})", r.Stdout);
-            // The index is used exactly when it is of the committed snapshot and the group is on the host.
-            Assert.Equal(state != IndexState.Fresh || group == "wol", r.Stderr.Contains($"plug {g.HostNic} reads the snapshot", StringComparison.Ordinal));
+            // The index is used exactly when it is of the committed snapshot, for a group new on
+            // the host as for one already there.
+            Assert.Equal(state != IndexState.Fresh, r.Stderr.Contains($"plug {g.HostNic} reads the snapshot", StringComparison.Ordinal));
             outputs.Add(r.Stdout);
         }
         // wol's words are written with its first NIC; wiki's were on the host already.
