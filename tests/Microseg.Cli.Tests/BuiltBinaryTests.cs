@@ -42,6 +42,16 @@ public sealed class BuiltBinaryTests : IDisposable
         Assert.True(lines.Length == 1 && lines[0].StartsWith("microseg: ", StringComparison.Ordinal), r.ToString());
     }
 
+    [Fact]
+    public void The_version_is_the_one_the_package_gets()
+    {
+        var version = File.ReadAllText(Path.Combine(RepoPaths.Root, "VERSION")).Trim();
+        var r = Exec(RepoPaths.MicrosegBinary, "--version");
+        Assert.True(r.Exit == 0, r.ToString());
+        // VERSION, then the commit it was built from when built in a git clone: "0.1.0+<sha>".
+        Assert.Matches($"^{System.Text.RegularExpressions.Regex.Escape(version)}(\\+[0-9a-f]{{40}})?$", r.Out.Trim());
+    }
+
     [RootFact]
     public void A_config_edit_without_root_says_root_is_needed_and_names_config_dir()
     {
