@@ -105,6 +105,39 @@ public sealed partial class MicrosegAgent
         }
     }
 
+    /// <summary>The full apply of the snapshot whose file has stamp <paramref name="snapshotStamp"/>
+    /// when the policy's plug index shows that it would change nothing there: the policy checks
+    /// its links and maps without the snapshot, the other subsystems apply the snapshot's
+    /// bridges and forwarders (all they plan from) as in a full apply. Null otherwise (and on
+    /// any failure): the caller reads the snapshot and calls <see cref="Apply"/>.</summary>
+    public ApplyOutcome? ApplyUnchanged(string snapshotStamp)
+    {
+        var policy = subsystems.OfType<Policy.PolicySubsystem>().Single();
+        var links = interfaces.Links();
+        PolicyReport? report;
+        PolicyConfig? others;
+        string why;
+        try { report = policy.TryApplyUnchanged(snapshotStamp, links, out others, out why); }
+        catch (Exception e) when (AgentErrors.IsOperationFailure(e))
+        {
+            (report, others, why) = (null, null, e.Message);
+        }
+        if (report is null || others is null)
+        {
+            LogUnchangedMiss(log, why);
+            return null;
+        }
+        var host = new HostState(others, options.Node, links, new HashSet<int>()) { SnapshotStamp = snapshotStamp };
+        var reports = new List<SubsystemReport>();
+        foreach (var s in subsystems)
+        {
+            var r = ReferenceEquals(s, policy) ? report : Run(s, () => s.Apply(host))!;
+            reports.Add(r);
+            host = r.Advance(host);
+        }
+        return new ApplyOutcome(reports);
+    }
+
     /// <summary>Detaches everything and removes all pins and run state, the last subsystem first.</summary>
     public int Clear()
     {
@@ -177,6 +210,9 @@ public sealed partial class MicrosegAgent
             return SubsystemReport.Failure(s.Name, e.Message);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "apply reads the snapshot: {Reason}")]
+    private static partial void LogUnchangedMiss(ILogger log, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "plug {Interface} reads the snapshot: {Reason}")]
     private static partial void LogIndexMiss(ILogger log, string @interface, string reason);

@@ -11,12 +11,17 @@
 //     sources), as a snapshot of its own: a plug of a group new on the host compiles the group's
 //     column from it, as the plug path does from the whole snapshot;
 //   - the interface names another subsystem acts on (carrier bridges, forwarder interfaces of
-//     this node), for which the plug takes the full path.
+//     this node), for which the plug takes the full path, and the config's bridges and
+//     forwarders (what the carrier and forwarder plan from), as a snapshot of their own;
+//   - what the full apply that wrote it left: the NICs it enforced and the digests of the
+//     entries it wanted in nic_group, verdicts and services. A full apply that finds the same
+//     NICs and the same digests in the kernel skips the snapshot and the plan (FullApplyRecord).
 // It is versioned with the snapshot file's stamp (FileStamp), the programs' fingerprint and
 // schema, the node and the ids of the maps it was synced with: any difference, a missing or
 // corrupt file (checksummed with XXH128) means the plug reads the snapshot as before.
 using System.IO.Hashing;
 using System.Text;
+using Microseg.Agent.Subsystems;
 using Microseg.Bpf.Abi;
 using Microseg.Policy;
 
@@ -35,10 +40,10 @@ public sealed class PlugIndex
     private const int HashSize = 16;
 
     private readonly byte[] bytes;
-    private readonly int subsetStart, subsetLength;
+    private readonly (int Start, int Length) subset, others;
 
-    private PlugIndex(byte[] bytes, int subsetStart, int subsetLength) =>
-        (this.bytes, this.subsetStart, this.subsetLength) = (bytes, subsetStart, subsetLength);
+    private PlugIndex(byte[] bytes, (int, int) subset, (int, int) others) =>
+        (this.bytes, this.subset, this.others) = (bytes, subset, others);
 
     /// <summary>What the index is valid for.</summary>
     public required PlugIndexVersion Version { get; init; }
@@ -58,7 +63,16 @@ public sealed class PlugIndex
     /// (<see cref="DestinationSubset"/>), parsed on each call: only a plug of a group new on the
     /// host needs it.</summary>
     public PolicyConfig ReadSubset(string path) =>
-        SnapshotFormat.Read(bytes.AsSpan(subsetStart, subsetLength).ToArray(), path).Config;
+        SnapshotFormat.Read(bytes.AsSpan(subset.Start, subset.Length).ToArray(), path).Config;
+
+    /// <summary>The snapshot's bridges and forwarders (what the carrier and the forwarder plan
+    /// from), parsed on each call.</summary>
+    public PolicyConfig ReadOthers(string path) =>
+        SnapshotFormat.Read(bytes.AsSpan(others.Start, others.Length).ToArray(), path).Config;
+
+    /// <summary>What the full apply that wrote the index left in the kernel; null when it
+    /// enforced less than it planned (a NIC failed) or the index was written otherwise.</summary>
+    public FullApplyRecord? Applied { get; init; }
 
     // ---- writing -------------------------------------------------------------------------------
 
@@ -94,6 +108,16 @@ public sealed class PlugIndex
         var subset = SnapshotFormat.Write(new Snapshot(0, DestinationSubset.Of(config, assigned)));
         w.Write(subset.Length);
         w.Write(subset);
+        var others = SnapshotFormat.Write(new Snapshot(0, PolicyConfig.Create(bridges: config.Bridges.Values, forwarders: config.Forwarders.Values)));
+        w.Write(others.Length);
+        w.Write(others);
+        w.Write(source.Applied is not null);
+        if (source.Applied is { } applied)
+        {
+            w.Write(applied.Nics.Count);
+            foreach (var (name, ifIndex) in applied.Nics) { w.Write(name); w.Write(ifIndex); }
+            foreach (var d in new[] { applied.NicGroup, applied.Verdicts, applied.Services }) { w.Write(d.A); w.Write(d.B); w.Write(d.Count); }
+        }
         w.Flush();
         var hash = XxHash128.Hash(body.GetBuffer().AsSpan(0, (int)body.Length));
         body.Write(hash);
@@ -160,12 +184,40 @@ public sealed class PlugIndex
             if (g < 0 || g >= groups.Count) throw new InvalidDataException($"assignment {id} names group #{g} of {groups.Count}");
             assignments[id] = g;
         }
-        int subsetLength = r.ReadInt32();
-        int subsetStart = (int)stream.Position;
-        if (subsetLength < 0 || subsetStart + (long)subsetLength != bytes.Length - HashSize) throw new InvalidDataException("the snapshot subset does not end where the checksum starts");
+        var subset = Blob(r, stream);
+        var others = Blob(r, stream);
+        FullApplyRecord? applied = null;
+        if (r.ReadBoolean())
+        {
+            var nics = new List<(string, int)>();
+            for (int i = r.ReadInt32(); i > 0; i--) nics.Add((r.ReadString(), r.ReadInt32()));
+            MapDigest Digest() => new(r.ReadUInt64(), r.ReadUInt64(), r.ReadInt32());
+            applied = new FullApplyRecord(nics, Digest(), Digest(), Digest());
+        }
+        if (stream.Position != stream.Length) throw new InvalidDataException("the index does not end where the checksum starts");
         problem = null;
-        return new PlugIndex(bytes, subsetStart, subsetLength) { Version = version, OtherSubsystemNames = names, ForwarderTakesAll = all, Groups = groups, Assignments = assignments };
+        return new PlugIndex(bytes, subset, others) { Version = version, OtherSubsystemNames = names, ForwarderTakesAll = all, Groups = groups, Assignments = assignments, Applied = applied };
     }
+
+    /// <summary>A length and that many bytes: where they are in the index.</summary>
+    private static (int Start, int Length) Blob(BinaryReader r, MemoryStream stream)
+    {
+        int length = r.ReadInt32();
+        int start = (int)stream.Position;
+        if (length < 0 || start + (long)length > stream.Length) throw new InvalidDataException("a snapshot part runs past the end of the index");
+        stream.Position = start + length;
+        return (start, length);
+    }
+}
+
+/// <summary>What a full apply left in the kernel: the NICs it enforced (name, ifindex; ordered
+/// by name) and the digests of the entries it wanted in nic_group, verdicts and services.</summary>
+public sealed record FullApplyRecord(IReadOnlyList<(string Name, int IfIndex)> Nics, MapDigest NicGroup, MapDigest Verdicts, MapDigest Services)
+{
+    public bool Equals(FullApplyRecord? other) =>
+        other is not null && Nics.SequenceEqual(other.Nics) && NicGroup == other.NicGroup && Verdicts == other.Verdicts && Services == other.Services;
+
+    public override int GetHashCode() => HashCode.Combine(Nics.Count, NicGroup, Verdicts, Services);
 }
 
 /// <summary>What a plug index is valid for: the snapshot file's stamp, the loaded programs, the
@@ -174,4 +226,8 @@ public sealed record PlugIndexVersion(string Stamp, string Fingerprint, int Sche
 
 /// <summary>What the index is built from: the plan the full apply enforced, its snapshot, and
 /// what the other subsystems take on this node.</summary>
-public sealed record PolicyVersionedPlan(PolicyPlan Plan, PolicyConfig Config, PlugIndexVersion Version, IReadOnlySet<string> OtherSubsystemNames, bool ForwarderTakesAll, int MaxServices);
+public sealed record PolicyVersionedPlan(PolicyPlan Plan, PolicyConfig Config, PlugIndexVersion Version, IReadOnlySet<string> OtherSubsystemNames, bool ForwarderTakesAll, int MaxServices)
+{
+    /// <summary>What the full apply left in the kernel (null: do not vouch for it).</summary>
+    public FullApplyRecord? Applied { get; init; }
+}

@@ -16,6 +16,10 @@ public sealed record PolicyApplyResult(
     /// <summary>Service entries written and removed.</summary>
     public int ServicesWritten { get; init; }
 
+    /// <summary>A full apply: the digests of what it wanted in nic_group, verdicts and services
+    /// (the plug index records them for the next full apply).</summary>
+    internal (MapDigest NicGroup, MapDigest Verdicts, MapDigest Services)? Desired { get; init; }
+
     public int ServicesRemoved { get; init; }
 
     /// <summary>Flows of NICs that left the host, removed with them.</summary>

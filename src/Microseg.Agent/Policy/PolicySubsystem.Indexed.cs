@@ -30,11 +30,11 @@ public sealed partial class PolicySubsystem
             ForgetIndex();
             throw;
         }
-        UpdateIndex(host, plan);
+        UpdateIndex(host, plan, result);
         return result;
     }
 
-    private void UpdateIndex(HostState host, PolicyPlan plan)
+    private void UpdateIndex(HostState host, PolicyPlan plan, PolicyApplyResult result)
     {
         try
         {
@@ -45,9 +45,13 @@ public sealed partial class PolicySubsystem
             }
             var version = new PlugIndexVersion(stamp, Program.Fingerprint, Program.Schema, Options.Node,
                 MapId(Pins.NicGroup), MapId(Pins.Verdicts), MapId(Pins.Services));
-            if (PlugIndex.TryRead(IndexPath, out _) is { } existing && existing.Version == version) return;
+            // Vouched for only when every planned NIC is enforced: a failed one is left to the next full apply.
+            var applied = result.Failed.Count == 0 && result.Desired is { } d
+                ? new FullApplyRecord([.. plan.Nics.Select(n => (n.Name, n.IfIndex))], d.NicGroup, d.Verdicts, d.Services)
+                : null;
+            if (PlugIndex.TryRead(IndexPath, out _) is { } existing && existing.Version == version && Equals(existing.Applied, applied)) return;
             var (names, all) = OtherSubsystemNames(host.Config, Options.Node);
-            AtomicFile.Write(IndexPath, PlugIndex.Build(new PolicyVersionedPlan(plan, host.Config, version, names, all, Capacity.MaxServices)));
+            AtomicFile.Write(IndexPath, PlugIndex.Build(new PolicyVersionedPlan(plan, host.Config, version, names, all, Capacity.MaxServices) { Applied = applied }));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or BpfException)
         {
@@ -118,22 +122,8 @@ public sealed partial class PolicySubsystem
         }
         using (SubsystemLock.Shared(State.LockPath))
         {
-            if (!IsCurrent)
-            {
-                why = "programs not loaded or not this build's";
-                return null;
-            }
-            if (PlugIndex.TryRead(IndexPath, out var problem) is not { } index)
-            {
-                why = problem!;
-                return null;
-            }
+            if (CurrentIndex(stamp, out why) is not { } index) return null;
             var v = index.Version;
-            if (v.Stamp != stamp || v.Fingerprint != Program.Fingerprint || v.Schema != Program.Schema || v.Node != Options.Node)
-            {
-                why = "plug index is of another snapshot, build or node";
-                return null;
-            }
             if (index.ForwarderTakesAll || index.OtherSubsystemNames.Contains(name))
             {
                 why = "another subsystem acts on this name";
@@ -162,7 +152,7 @@ public sealed partial class PolicySubsystem
             }
             Links.Choice.ThrowIfUnsupported();
             using var loaded = OpenPinned();
-            if (loaded.NicGroup.Map.Info().Id != v.NicGroupMapId || loaded.Verdicts.Map.Info().Id != v.VerdictsMapId || loaded.Services.Map.Info().Id != v.ServicesMapId)
+            if (!SameMaps(loaded, v))
             {
                 why = "plug index is of other maps";
                 return null;
@@ -194,6 +184,91 @@ public sealed partial class PolicySubsystem
             }
             why = "";
             return new PolicyReport(Plug(plan));
+        }
+    }
+
+    /// <summary>The plug index when it is of the snapshot with stamp <paramref name="stamp"/>,
+    /// this build's loaded programs and this node; null (and why) otherwise.</summary>
+    private PlugIndex? CurrentIndex(string stamp, out string why)
+    {
+        if (!IsCurrent)
+        {
+            why = "programs not loaded or not this build's";
+            return null;
+        }
+        if (PlugIndex.TryRead(IndexPath, out var problem) is not { } index)
+        {
+            why = problem!;
+            return null;
+        }
+        var v = index.Version;
+        if (v.Stamp != stamp || v.Fingerprint != Program.Fingerprint || v.Schema != Program.Schema || v.Node != Options.Node)
+        {
+            why = "plug index is of another snapshot, build or node";
+            return null;
+        }
+        why = "";
+        return index;
+    }
+
+    private static bool SameMaps(Loaded loaded, PlugIndexVersion v) =>
+        loaded.NicGroup.Map.Info().Id == v.NicGroupMapId && loaded.Verdicts.Map.Info().Id == v.VerdictsMapId && loaded.Services.Map.Info().Id == v.ServicesMapId;
+
+    /// <summary>A full apply of the snapshot with stamp <paramref name="stamp"/> when the plug
+    /// index shows it would write nothing: the index is of that snapshot, the last full apply
+    /// vouched for what it left (every NIC enforced), the host's guest NICs are the ones it
+    /// enforced, and nic_group, verdicts and services hold exactly the entries it wanted (their
+    /// digests). Then the snapshot is not read and nothing is planned; the links are checked and
+    /// repaired as a full apply does. Null (and why) otherwise: the caller takes the full path.
+    /// <paramref name="others"/>: the snapshot's bridges and forwarders, for the subsystems
+    /// after this one.</summary>
+    public PolicyReport? TryApplyUnchanged(string stamp, IReadOnlyList<LinkInfo> links, out PolicyConfig? others, out string why)
+    {
+        others = null;
+        using (SubsystemLock.Exclusive(State.LockPath))
+        {
+            if (CurrentIndex(stamp, out why) is not { } index) return null;
+            if (index.Applied is not { } applied)
+            {
+                why = "the last full apply did not vouch for what it left";
+                return null;
+            }
+            var nics = new List<EnforcedNic>();
+            foreach (var link in links.OrderBy(l => l.Name, StringComparer.Ordinal))
+                if (GuestNic.TryParse(link.Name, out var guest) && index.Assignments.TryGetValue(guest.AssignmentId, out var g))
+                {
+                    var group = index.Groups[g];
+                    nics.Add(new EnforcedNic(link.Name, link.IfIndex, guest.AssignmentId, group.Name, group.Mark, group.Flags));
+                }
+            if (!nics.Select(n => (n.Name, n.IfIndex)).SequenceEqual(applied.Nics))
+            {
+                why = "the host's guest NICs are not those of the last full apply";
+                return null;
+            }
+            Links.Choice.ThrowIfUnsupported();
+            using var loaded = OpenPinned();
+            if (!SameMaps(loaded, index.Version))
+            {
+                why = "plug index is of other maps";
+                return null;
+            }
+            if (MapDigest.Of(loaded.NicGroup.Entries()) != applied.NicGroup || MapDigest.Of(loaded.Verdicts.Entries()) != applied.Verdicts
+                || MapDigest.Of(loaded.Services.Entries()) != applied.Services)
+            {
+                why = "the maps hold other entries than the last full apply left";
+                return null;
+            }
+            try { others = index.ReadOthers(IndexPath); }
+            catch (ConfigException e)
+            {
+                why = $"the plug index's bridges and forwarders are unreadable: {e.Message}";
+                return null;
+            }
+            var (enforced, failed, created, updated) = AttachAll(loaded, nics);
+            var keep = nics.Select(n => n.IfIndex).ToHashSet();
+            var removed = Links.DetachStale(slot => keep.Contains(slot.IfIndex));
+            why = "";
+            return new PolicyReport(new PolicyApplyResult(LoadOutcome.Reused, enforced, failed, 0, 0, 0, 0, created, updated, removed));
         }
     }
 

@@ -112,7 +112,10 @@ public sealed partial class PolicySubsystem : Subsystem
             }
             LogSynced(Log, vw, vr, sw, sr, nw, nr, fr);
             return new PolicyApplyResult(outcome, enforced, failed, nw, nr, vw, vr, created, updated, removed)
-                { ServicesWritten = sw, ServicesRemoved = sr, FlowsRemoved = fr };
+            {
+                ServicesWritten = sw, ServicesRemoved = sr, FlowsRemoved = fr,
+                Desired = (MapDigest.Of(desiredNics), MapDigest.Of(desiredVerdicts), MapDigest.Of(desiredServices)),
+            };
         }
     }
 

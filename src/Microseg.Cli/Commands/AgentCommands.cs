@@ -106,6 +106,11 @@ public sealed class ApplyCommand : Command
                 Report(io, indexed.Reports);
                 return indexed.Failed ? ExitCodes.Invalid : ExitCodes.Ok;
             }
+            if (parse.GetValue(iface) is null && stamp is not null && agent.ApplyUnchanged(stamp) is { } unchanged)
+            {
+                Report(io, unchanged.Reports);
+                return unchanged.Failed ? ExitCodes.Invalid : ExitCodes.Ok;
+            }
             var config = AgentOptionSet.Snapshot(store);
             // A snapshot replaced while it was read has no stamp to vouch for it.
             if (runningFile is not null && FileStamp.Of(runningFile) != stamp) stamp = null;

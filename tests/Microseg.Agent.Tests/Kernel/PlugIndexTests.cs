@@ -3,6 +3,8 @@
 // one (another snapshot committed since the full apply), a corrupt one and none at all enforces
 // exactly what the plug path with the snapshot enforces, checked with real packets between every
 // pair of guests against the engine, and leaves nothing for the next full apply to change.
+using Microseg.Bpf;
+using Microseg.Bpf.Abi;
 using Microseg.Lab;
 using Microseg.TestSupport;
 
@@ -84,6 +86,69 @@ public class PlugIndexTests
         var full = lab.Microseg("apply");
         Assert.Contains("maps: verdicts +0 -0, nic_group +0 -0; links +0 ~0 -0", full);
         Assert.True(File.Exists(index));
+    }
+
+    // A full apply that would change nothing is known from the index without reading the
+    // snapshot; anything that makes it change something (a map entry gone, a new guest NIC, a
+    // new snapshot) takes the full path, and a link gone is re-created either way.
+    [KernelTheory]
+    [InlineData("tcx")]
+    [InlineData("tc")]
+    public void A_full_apply_that_changes_nothing_skips_the_snapshot_and_anything_else_does_not(string attach)
+    {
+        const string NoChange = "maps: verdicts +0 -0, nic_group +0 -0; links +0 ~0 -0";
+        using var lab = new LabGuard(Policy, [("ct100", 100, 0), ("ct101", 101, 0), ("ct200", 200, 1)], attach: attach);
+        var root = Path.Combine(lab.Lab.BpffsRoot(lab.Host), "policy");
+
+        var quiet = Apply(lab);
+        Assert.Contains(NoChange, quiet.Stdout);
+        Assert.DoesNotContain("apply reads the snapshot", quiet.Stderr);
+        Assert.Contains("enforced 3 NICs: veth100i0 (wiki), veth101i0 (wol), veth200i1 (db)", quiet.Stdout);
+        Assert.Contains("carrier: no SRv6 carrier interface on this node", quiet.Stdout);
+
+        // A verdict word deleted behind our back: the digest differs, the full path writes it again.
+        using (var verdicts = BpfHashMap<VerdictKey, VerdictValue>.OpenPinned(Path.Combine(root, PolicyAbi.VerdictsMap)))
+            Assert.True(verdicts.Delete(verdicts.Entries()[0].Key));
+        var repaired = Apply(lab);
+        Assert.Contains("apply reads the snapshot: the maps hold other entries than the last full apply left", repaired.Stderr);
+        Assert.Contains("maps: verdicts +1 -0, nic_group +0 -0; links +0 ~0 -0", repaired.Stdout);
+        Assert.DoesNotContain("apply reads the snapshot", Apply(lab).Stderr);
+
+        // A guest NIC that appeared without a plug: not one the last full apply enforced.
+        var late = new LabGuest("ct103", "node1", 103, 0, "10.78.0.98/16");
+        var grown = new Microseg.Lab.Lab(lab.Lab.Spec with { Guests = [.. lab.Lab.Spec.Guests, late] }, lab.Lab.MicrosegBinary) { AgentEnvironment = lab.Lab.AgentEnvironment };
+        grown.CreateGuest(late);
+        var added = Apply(lab);
+        Assert.Contains("apply reads the snapshot: the host's guest NICs are not those of the last full apply", added.Stderr);
+        Assert.Contains("nic_group +1 -0; links +2 ~0 -0", added.Stdout);
+        Assert.Contains(NoChange, Apply(lab).Stdout);
+
+        if (attach == "tcx")
+        {
+            // A link whose pin is removed is gone (the pin held it): re-created without the snapshot.
+            File.Delete(Directory.GetFiles(Path.Combine(root, "links"), "*-ingress")[0]);
+            var relinked = Apply(lab);
+            Assert.DoesNotContain("apply reads the snapshot", relinked.Stderr);
+            Assert.Contains("maps: verdicts +0 -0, nic_group +0 -0; links +1 ~0 -0", relinked.Stdout);
+        }
+
+        // A new snapshot: another stamp, the full path.
+        lab.Lab.Commit(Policy.Replace("rule: p20-12\n\tsrc db\n\tdst wol\n\taction deny\n", "rule: p20-12\n\tsrc db\n\tdst wol\n\taction allow\n"));
+        var committed = Apply(lab);
+        Assert.Contains("apply reads the snapshot: plug index is of another snapshot, build or node", committed.Stderr);
+        Assert.DoesNotContain("verdicts +0 -0", committed.Stdout);
+
+        // What is enforced after all that is what the policy says, on real packets.
+        var report = LabCheck.Run(grown);
+        Assert.True(report.AllMatch, LabCheck.Render(grown, report));
+        Assert.True(report.Udp.Single(p => p.Src.Name == "ct200" && p.Dst.Name == "ct101").Observed); // db -> wol: allowed now
+    }
+
+    private static ShellResult Apply(LabGuard lab)
+    {
+        var r = lab.MicrosegResult("apply", "-v");
+        Assert.True(r.ExitCode == 0, $"apply: exit {r.ExitCode}: {r.Stderr}");
+        return r;
     }
 
     [KernelFact]
