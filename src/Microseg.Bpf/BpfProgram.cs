@@ -39,6 +39,11 @@ public sealed class BpfProgram : IDisposable
         return new BpfProgramInfo(info.id, info.type, ObjectInfo.Tag(info.tag), InfoName(info));
     }
 
+    private uint id;
+
+    /// <summary>The program's id, read once (a program keeps its id for its life).</summary>
+    public uint Id => id != 0 ? id : id = Info().Id;
+
     /// <summary>Closes this fd; the program stays in the kernel while pinned or attached.</summary>
     public void Dispose() => Handle.Dispose();
 

@@ -40,6 +40,11 @@ public abstract class NetDeviceLink : IBpfLink
 
     public BpfLinkInfo Info() => ReadInfo(Handle, ToString());
 
+    /// <summary>What the link was when it was opened from its pin (read then, to check its
+    /// type): one info call fewer for a caller that looks at it right away. Null for a link
+    /// created by this process.</summary>
+    public BpfLinkInfo? InfoAtOpen { get; protected init; }
+
     /// <summary>What the link is, for messages ("tcx egress link on ifindex 7").</summary>
     public abstract override string ToString();
 

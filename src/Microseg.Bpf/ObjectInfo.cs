@@ -29,7 +29,9 @@ internal static class ObjectInfo
     public static SafeFdHandle OpenPinned(string path, string kind)
     {
         string what = kind == "prog" ? "program" : kind;
-        var handle = new SafeFdHandle(NativeResult.CheckLibbpf(Interop.Libbpf.bpf_obj_get(path), $"open pinned {what} {path}", PinHint(path)));
+        int fd = Interop.Libbpf.bpf_obj_get(path);
+        // Why a pin cannot be opened (no directory, not bpffs) is asked only when it cannot.
+        var handle = new SafeFdHandle(NativeResult.CheckLibbpf(fd, $"open pinned {what} {path}", fd < 0 ? PinHint(path) : null));
         string actual = Kind(handle);
         if (actual == kind) return handle;
         handle.Dispose();
@@ -38,13 +40,23 @@ internal static class ObjectInfo
 
     /// <summary>prog, map, link (or another anon inode kind), from the fd's /proc link
     /// "anon_inode:bpf-link".</summary>
-    private static string Kind(SafeFdHandle handle)
+    private static unsafe string Kind(SafeFdHandle handle)
     {
         using var fd = handle.Use();
-        string? target = new FileInfo($"/proc/self/fd/{fd.Value}").LinkTarget;
-        return target?.StartsWith("anon_inode:bpf-", StringComparison.Ordinal) == true
-            ? target["anon_inode:bpf-".Length..]
-            : target ?? "unknown object";
+        // readlink(2) into the stack: opening every link pin of a host (a full apply) reads
+        // thousands of these, and FileInfo.LinkTarget's path handling cost more than the call.
+        Span<byte> path = stackalloc byte[32];
+        Span<byte> target = stackalloc byte[64];
+        if (!System.Text.Unicode.Utf8.TryWrite(path, $"/proc/self/fd/{fd.Value}\0", out _)) return "unknown object";
+        nint n;
+        fixed (byte* p = path)
+        fixed (byte* t = target)
+            n = Interop.Libc.readlink(p, t, (nuint)target.Length);
+        if (n <= 0) return "unknown object";
+        var text = target[..(int)n];
+        return text.StartsWith("anon_inode:bpf-"u8)
+            ? Encoding.ASCII.GetString(text["anon_inode:bpf-".Length..])
+            : Encoding.UTF8.GetString(text);
     }
 
     public static string CString(ReadOnlySpan<byte> bytes)

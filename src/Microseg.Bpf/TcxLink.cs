@@ -43,7 +43,7 @@ public sealed partial class TcxLink : NetDeviceLink, IDeviceAttachment
     public static TcxLink OpenPinned(string path)
     {
         var (handle, info) = OpenPinned(path, BpfLinkType.Tcx);
-        return new TcxLink(handle, info.IfIndex, (TcxDirection)info.AttachType);
+        return new TcxLink(handle, info.IfIndex, (TcxDirection)info.AttachType) { InfoAtOpen = info };
     }
 
     public override string ToString() => $"tcx {Describe(Direction)} link on ifindex {IfIndex}";

@@ -55,7 +55,7 @@ public sealed class XdpLink : NetDeviceLink
     public static XdpLink OpenPinned(string path)
     {
         var (handle, info) = OpenPinned(path, BpfLinkType.Xdp);
-        return new XdpLink(handle, info.IfIndex, null);
+        return new XdpLink(handle, info.IfIndex, null) { InfoAtOpen = info };
     }
 
     /// <summary>True when the link's netdev is gone or it was detached: it forwards nothing and

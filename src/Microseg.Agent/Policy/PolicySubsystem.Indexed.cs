@@ -266,7 +266,8 @@ public sealed partial class PolicySubsystem
             }
             var (enforced, failed, created, updated) = AttachAll(loaded, nics);
             var keep = nics.Select(n => n.IfIndex).ToHashSet();
-            var removed = Links.DetachStale(slot => keep.Contains(slot.IfIndex));
+            var live = enforced.Select(n => n.IfIndex).ToHashSet();
+            var removed = Links.DetachStale(slot => keep.Contains(slot.IfIndex), slot => live.Contains(slot.IfIndex));
             why = "";
             return new PolicyReport(new PolicyApplyResult(LoadOutcome.Reused, enforced, failed, 0, 0, 0, 0, created, updated, removed));
         }

@@ -97,7 +97,8 @@ public sealed partial class PolicySubsystem : Subsystem
 
             var (enforced, failed, created, updated) = AttachAll(loaded, plan.Nics);
             var keep = plan.Nics.Select(n => n.IfIndex).ToHashSet();
-            var removed = Links.DetachStale(slot => keep.Contains(slot.IfIndex));
+            var live = enforced.Select(n => n.IfIndex).ToHashSet();
+            var removed = Links.DetachStale(slot => keep.Contains(slot.IfIndex), slot => live.Contains(slot.IfIndex));
 
             foreach (var k in nics.Deletes) { if (loaded.NicGroup.Delete(k)) nr++; loaded.Monitor.Delete(k); }
             foreach (var k in verdicts.Deletes) if (loaded.Verdicts.Delete(k)) vr++;

@@ -34,8 +34,10 @@ public interface IAttachmentStore
     /// <summary>Switches every live attachment to the new program of its slot, in place.</summary>
     int SwitchAll(Func<TcxSlot, BpfProgram> program);
 
-    /// <summary>Detaches what is not kept (and what is defunct); returns how many.</summary>
-    int DetachStale(Func<TcxSlot, bool> keep);
+    /// <summary>Detaches what is not kept (and what is defunct); returns how many.
+    /// <paramref name="live"/>: kept slots whose attachment the caller saw live in this pass
+    /// (Ensure just succeeded on them): not looked at again.</summary>
+    int DetachStale(Func<TcxSlot, bool> keep, Func<TcxSlot, bool>? live = null);
 }
 
 /// <summary>The attach mode in effect for one subsystem: Ensure attaches the mode's kind, and
@@ -114,11 +116,14 @@ public sealed partial class HookAttachments
     /// <summary>Both kinds: what is not kept goes, and the other kind goes from every hook the
     /// mode's kind holds now; it stays only on a kept hook where the mode's kind could not be
     /// attached (it over-enforces until then, never under-enforces).</summary>
-    public int DetachStale(Func<TcxSlot, bool> keep)
+    public int DetachStale(Func<TcxSlot, bool> keep, Func<TcxSlot, bool>? live = null)
     {
-        int removed = current.DetachStale(keep);
-        var held = current.Inspect().Where(a => !a.Defunct).Select(a => a.Slot).ToHashSet();
-        return removed + other.DetachStale(slot => keep(slot) && !held.Contains(slot));
+        int removed = current.DetachStale(keep, live);
+        // What the mode's kind holds is read only when the other kind has something to judge
+        // (in tcx mode with no tc filter recorded, never: each read opens every pin).
+        HashSet<TcxSlot>? held = null;
+        return removed + other.DetachStale(slot =>
+            keep(slot) && !(held ??= current.Inspect().Where(a => !a.Defunct).Select(a => a.Slot).ToHashSet()).Contains(slot));
     }
 
     public int DetachAll() => DetachStale(_ => false);
@@ -173,7 +178,7 @@ public sealed partial class TcFilterStore(Func<IEnumerable<int>> devices, ILogge
     {
         if (TcAttachment.Find(slot.IfIndex, Hook(slot.Direction)) is { } filter)
         {
-            if (filter.AttachedProgramId() == program.Info().Id) return LinkChange.None;
+            if (filter.AttachedProgramId() == program.Id) return LinkChange.None;
             filter.Update(program);
             return LinkChange.Updated;
         }
@@ -195,7 +200,7 @@ public sealed partial class TcFilterStore(Func<IEnumerable<int>> devices, ILogge
         return switched;
     }
 
-    public int DetachStale(Func<TcxSlot, bool> keep)
+    public int DetachStale(Func<TcxSlot, bool> keep, Func<TcxSlot, bool>? live = null)
     {
         int removed = 0;
         var found = Inspect();

@@ -56,7 +56,7 @@ public abstract partial class LinkPins<TSlot>(string directory, ILogger log) whe
         foreach (var (path, slot) in All())
         {
             using var link = OpenPinned(path);
-            var info = link.Info();
+            var info = link.InfoAtOpen ?? link.Info();
             pins.Add(new LinkPin<TSlot>(path, slot, info.ProgramId, info.IfIndex, info.IsDefunct));
         }
         return pins;
@@ -76,10 +76,10 @@ public abstract partial class LinkPins<TSlot>(string directory, ILogger log) whe
         {
             using (var existing = OpenPinned(path))
             {
-                var info = existing.Info();
+                var info = existing.InfoAtOpen ?? existing.Info();
                 if (other.Equals(slot) && !info.IsDefunct && info.IfIndex == slot.IfIndex)
                 {
-                    if (info.ProgramId == program.Info().Id) return LinkChange.None;
+                    if (info.ProgramId == program.Id) return LinkChange.None;
                     existing.Update(program);
                     return LinkChange.Updated;
                 }
@@ -108,15 +108,18 @@ public abstract partial class LinkPins<TSlot>(string directory, ILogger log) whe
         return switched;
     }
 
-    /// <summary>Detaches the links whose slot is not kept, or whose netdev is gone.</summary>
-    public int DetachStale(Func<TSlot, bool> keep)
+    /// <summary>Detaches the links whose slot is not kept, or whose netdev is gone. A kept slot
+    /// that <paramref name="live"/> says was just ensured (its link opened and found attached
+    /// in this pass) is not opened again.</summary>
+    public int DetachStale(Func<TSlot, bool> keep, Func<TSlot, bool>? live = null)
     {
         int removed = 0;
         foreach (var (path, slot) in All().ToList())
         {
+            if (live is not null && keep(slot) && live(slot)) continue;
             bool defunct;
             using (var link = OpenPinned(path))
-                defunct = link.Info().IsDefunct;
+                defunct = (link.InfoAtOpen ?? link.Info()).IsDefunct;
             if (keep(slot) && !defunct) continue;
             TryDetach(path, slot);
             removed++;
