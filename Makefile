@@ -73,9 +73,13 @@ $(OUT)/bpf/bench/policy-service-miss.bpf.o: bpf/policy.bpf.c $(BPF_HDR)
 
 # Native baselines: a C program doing the plug path's kernel work with libbpf, and an AOT hello
 # world (the start-up floor of a native .NET executable).
-BENCH_NATIVE := $(OUT)/bench/plug-baseline $(OUT)/bench/hello/hello $(OUT)/bench/udp-flood
+BENCH_NATIVE := $(OUT)/bench/plug-baseline $(OUT)/bench/noop-baseline $(OUT)/bench/hello/hello $(OUT)/bench/udp-flood
 
 $(OUT)/bench/plug-baseline: bench/native/plug-baseline.c
+	@mkdir -p $(@D)
+	clang -O2 -Wall -Werror -o $@ $< -lbpf
+
+$(OUT)/bench/noop-baseline: bench/native/noop-baseline.c
 	@mkdir -p $(@D)
 	clang -O2 -Wall -Werror -o $@ $< -lbpf
 

@@ -9,6 +9,7 @@ public static class Paths
         Environment.GetEnvironmentVariable("MICROSEG_BIN") is { Length: > 0 } bin ? Path.GetFullPath(bin) : Path.Combine(Root, "out", "microseg");
     public static string Hello => Path.Combine(Root, "out", "bench", "hello", "hello");
     public static string PlugBaseline => Path.Combine(Root, "out", "bench", "plug-baseline");
+    public static string NoopBaseline => Path.Combine(Root, "out", "bench", "noop-baseline");
     public static string UdpFlood => Path.Combine(Root, "out", "bench", "udp-flood");
     public static string BpfObject(string name) => Path.Combine(Root, "out", "bpf", name);
     public static string BenchObject(string name) => Path.Combine(Root, "out", "bpf", "bench", name);

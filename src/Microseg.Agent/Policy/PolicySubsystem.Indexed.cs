@@ -219,7 +219,7 @@ public sealed partial class PolicySubsystem
     /// vouched for what it left (every NIC enforced), the host's guest NICs are the ones it
     /// enforced, and nic_group, verdicts and services hold exactly the entries it wanted (their
     /// digests). Then the snapshot is not read and nothing is planned; the links are checked and
-    /// repaired as a full apply does. Null (and why) otherwise: the caller takes the full path.
+    /// repaired and the monitor's rate set as a full apply does. Null (and why) otherwise: the caller takes the full path.
     /// <paramref name="others"/>: the snapshot's bridges and forwarders, for the subsystems
     /// after this one.</summary>
     public PolicyReport? TryApplyUnchanged(string stamp, IReadOnlyList<LinkInfo> links, out PolicyConfig? others, out string why)
@@ -245,6 +245,14 @@ public sealed partial class PolicySubsystem
                 why = "the host's guest NICs are not those of the last full apply";
                 return null;
             }
+            // What the full path checks before it touches the kernel (the limits may be lower
+            // in this run): it says so, this path does not.
+            if (applied.NicGroup.Count > Capacity.MaxNics || applied.Verdicts.Count > Capacity.MaxWords || applied.Services.Count > Capacity.MaxServices
+                || nics.Select(n => n.Mark).Distinct().Count() > Capacity.MaxDestinations)
+            {
+                why = "the host is over a limit of this run's";
+                return null;
+            }
             Links.Choice.ThrowIfUnsupported();
             using var loaded = OpenPinned();
             if (!SameMaps(loaded, index.Version))
@@ -264,6 +272,7 @@ public sealed partial class PolicySubsystem
                 why = $"the plug index's bridges and forwarders are unreadable: {e.Message}";
                 return null;
             }
+            SyncMonitorSettings(loaded);
             var (enforced, failed, created, updated) = AttachAll(loaded, nics);
             var keep = nics.Select(n => n.IfIndex).ToHashSet();
             var live = enforced.Select(n => n.IfIndex).ToHashSet();

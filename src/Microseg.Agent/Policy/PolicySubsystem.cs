@@ -302,6 +302,12 @@ public sealed partial class PolicySubsystem : Subsystem
         var zero = new Counter[loaded.Counters.Cpus];
         foreach (var slot in slots.TakeFresh()) loaded.Counters.UpdatePerCpu(slot, zero);
         slots.Table.Save(SlotsPath);
+        SyncMonitorSettings(loaded);
+    }
+
+    /// <summary>The monitor's event rate and burst, from the environment of this run.</summary>
+    private static void SyncMonitorSettings(Loaded loaded)
+    {
         var settings = MonitorSettings.FromEnvironment();
         var current = loaded.MonitorConfig.Lookup(0);
         if (current.Rate != settings.Rate || current.Burst != settings.Burst)
