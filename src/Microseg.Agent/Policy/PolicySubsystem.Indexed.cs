@@ -219,9 +219,9 @@ public sealed partial class PolicySubsystem
     /// vouched for what it left (every NIC enforced), the host's guest NICs are the ones it
     /// enforced, and nic_group, verdicts and services hold exactly the entries it wanted (their
     /// digests). Then the snapshot is not read and nothing is planned; the links are checked and
-    /// repaired and the monitor's rate set as a full apply does. Null (and why) otherwise: the caller takes the full path.
-    /// <paramref name="others"/>: the snapshot's bridges and forwarders, for the subsystems
-    /// after this one.</summary>
+    /// repaired, and the monitor's rate set, as a full apply does them. Null (and why)
+    /// otherwise: the caller takes the full path. <paramref name="others"/>: the snapshot's
+    /// bridges and forwarders, for the subsystems after this one.</summary>
     public PolicyReport? TryApplyUnchanged(string stamp, IReadOnlyList<LinkInfo> links, out PolicyConfig? others, out string why)
     {
         others = null;
