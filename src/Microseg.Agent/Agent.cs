@@ -58,11 +58,18 @@ public sealed partial class MicrosegAgent
     /// policy's plug index is written for it; without it, the index is removed).</param>
     public ApplyOutcome Apply(PolicyConfig config, string? snapshotStamp = null)
     {
-        var host = Host(config) with { SnapshotStamp = snapshotStamp };
+        return ApplyAll(Host(config) with { SnapshotStamp = snapshotStamp });
+    }
+
+    /// <summary>Each subsystem's full pass in order, each seeing the host as those before it
+    /// left it; <paramref name="policy"/>: the policy's report when it has done its part already.</summary>
+    private ApplyOutcome ApplyAll(HostState host, PolicyReport? policy = null)
+    {
         var reports = new List<SubsystemReport>();
         foreach (var s in subsystems)
         {
-            var report = Run(s, () => s.Apply(host))!;
+            var current = host;
+            var report = policy is not null && s is Policy.PolicySubsystem ? policy : Run(s, () => s.Apply(current))!;
             reports.Add(report);
             host = report.Advance(host);
         }
@@ -127,15 +134,7 @@ public sealed partial class MicrosegAgent
             LogUnchangedMiss(log, why);
             return null;
         }
-        var host = new HostState(others, options.Node, links, new HashSet<int>()) { SnapshotStamp = snapshotStamp };
-        var reports = new List<SubsystemReport>();
-        foreach (var s in subsystems)
-        {
-            var r = ReferenceEquals(s, policy) ? report : Run(s, () => s.Apply(host))!;
-            reports.Add(r);
-            host = r.Advance(host);
-        }
-        return new ApplyOutcome(reports);
+        return ApplyAll(new HostState(others, options.Node, links, new HashSet<int>()) { SnapshotStamp = snapshotStamp }, report);
     }
 
     /// <summary>Detaches everything and removes all pins and run state, the last subsystem first.</summary>

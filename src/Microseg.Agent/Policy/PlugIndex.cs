@@ -23,6 +23,7 @@ using System.IO.Hashing;
 using System.Text;
 using Microseg.Agent.Subsystems;
 using Microseg.Bpf.Abi;
+using Microseg.Netlink;
 using Microseg.Policy;
 
 namespace Microseg.Agent.Policy;
@@ -62,13 +63,21 @@ public sealed class PlugIndex
     /// <summary>The part of the snapshot that decides the verdicts toward the assigned groups
     /// (<see cref="DestinationSubset"/>), parsed on each call: only a plug of a group new on the
     /// host needs it.</summary>
-    public PolicyConfig ReadSubset(string path) =>
-        SnapshotFormat.Read(bytes.AsSpan(subset.Start, subset.Length).ToArray(), path).Config;
+    public PolicyConfig ReadSubset(string path) => Read(subset, path);
 
     /// <summary>The snapshot's bridges and forwarders (what the carrier and the forwarder plan
     /// from), parsed on each call.</summary>
-    public PolicyConfig ReadOthers(string path) =>
-        SnapshotFormat.Read(bytes.AsSpan(others.Start, others.Length).ToArray(), path).Config;
+    public PolicyConfig ReadOthers(string path) => Read(others, path);
+
+    private PolicyConfig Read((int Start, int Length) part, string path) =>
+        SnapshotFormat.Read(bytes.AsSpan(part.Start, part.Length).ToArray(), path).Config;
+
+    /// <summary>The NIC <paramref name="link"/> as a plan would enforce it, when its name is a
+    /// guest NIC's and the index has its assignment; null otherwise.</summary>
+    public EnforcedNic? Nic(LinkInfo link) =>
+        GuestNic.TryParse(link.Name, out var guest) && Assignments.TryGetValue(guest.AssignmentId, out var g)
+            ? new EnforcedNic(link.Name, link.IfIndex, guest.AssignmentId, Groups[g].Name, Groups[g].Mark, Groups[g].Flags)
+            : null;
 
     /// <summary>What the full apply that wrote the index left in the kernel; null when it
     /// enforced less than it planned (a NIC failed) or the index was written otherwise.</summary>

@@ -129,7 +129,7 @@ public sealed partial class PolicySubsystem
                 why = "another subsystem acts on this name";
                 return null;
             }
-            if (!index.Assignments.TryGetValue(guest.AssignmentId, out var g))
+            if (!index.Assignments.ContainsKey(guest.AssignmentId))
             {
                 why = "no assignment in the index";
                 return null;
@@ -160,14 +160,14 @@ public sealed partial class PolicySubsystem
             // A group already on the host has its column and its counter slots in the maps: its
             // slots are those of a NIC of the group. A group new on the host is planned as the
             // plug path plans it, from the part of the snapshot that decides its verdicts.
-            var group = index.Groups[g];
+            var nic = index.Nic(link)!;
             NicInfo? sibling = null;
             foreach (var (_, e) in loaded.NicGroup.Entries())
-                if (e.Group == group.Mark) { sibling = e; break; }
+                if (e.Group == nic.Mark) { sibling = e; break; }
             if (sibling is { } same)
             {
                 why = "";
-                return new PolicyReport(PlugIndexed(loaded, group, guest, link, same));
+                return new PolicyReport(PlugIndexed(loaded, nic, same));
             }
             PolicyConfig subset;
             try { subset = index.ReadSubset(IndexPath); }
@@ -183,7 +183,7 @@ public sealed partial class PolicySubsystem
                 return null;
             }
             why = "";
-            return new PolicyReport(Plug(plan));
+            return new PolicyReport(Plug(plan, loaded));
         }
     }
 
@@ -233,13 +233,7 @@ public sealed partial class PolicySubsystem
                 why = "the last full apply did not vouch for what it left";
                 return null;
             }
-            var nics = new List<EnforcedNic>();
-            foreach (var link in links.OrderBy(l => l.Name, StringComparer.Ordinal))
-                if (GuestNic.TryParse(link.Name, out var guest) && index.Assignments.TryGetValue(guest.AssignmentId, out var g))
-                {
-                    var group = index.Groups[g];
-                    nics.Add(new EnforcedNic(link.Name, link.IfIndex, guest.AssignmentId, group.Name, group.Mark, group.Flags));
-                }
+            var nics = links.OrderBy(l => l.Name, StringComparer.Ordinal).Select(index.Nic).OfType<EnforcedNic>().ToList();
             if (!nics.Select(n => (n.Name, n.IfIndex)).SequenceEqual(applied.Nics))
             {
                 why = "the host's guest NICs are not those of the last full apply";
@@ -282,19 +276,18 @@ public sealed partial class PolicySubsystem
         }
     }
 
-    /// <summary>What <see cref="Plug(PolicyPlan)"/> does for a NIC whose group some NIC in
+    /// <summary>What <see cref="Plug(PolicyPlan, Loaded)"/> does for a NIC whose group some NIC in
     /// nic_group has already: the group's column and slots are in the maps (the full apply that
     /// wrote the index synced them, and a plug writes a column before the NIC that needs it), so
     /// only the NIC is written, with the slots of <paramref name="sibling"/>.</summary>
-    private PolicyApplyResult PlugIndexed(Loaded loaded, PlugIndexGroup group, GuestNic guest, LinkInfo link, NicInfo sibling)
+    private PolicyApplyResult PlugIndexed(Loaded loaded, EnforcedNic nic, NicInfo sibling)
     {
-        var nic = new EnforcedNic(link.Name, link.IfIndex, guest.AssignmentId, group.Name, group.Mark, group.Flags);
-        var want = new NicInfo(group.Mark, (ushort)group.Flags, sibling.DenySlot, sibling.ReplySlot, sibling.InfraSlot);
+        var want = new NicInfo(nic.Mark, (ushort)nic.Flags, sibling.DenySlot, sibling.ReplySlot, sibling.InfraSlot);
         int nicsBefore = loaded.NicGroup.Count();
-        bool nicCurrent = loaded.NicGroup.TryLookup((uint)link.IfIndex, out var have) && have == want;
+        bool nicCurrent = loaded.NicGroup.TryLookup((uint)nic.IfIndex, out var have) && have == want;
         if (!nicCurrent) Capacity.CheckTransition("nic_group", nicsBefore, have.Group == 0 ? 1 : 0, Capacity.MaxNics);
         int nw = 0;
-        if (!nicCurrent) { loaded.NicGroup.Update((uint)link.IfIndex, want); nw++; }
+        if (!nicCurrent) { loaded.NicGroup.Update((uint)nic.IfIndex, want); nw++; }
         var (enforced, failed, created, updated) = AttachAll(loaded, [nic]);
         return new PolicyApplyResult(LoadOutcome.Reused, enforced, failed, nw, 0, 0, 0, created, updated, 0);
     }

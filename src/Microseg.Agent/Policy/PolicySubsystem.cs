@@ -122,11 +122,13 @@ public sealed partial class PolicySubsystem : Subsystem
 
     /// <summary>The plug path: one NIC's group and verdict entries written (nothing removed),
     /// its links attached. Call with the subsystem lock held shared, and only when
-    /// <see cref="IsCurrent"/> (otherwise run a full apply).</summary>
-    private PolicyApplyResult Plug(PolicyPlan plan)
+    /// <see cref="IsCurrent"/> (otherwise run a full apply). <paramref name="open"/>: the pins,
+    /// when the caller has them open already.</summary>
+    private PolicyApplyResult Plug(PolicyPlan plan, Loaded? open = null)
     {
         Links.Choice.ThrowIfUnsupported();
-        using var loaded = OpenPinned();
+        using var opened = open is null ? OpenPinned() : null;
+        var loaded = open ?? opened!;
         var (vw, nw, sw) = (0, 0, 0);
         var verdicts = DesiredVerdicts(plan);
         var nics = DesiredNics(plan);
