@@ -13,10 +13,11 @@ public sealed class EtcdConfigStoreTests(SharedEtcd etcd) : IClassFixture<Shared
     private readonly string prefix = $"/t{Guid.NewGuid():N}/";
     private readonly List<EtcdConfigStore> stores = [];
 
-    private EtcdConfigStore NewStore(int history = EtcdStoreOptions.DefaultHistory, int leaseSeconds = 2)
+    private EtcdConfigStore NewStore(int history = EtcdStoreOptions.DefaultHistory, int leaseSeconds = 2, int callSeconds = 5)
     {
         var store = etcd.Cluster.Store(prefix);
-        store = new EtcdConfigStore(store.Options with { History = history }) { NodeLeaseTtl = TimeSpan.FromSeconds(leaseSeconds), RetryInterval = TimeSpan.FromMilliseconds(200) };
+        store = new EtcdConfigStore(store.Options with { History = history })
+            { NodeLeaseTtl = TimeSpan.FromSeconds(leaseSeconds), RetryInterval = TimeSpan.FromMilliseconds(200), CallTimeout = TimeSpan.FromSeconds(callSeconds) };
         stores.Add(store);
         return store;
     }
@@ -162,7 +163,9 @@ public sealed class EtcdConfigStoreTests(SharedEtcd etcd) : IClassFixture<Shared
     [EtcdFact]
     public void Concurrent_edits_from_many_editors_lose_no_update()
     {
-        var editors = Enumerable.Range(0, 4).Select(_ => NewStore()).ToList();
+        // What counts here is that no update is lost, not how fast: eight editors at once on a
+        // 2-core machine while etcd syncs to disk have made a call wait past the 5 s default in CI.
+        var editors = Enumerable.Range(0, 4).Select(_ => NewStore(callSeconds: 30)).ToList();
         Parallel.For(0, 40, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
             editors[i % editors.Count].EditPending(c => c.Put(new Group($"g{i}", (ushort)(i + 1)))));
         Assert.Equal(40, NewStore().ReadPending().Config.Groups.Count);
@@ -211,7 +214,9 @@ public sealed class EtcdConfigStoreTests(SharedEtcd etcd) : IClassFixture<Shared
     {
         var store = NewStore();
         Assert.Empty(store.ReadTokens());
-        var editors = Enumerable.Range(0, 4).Select(_ => NewStore()).ToList();
+        // What counts here is that no update is lost, not how fast: eight editors at once on a
+        // 2-core machine while etcd syncs to disk have made a call wait past the 5 s default in CI.
+        var editors = Enumerable.Range(0, 4).Select(_ => NewStore(callSeconds: 30)).ToList();
         Parallel.For(0, 10, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => editors[i % 4].EditTokens(list =>
             [.. list, new StoredToken($"root@pam!t{i}", new ValueList<string>(["SDN.Audit"]), DateTimeOffset.UnixEpoch, null, [1, 2], [3, 4])]));
         var tokens = store.ReadTokens();
